@@ -1,0 +1,70 @@
+"""Turn a Python project's locked dependencies into a published AWS Lambda layer."""
+
+from layer_builder._version import __version__
+from layer_builder.aws import AwsClients
+from layer_builder.distributions import InstalledDistribution
+from layer_builder.errors import (
+    AwsError,
+    BuildError,
+    ConfigurationError,
+    InstallerFailedError,
+    LayerBuilderError,
+    LayerTooLargeError,
+    NoCompatibleWheelError,
+    PackageError,
+    ProjectError,
+    StaleUploadError,
+    ToolMissingError,
+)
+from layer_builder.fingerprint import VersionStamp, compute_fingerprint
+from layer_builder.installers import IndexOptions, Installer, PipInstaller
+from layer_builder.layout import LayerPathLayout, LayerS3Layout
+from layer_builder.local import LocalAwsEndpoint
+from layer_builder.manifest import Manifest, Tool
+from layer_builder.steps.build import BuildResult, BuildStep
+from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult, PackageStep
+from layer_builder.steps.publish import PublishOptions, PublishResult, PublishStep
+from layer_builder.steps.upload import UploadResult, UploadStep
+from layer_builder.target import LayerTarget
+from layer_builder.workflow import LayerWorkflow, WorkflowResult
+
+__all__ = [
+    "DEFAULT_EXCLUDES",
+    "AwsClients",
+    "AwsError",
+    "BuildError",
+    "BuildResult",
+    "BuildStep",
+    "ConfigurationError",
+    "IndexOptions",
+    "InstalledDistribution",
+    "Installer",
+    "InstallerFailedError",
+    "LayerBuilderError",
+    "LayerPathLayout",
+    "LayerS3Layout",
+    "LayerTarget",
+    "LayerTooLargeError",
+    "LayerWorkflow",
+    "LocalAwsEndpoint",
+    "Manifest",
+    "NoCompatibleWheelError",
+    "PackageError",
+    "PackageOptions",
+    "PackageResult",
+    "PackageStep",
+    "PipInstaller",
+    "ProjectError",
+    "PublishOptions",
+    "PublishResult",
+    "PublishStep",
+    "StaleUploadError",
+    "Tool",
+    "ToolMissingError",
+    "UploadResult",
+    "UploadStep",
+    "VersionStamp",
+    "WorkflowResult",
+    "__version__",
+    "compute_fingerprint",
+]

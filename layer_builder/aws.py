@@ -1,0 +1,102 @@
+"""AWS clients for the pipeline, and the translation of AWS failures into clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from layer_builder.errors import AwsError
+
+_RETRIES = botocore.config.Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+@attrs.frozen
+class AwsClients:
+    """The S3 and Lambda clients the steps talk to, in one region."""
+
+    s3: Any = attrs.field(repr=False)
+    lambda_: Any = attrs.field(repr=False)
+
+    @property
+    def region(self) -> str:
+        return str(self.lambda_.meta.region_name)
+
+    @classmethod
+    def from_session(
+        cls, session: boto3.session.Session | None = None, endpoint_url: str | None = None
+    ) -> AwsClients:
+        """Clients from the normal boto3 chain (profile, env, ``AWS_ENDPOINT_URL``...)."""
+        session = session or boto3.session.Session()
+        if session.region_name is None:
+            raise AwsError(
+                "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), "
+                "or a region in your AWS profile"
+            )
+        kwargs: dict[str, Any] = {"config": _RETRIES}
+        if endpoint_url:
+            kwargs["endpoint_url"] = endpoint_url
+        return cls(s3=session.client("s3", **kwargs), lambda_=session.client("lambda", **kwargs))
+
+
+_HINTS = {
+    "NoSuchBucket": "create the bucket or pass another --s3dir",
+    "404": "check the name, or create it",
+    "AccessDenied": "grant the caller access, or use other credentials",
+    "403": "grant the caller access, or use other credentials",
+    "InvalidAccessKeyId": "check your AWS credentials",
+    "ExpiredToken": "refresh your AWS credentials",
+    "ResourceNotFoundException": "check the name and the region",
+}
+
+
+@contextlib.contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """Turn botocore failures inside the block into an ``AwsError`` naming ``action``."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        detail = error.get("Message") or exc.response.get("ResponseMetadata", {}).get(
+            "HTTPStatusCode", ""
+        )
+        hint = _HINTS.get(code, "see the AWS error above")
+        raise AwsError(f"{action} failed: {code} {detail}: {hint}".replace("  ", " ")) from exc
+    except botocore.exceptions.NoCredentialsError:
+        raise AwsError(
+            f"{action} failed: no AWS credentials found: configure a profile or the "
+            f"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY variables, or try --local"
+        ) from None
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise AwsError(
+            f"{action} failed: cannot reach {exc.kwargs.get('endpoint_url')}: check "
+            f"AWS_ENDPOINT_URL and your network"
+        ) from exc
+
+
+def check_bucket(s3: Any, bucket: str) -> None:
+    """Fail before any work when the bucket is missing or not ours to use."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket"):
+            raise AwsError(
+                f"S3 bucket {bucket!r} does not exist: create it or pass another --s3dir"
+            ) from None
+        if code in ("403", "AccessDenied"):
+            raise AwsError(
+                f"no access to S3 bucket {bucket!r}: grant the caller s3:ListBucket, "
+                f"s3:GetObject and s3:PutObject on it, or use other credentials"
+            ) from None
+        with aws_errors(f"checking S3 bucket {bucket!r}"):
+            raise
+    except botocore.exceptions.BotoCoreError:
+        with aws_errors(f"checking S3 bucket {bucket!r}"):
+            raise

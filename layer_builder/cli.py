@@ -1,0 +1,268 @@
+"""The ``layer-builder`` command: a thin shell over ``LayerWorkflow`` and the steps."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from layer_builder._version import __version__
+from layer_builder.aws import AwsClients
+from layer_builder.config import load_project_config
+from layer_builder.distributions import find_distributions
+from layer_builder.errors import ConfigurationError, LayerBuilderError, ProjectError
+from layer_builder.fingerprint import compute_fingerprint
+from layer_builder.layout import parse_s3dir
+from layer_builder.steps.build import BuildResult
+from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult
+from layer_builder.steps.publish import PublishResult
+from layer_builder.steps.upload import UploadResult
+from layer_builder.target import LayerTarget
+from layer_builder.workflow import LayerWorkflow
+
+logger = logging.getLogger("layer_builder.cli")
+
+COMMANDS = {
+    "build": "install the locked dependencies into build/lambda/layer/artifacts/python/",
+    "package": "zip the built tree into build/lambda/layer/layer.zip",
+    "upload": "upload layer.zip to <s3dir>/layer/layer.zip",
+    "publish": "publish the uploaded zip as a layer version, if the dependencies changed",
+    "run": "build, package, upload and publish",
+}
+_NEEDS_AWS = {"upload", "publish", "run"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--project", default=".", help="project folder (default: .)")
+    common.add_argument("--layer-name", help="Lambda layer name")
+    common.add_argument("--s3dir", help="S3 folder for the layer, e.g. s3://bucket/app/lambda/")
+    common.add_argument("--python", help="Lambda Python version (default: 3.12)")
+    common.add_argument("--arch", help="x86_64 or arm64 (default: x86_64)")
+    common.add_argument("--tool", help="uv, poetry or pip (default: detected from the files)")
+    common.add_argument("--exclude", action="append", metavar="DIST",
+                        help="leave this distribution out of the zip (repeatable); replaces "
+                             f"the default {', '.join(DEFAULT_EXCLUDES)}")  # fmt: skip
+    common.add_argument("--description", help="text before the version stamp in Description")
+    common.add_argument("--license-info", help="LicenseInfo of the published version")
+    common.add_argument("--force", action="store_true", help="publish even if nothing changed")
+    common.add_argument("--local", action="store_true",
+                        help="run against an embedded moto server on 127.0.0.1")  # fmt: skip
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    common.add_argument("-v", "--verbose", action="store_true", help="show installer output")
+    common.add_argument("-q", "--quiet", action="store_true", help="show warnings only")
+    parser = argparse.ArgumentParser(
+        prog="layer-builder",
+        description="Turn a project's locked dependencies into a published AWS Lambda layer.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+    return parser
+
+
+def _setting(args: argparse.Namespace, config: dict[str, Any], flag: str, key: str) -> Any:
+    value = getattr(args, flag)
+    return value if value not in (None, False) else config.get(key)
+
+
+def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWorkflow:
+    """Everything the user gave, validated before any work starts."""
+    project = Path(args.project).resolve()
+    if not project.is_dir():
+        raise ProjectError(f"project folder {project} does not exist: check --project")
+    config = load_project_config(project)
+    target = LayerTarget(
+        python_version=_setting(args, config, "python", "python") or "3.12",
+        architecture=_setting(args, config, "arch", "arch") or "x86_64",
+    )
+    excludes = _setting(args, config, "exclude", "exclude")
+    options = PackageOptions() if excludes is None else PackageOptions(excludes=excludes)
+    layer_name = _setting(args, config, "layer_name", "layer_name")
+    s3dir = _setting(args, config, "s3dir", "s3dir")
+    if args.command in _NEEDS_AWS:
+        if not layer_name and args.command != "upload":
+            raise ConfigurationError(
+                "no layer name: pass --layer-name or set layer_name in [tool.layer_builder]"
+            )
+        if not s3dir:
+            raise ConfigurationError(
+                "no S3 folder: pass --s3dir s3://bucket/prefix/ or set s3dir in "
+                "[tool.layer_builder]"
+            )
+    workflow = LayerWorkflow(
+        project_dir=project,
+        layer_name=layer_name or "unnamed",
+        s3dir_lambda=s3dir or "s3://unset/",
+        target=target,
+        tool=_setting(args, config, "tool", "tool"),
+        package_options=options,
+        aws=aws,
+        description=_setting(args, config, "description", "description") or "",
+        license_info=_setting(args, config, "license_info", "license_info"),
+        force=args.force,
+    )
+    _ = workflow.manifest  # a missing manifest fails here, before anything runs
+    return workflow
+
+
+def _existing_build(workflow: LayerWorkflow) -> BuildResult:
+    dir_python = workflow.layout.dir_python
+    if not dir_python.is_dir():
+        raise ProjectError(f"{dir_python} does not exist: run `layer-builder build` first")
+    return BuildResult(
+        dir_python=dir_python,
+        manifest=workflow.manifest,
+        target=workflow.target,
+        distributions=find_distributions(dir_python),
+        installer="(existing tree)",
+    )
+
+
+def _existing_package(workflow: LayerWorkflow) -> PackageResult:
+    path_zip = workflow.layout.path_layer_zip
+    if not path_zip.is_file():
+        raise ProjectError(f"{path_zip} does not exist: run `layer-builder package` first")
+    fields = workflow.package_options.fingerprint_fields()
+    return PackageResult.from_zip(
+        path_zip, compute_fingerprint(workflow.manifest, workflow.target, fields)
+    )
+
+
+def _build_json(result: BuildResult) -> dict[str, Any]:
+    return {
+        "dir_python": str(result.dir_python),
+        "runtime": result.target.runtime,
+        "architecture": result.target.architecture,
+        "manifest": result.manifest.filename,
+        "manifest_sha256": result.manifest.sha256,
+        "distributions": {d.name: d.version for d in result.distributions},
+    }
+
+
+def _package_json(result: PackageResult) -> dict[str, Any]:
+    return {
+        "path": str(result.path_zip),
+        "zip_sha256": result.sha256,
+        "zip_size": result.zip_size,
+        "unzipped_size": result.unzipped_size,
+        "files": result.files,
+        "fingerprint": result.fingerprint,
+        "excluded": list(result.excluded),
+    }
+
+
+def _upload_json(result: UploadResult) -> dict[str, Any]:
+    return {
+        "s3_uri": result.s3_uri,
+        "version_id": result.version_id,
+        "etag": result.etag,
+        "zip_sha256": result.zip_sha256,
+        "manifest_sha256": result.manifest_sha256,
+        "fingerprint": result.fingerprint,
+        "console_url": result.console_url,
+        "uploaded": result.uploaded,
+    }
+
+
+def _publish_json(result: PublishResult) -> dict[str, Any]:
+    return {
+        "published": result.published,
+        "reason": result.reason,
+        "layer_version": result.layer_version,
+        "layer_version_arn": result.layer_version_arn,
+        "s3_uri_manifest": result.s3path_manifest.uri if result.s3path_manifest else None,
+    }
+
+
+def _execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
+    workflow = _make_workflow(args, aws)
+    command = args.command
+    if command in _NEEDS_AWS:
+        workflow.check()
+    if command == "build":
+        return _build_json(workflow.build())
+    if command == "package":
+        return _package_json(workflow.package(_existing_build(workflow)))
+    if command == "upload":
+        return _upload_json(workflow.upload(_existing_package(workflow)))
+    if command == "publish":
+        upload = UploadResult.from_s3_object(workflow.aws.s3, workflow.s3_layout.s3path_layer_zip)
+        return {**_upload_json(upload), **_publish_json(workflow.publish(upload))}
+    result = workflow.run()
+    return {
+        **_package_json(result.package),
+        **_upload_json(result.upload),
+        **_publish_json(result.publish),
+    }
+
+
+@contextlib.contextmanager
+def _aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
+    """Clients for the embedded endpoint with ``--local``; None means boto3's default chain."""
+    if not (args.local and args.command in _NEEDS_AWS):
+        yield None
+        return
+    from layer_builder.local import LocalAwsEndpoint
+
+    config = load_project_config(Path(args.project)) if Path(args.project).is_dir() else {}
+    s3dir = args.s3dir or config.get("s3dir")
+    with LocalAwsEndpoint() as endpoint:
+        if s3dir:
+            endpoint.ensure_bucket(parse_s3dir(s3dir).bucket)
+        yield endpoint.clients()
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("layer-builder: %(message)s"))
+    root = logging.getLogger("layer_builder")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel(
+        logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    )
+
+
+def _print_human(command: str, data: dict[str, Any]) -> None:
+    if command in ("run", "publish"):
+        state = "published" if data["published"] else "unchanged, not published"
+        print(f"{state}: {data['layer_version_arn']}")
+        print(f"reason: {data['reason']}")
+    elif command == "upload":
+        print(data["s3_uri"])
+        print(data["console_url"])
+    elif command == "package":
+        print(f"{data['path']} ({data['zip_size']:,} bytes, sha256 {data['zip_sha256']})")
+    else:
+        print(data["dir_python"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``layer-builder``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    _setup_logging(args)
+    try:
+        with _aws_for(args) as aws:
+            data = _execute(args, aws)
+    except LayerBuilderError as exc:
+        print(f"layer-builder: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("layer-builder: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(data, sort_keys=True))
+    else:
+        _print_human(args.command, data)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Defaults from ``[tool.layer_builder]`` in the project's pyproject.toml."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from layer_builder.errors import ConfigurationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+#: Keys accepted in ``[tool.layer_builder]`` and the type each must have.
+KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
+    "layer_name": str,
+    "s3dir": str,
+    "python": str,
+    "arch": str,
+    "tool": str,
+    "exclude": list,
+    "description": str,
+    "license_info": str,
+}
+
+
+def load_project_config(project_dir: Path) -> dict[str, Any]:
+    """The ``[tool.layer_builder]`` table, checked; empty when there is none."""
+    path = Path(project_dir) / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    table = document.get("tool", {}).get("layer_builder", {})
+    for key, value in table.items():
+        expected = KNOWN_KEYS.get(key)
+        if expected is None:
+            raise ConfigurationError(
+                f"unknown key {key!r} in [tool.layer_builder] of {path}: "
+                f"known keys are {', '.join(KNOWN_KEYS)}"
+            )
+        if not isinstance(value, expected):
+            raise ConfigurationError(
+                f"[tool.layer_builder] {key} in {path} must be a "
+                f"{getattr(expected, '__name__', expected)}, not {type(value).__name__}"
+            )
+    return dict(table)

@@ -1,0 +1,78 @@
+"""The exception hierarchy: every error a user can hit is a ``LayerBuilderError``.
+
+Messages follow one rule: say what was wrong, where, and what to do about it, in one line
+that the CLI can print as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class LayerBuilderError(Exception):
+    """Root of every error raised on purpose by layer_builder."""
+
+
+class ConfigurationError(LayerBuilderError):
+    """An argument or setting is invalid (target, layer name, S3 folder, options)."""
+
+
+class ProjectError(LayerBuilderError):
+    """The project directory or its dependency manifest is missing or unreadable."""
+
+
+class BuildError(LayerBuilderError):
+    """Installing the dependencies failed."""
+
+
+class ToolMissingError(BuildError):
+    """An installer the build needs is not available, or too old."""
+
+
+class InstallerFailedError(BuildError):
+    """The installer subprocess exited non-zero; carries its command line and output."""
+
+    def __init__(self, message: str, command: Sequence[str], output: str, returncode: int):
+        self.command = tuple(command)
+        self.output = output
+        self.returncode = returncode
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        tail = "\n".join(self.output.strip().splitlines()[-30:])
+        return (
+            f"{self.args[0]}\n"
+            f"command (exit code {self.returncode}): {' '.join(self.command)}\n"
+            f"output (last lines):\n{tail}"
+        )
+
+
+class NoCompatibleWheelError(BuildError):
+    """A dependency has no wheel for the layer's target."""
+
+    def __init__(self, package: str, target_description: str, detail: str = ""):
+        self.package = package
+        self.target_description = target_description
+        message = (
+            f"no wheel of {package!r} matches the layer target {target_description}: "
+            f"pick a version that publishes such a wheel, or build in a container (--container)"
+        )
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message)
+
+
+class PackageError(LayerBuilderError):
+    """Turning the installed tree into ``layer.zip`` failed."""
+
+
+class LayerTooLargeError(PackageError):
+    """The unzipped layer is over Lambda's size limit."""
+
+
+class AwsError(LayerBuilderError):
+    """An AWS call failed; the message names the call, the resource and the fix."""
+
+
+class StaleUploadError(AwsError):
+    """The uploaded object changed or vanished between upload and publish."""

@@ -1,0 +1,97 @@
+"""pip: install a requirements file for the target's platform with ``--target``."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from packaging.version import Version
+
+from layer_builder.errors import InstallerFailedError, NoCompatibleWheelError, ToolMissingError
+from layer_builder.installers.base import IndexOptions, Installer
+from layer_builder.manifest import Manifest
+from layer_builder.process import run_command
+from layer_builder.target import LayerTarget
+
+# pip before 24 checks Requires-Python against the host when --target and --python-version
+# are combined (measured: pip 23.2 refuses numpy 2.5 for a 3.12 target on a 3.11 host).
+MINIMUM_PIP = Version("24.0")
+
+_NO_MATCH = re.compile(r"No matching distribution found for (?P<requirement>\S+)")
+_FROM_VERSIONS = re.compile(r"Could not find a version that satisfies the requirement .*")
+
+
+class PipInstaller(Installer):
+    """Runs ``python -m pip install --target`` with the runtime's platform tags.
+
+    Only wheels are accepted (``--only-binary=:all:``), so nothing is compiled for the host,
+    and no bytecode is written (the host's ``.pyc`` are useless on another Python).
+    """
+
+    name = "pip"
+
+    def __init__(self, python: str = sys.executable, index: IndexOptions | None = None):
+        self.python = python
+        self.index = index or IndexOptions()
+
+    def command(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> list[str]:
+        """The exact command line; credentials are never part of it."""
+        command = [self.python, "-m", "pip", "install", "-r", str(manifest.path)]
+        command += ["--target", str(dir_target)]
+        for tag in target.platform_tags:
+            command += ["--platform", tag]
+        command += [
+            "--implementation", "cp",
+            "--python-version", target.python_version,
+            "--only-binary=:all:",
+            "--no-compile",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--progress-bar", "off",
+        ]  # fmt: skip
+        if manifest.has_hashes:
+            command.append("--require-hashes")
+        return command
+
+    def check_version(self) -> Version:
+        """Fail early, with the fix, when the interpreter's pip is missing or too old."""
+        try:
+            output = subprocess.run(
+                [self.python, "-m", "pip", "--version"],
+                capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL,
+            ).stdout  # fmt: skip
+        except (OSError, subprocess.CalledProcessError):
+            raise ToolMissingError(
+                f"pip is not available for {self.python}: run `{self.python} -m ensurepip` "
+                f"or choose another interpreter"
+            ) from None
+        version = Version(output.split()[1])
+        if version < MINIMUM_PIP:
+            raise ToolMissingError(
+                f"pip {version} of {self.python} is too old to install for another Python "
+                f"version: run `{self.python} -m pip install -U 'pip>={MINIMUM_PIP}'`"
+            )
+        return version
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        self.check_version()
+        command = self.command(manifest, target, dir_target)
+        try:
+            run_command(
+                command,
+                what=f"pip install for {target.runtime} {target.architecture}",
+                env=self.index.pip_environment(),
+                cwd=manifest.project_dir,
+            )
+        except InstallerFailedError as exc:
+            missing = _NO_MATCH.search(exc.output)
+            if missing:
+                detail = _FROM_VERSIONS.search(exc.output)
+                raise NoCompatibleWheelError(
+                    missing["requirement"],
+                    target.description,
+                    detail=f"pip: {detail[0]}" if detail else "",
+                ) from exc
+            raise

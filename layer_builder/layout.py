@@ -1,0 +1,89 @@
+"""Where things live: the local build tree and the S3 keys (the published contract)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+from s3pathlib.api import S3Path
+
+from layer_builder.errors import ConfigurationError
+
+
+def _resolved(path: Path | str) -> Path:
+    return Path(path).resolve()
+
+
+@attrs.frozen
+class LayerPathLayout:
+    """The local build tree of a project: ``<project>/build/lambda/layer/``."""
+
+    project_dir: Path = attrs.field(converter=_resolved)
+
+    @property
+    def dir_build(self) -> Path:
+        return self.project_dir / "build" / "lambda" / "layer"
+
+    @property
+    def dir_artifacts(self) -> Path:
+        return self.dir_build / "artifacts"
+
+    @property
+    def dir_python(self) -> Path:
+        """What becomes ``python/`` at the root of the zip."""
+        return self.dir_artifacts / "python"
+
+    @property
+    def path_layer_zip(self) -> Path:
+        return self.dir_build / "layer.zip"
+
+    @property
+    def path_build_record(self) -> Path:
+        """The fingerprint of the tree in ``dir_python``, written when a build succeeds."""
+        return self.dir_artifacts / "build-record.json"
+
+
+def parse_s3dir(value: S3Path | str) -> S3Path:
+    """``s3://bucket/prefix`` -> a folder ``S3Path``, with a clear error for a bad URI."""
+    if isinstance(value, S3Path):
+        path = value
+    else:
+        text = str(value)
+        bucket = text[len("s3://") :].split("/", 1)[0] if text.startswith("s3://") else ""
+        if not bucket:
+            raise ConfigurationError(
+                f"invalid S3 folder {text!r}: expected s3://bucket/prefix/ "
+                f"(e.g. --s3dir s3://my-bucket/projects/my_app/lambda/)"
+            )
+        path = S3Path.from_s3_uri(text if text.endswith("/") else text + "/")
+    if not path.is_dir():
+        path = path.to_dir()
+    return path
+
+
+@attrs.frozen
+class LayerS3Layout:
+    """The S3 keys under the user's Lambda folder.
+
+    ``${s3dir_lambda}/layer/layer.zip`` is the staging object that publishing reads;
+    ``layer/000001/<manifest>`` backs up the manifest each version was published from, and
+    ``layer/last-<manifest>`` the manifest of the latest version.
+    """
+
+    s3dir_lambda: S3Path = attrs.field(converter=parse_s3dir)
+
+    @property
+    def s3dir_layer(self) -> S3Path:
+        return self.s3dir_lambda.joinpath("layer").to_dir()
+
+    @property
+    def s3path_layer_zip(self) -> S3Path:
+        return self.s3dir_layer.joinpath("layer.zip")
+
+    def s3path_manifest_backup(self, layer_version: int, manifest_filename: str) -> S3Path:
+        """``layer/000001/uv.lock`` for version 1."""
+        return self.s3dir_layer.joinpath(f"{layer_version:06d}", manifest_filename)
+
+    def s3path_last_manifest(self, manifest_filename: str) -> S3Path:
+        """``layer/last-uv.lock``."""
+        return self.s3dir_layer.joinpath(f"last-{manifest_filename}")

@@ -1,0 +1,108 @@
+"""The project's dependency manifest (lock or requirements file) as a value object."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from pathlib import Path
+
+import attrs
+
+from layer_builder.errors import ProjectError
+
+
+class Tool(str, enum.Enum):
+    """The dependency tool a project locks with."""
+
+    PIP = "pip"
+    UV = "uv"
+    POETRY = "poetry"
+
+    @property
+    def manifest_filename(self) -> str:
+        return _MANIFEST_FILENAMES[self]
+
+
+_MANIFEST_FILENAMES = {Tool.UV: "uv.lock", Tool.POETRY: "poetry.lock", Tool.PIP: "requirements.txt"}
+
+#: When several manifests are present, the first one found in this order wins.
+DETECTION_ORDER: tuple[Tool, ...] = (Tool.UV, Tool.POETRY, Tool.PIP)
+
+
+def parse_tool(value: str | Tool) -> Tool:
+    """``"uv"`` -> ``Tool.UV``, with a clear error for anything else."""
+    try:
+        return Tool(value)
+    except ValueError:
+        choices = ", ".join(t.value for t in Tool)
+        raise ProjectError(f"unknown tool {value!r}: choose one of {choices}") from None
+
+
+@attrs.frozen
+class Manifest:
+    """The bytes of a project's lock/requirements file and where they came from."""
+
+    tool: Tool
+    path: Path
+    content: bytes = attrs.field(repr=False)
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def project_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def md5(self) -> str:
+        return hashlib.md5(self.content, usedforsecurity=False).hexdigest()
+
+    @property
+    def has_hashes(self) -> bool:
+        """Whether a requirements file pins hashes (pip then needs ``--require-hashes``)."""
+        return self.tool is Tool.PIP and b"--hash=" in self.content
+
+    @classmethod
+    def from_file(cls, path: Path | str, tool: Tool | str | None = None) -> Manifest:
+        """Read a manifest file; the tool is inferred from its name unless given."""
+        path = Path(path).resolve()
+        if tool is None:
+            by_name = {t.manifest_filename: t for t in Tool}
+            tool = by_name.get(path.name, Tool.PIP)
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:
+            raise ProjectError(
+                f"manifest {path} does not exist: create it or point --project at the "
+                f"folder that holds it"
+            ) from None
+        except OSError as exc:
+            raise ProjectError(f"cannot read manifest {path}: {exc.strerror}") from None
+        return cls(tool=parse_tool(tool), path=path, content=content)
+
+    @classmethod
+    def from_project(cls, project_dir: Path | str, tool: Tool | str | None = None) -> Manifest:
+        """Find the manifest of ``project_dir``: the given tool's file, else the first present."""
+        project_dir = Path(project_dir).resolve()
+        if not project_dir.is_dir():
+            raise ProjectError(
+                f"project folder {project_dir} does not exist: pass the folder that holds "
+                f"pyproject.toml and the lock file (--project DIR)"
+            )
+        if tool is not None:
+            tool = parse_tool(tool)
+            return cls.from_file(project_dir / tool.manifest_filename, tool)
+        for candidate in DETECTION_ORDER:
+            path = project_dir / candidate.manifest_filename
+            if path.is_file():
+                return cls.from_file(path, candidate)
+        names = ", ".join(t.manifest_filename for t in DETECTION_ORDER)
+        raise ProjectError(
+            f"no dependency manifest in {project_dir}: expected one of {names}; "
+            f"lock the project first (e.g. `uv lock` or `pip-compile --generate-hashes`)"
+        )

@@ -1,0 +1,204 @@
+"""Step 4: publish a layer version from the uploaded object, only when the build changed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+import botocore.exceptions
+from s3pathlib.api import S3Path
+
+from layer_builder.aws import AwsClients, aws_errors
+from layer_builder.errors import ConfigurationError, StaleUploadError
+from layer_builder.fingerprint import VersionStamp
+from layer_builder.layout import LayerS3Layout
+from layer_builder.manifest import Manifest
+from layer_builder.steps.base import Step
+from layer_builder.steps.upload import META_ZIP_SHA256, UploadResult
+from layer_builder.target import LayerTarget
+
+LAYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,140}")
+#: Lambda allows 256 characters of Description; the version stamp takes the rest.
+MAX_DESCRIPTION_PREFIX = 256 - len(VersionStamp("0" * 64, "0" * 64).to_description()) - 1
+MAX_LICENSE_INFO = 512
+
+
+def validate_layer_name(name: str) -> str:
+    if not LAYER_NAME.fullmatch(name or ""):
+        raise ConfigurationError(
+            f"invalid layer name {name!r}: use 1 to 140 letters, digits, '-' or '_' "
+            f"(e.g. --layer-name my_app_deps)"
+        )
+    return name
+
+
+def _check_layer_name(_: object, __: object, value: str) -> None:
+    validate_layer_name(value)
+
+
+@attrs.frozen
+class PublishResult:
+    """Whether a version was published, why, and the version that holds the dependencies."""
+
+    published: bool
+    reason: str
+    layer_version: int
+    layer_version_arn: str
+    s3path_manifest: S3Path | None = None
+
+
+@attrs.frozen
+class PublishedVersion:
+    """The latest version of a layer as Lambda reports it."""
+
+    version: int
+    arn: str
+    stamp: VersionStamp | None
+
+
+def latest_layer_version(lambda_: Any, layer_name: str) -> PublishedVersion | None:
+    """The newest version of ``layer_name``, or None when it has none."""
+    with aws_errors(f"listing versions of layer {layer_name!r}"):
+        response = lambda_.list_layer_versions(LayerName=layer_name)
+    versions = response.get("LayerVersions", [])
+    if not versions:
+        return None
+    newest = max(versions, key=lambda v: v["Version"])
+    return PublishedVersion(
+        version=newest["Version"],
+        arn=newest["LayerVersionArn"],
+        stamp=VersionStamp.from_description(newest.get("Description")),
+    )
+
+
+@attrs.frozen
+class PublishOptions:
+    """What the user decides about the versions published."""
+
+    layer_name: str = attrs.field(validator=_check_layer_name)
+    description: str = attrs.field(
+        default="", validator=attrs.validators.max_len(MAX_DESCRIPTION_PREFIX)
+    )
+    license_info: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.max_len(MAX_LICENSE_INFO)),
+    )
+    force: bool = False
+
+
+class PublishStep(Step):
+    """Publishes ``UploadResult``'s object as a new layer version when its fingerprint is new.
+
+    The latest version's Description carries the fingerprint it was built from, so the
+    decision needs no state but Lambda's. Manifest backups are written only after the
+    version exists; a rerun after a failure in between writes the missing ones.
+    """
+
+    name = "publish"
+
+    def __init__(
+        self,
+        options: PublishOptions,
+        target: LayerTarget,
+        manifest: Manifest,
+        s3_layout: LayerS3Layout,
+        aws: AwsClients,
+    ):
+        self.options = options
+        self.target = target
+        self.manifest = manifest
+        self.s3_layout = s3_layout
+        self.aws = aws
+
+    def run(self, upload: UploadResult) -> PublishResult:
+        self._check_object_unchanged(upload)
+        latest = latest_layer_version(self.aws.lambda_, self.options.layer_name)
+        filename = self.manifest.filename
+        unchanged = bool(latest and latest.stamp and latest.stamp.fingerprint == upload.fingerprint)
+        if latest and unchanged and not self.options.force:
+            backup = self._write_backups(latest.version, only_if_missing=True)
+            reason = f"{filename} and build options unchanged since version {latest.version}"
+            self.logger.info("nothing to publish: %s (%s)", reason, latest.arn)
+            return PublishResult(False, reason, latest.version, latest.arn, backup)
+        reason = self._reason(latest, upload)
+        version, arn = self._publish(upload)
+        backup = self._write_backups(version, only_if_missing=False)
+        self.logger.info("published %s (%s)", arn, reason)
+        return PublishResult(True, reason, version, arn, backup)
+
+    def _reason(self, latest: PublishedVersion | None, upload: UploadResult) -> str:
+        if latest is None:
+            return f"first version of layer {self.options.layer_name!r}"
+        if self.options.force:
+            return f"forced (--force) over version {latest.version}"
+        if latest.stamp is None:
+            return f"version {latest.version} was not published by layer_builder"
+        if latest.stamp.manifest_sha256 != upload.manifest_sha256:
+            return f"{self.manifest.filename} changed since version {latest.version}"
+        return f"the target or package options changed since version {latest.version}"
+
+    def _check_object_unchanged(self, upload: UploadResult) -> None:
+        s3path = upload.s3path
+        kwargs = {"VersionId": upload.version_id} if upload.version_id else {}
+        try:
+            head = self.aws.s3.head_object(Bucket=s3path.bucket, Key=s3path.key, **kwargs)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+                raise StaleUploadError(
+                    f"{s3path.uri} no longer exists: run the upload again before publishing"
+                ) from None
+            with aws_errors(f"checking {s3path.uri}"):
+                raise
+        found = head.get("Metadata", {}).get(META_ZIP_SHA256)
+        if found != upload.zip_sha256:
+            raise StaleUploadError(
+                f"{s3path.uri} was replaced since it was uploaded (zip sha256 {found} instead "
+                f"of {upload.zip_sha256}), probably by a concurrent run: upload again, then publish"
+            )
+
+    def _publish(self, upload: UploadResult) -> tuple[int, str]:
+        content = {"S3Bucket": upload.s3path.bucket, "S3Key": upload.s3path.key}
+        if upload.version_id:
+            content["S3ObjectVersion"] = upload.version_id
+        stamp = VersionStamp(upload.fingerprint, upload.manifest_sha256)
+        kwargs: dict[str, Any] = {
+            "LayerName": self.options.layer_name,
+            "Description": stamp.to_description(self.options.description),
+            "Content": content,
+            "CompatibleRuntimes": [self.target.runtime],
+            "CompatibleArchitectures": [self.target.architecture],
+        }
+        if self.options.license_info:
+            kwargs["LicenseInfo"] = self.options.license_info
+        with aws_errors(f"publishing layer {self.options.layer_name!r} from {upload.s3_uri}"):
+            response = self.aws.lambda_.publish_layer_version(**kwargs)
+        return int(response["Version"]), str(response["LayerVersionArn"])
+
+    def _write_backups(self, version: int, only_if_missing: bool) -> S3Path:
+        """Write ``00000N/<manifest>`` and ``last-<manifest>``; returns the first."""
+        filename = self.manifest.filename
+        backup = self.s3_layout.s3path_manifest_backup(version, filename)
+        last = self.s3_layout.s3path_last_manifest(filename)
+        for s3path in (backup, last):
+            if only_if_missing and self._holds_manifest(s3path):
+                continue
+            with aws_errors(f"writing the manifest backup {s3path.uri}"):
+                self.aws.s3.put_object(
+                    Bucket=s3path.bucket,
+                    Key=s3path.key,
+                    Body=self.manifest.content,
+                    ContentType="text/plain",
+                    Metadata={"layer-version": str(version)},
+                )
+        return backup
+
+    def _holds_manifest(self, s3path: S3Path) -> bool:
+        try:
+            body = self.aws.s3.get_object(Bucket=s3path.bucket, Key=s3path.key)["Body"].read()
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return False
+            with aws_errors(f"reading {s3path.uri}"):
+                raise
+        return bool(body == self.manifest.content)

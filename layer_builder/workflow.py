@@ -1,0 +1,151 @@
+"""``LayerWorkflow``: the four steps, composed, with factories and hooks to override."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from pathlib import Path
+
+import attrs
+from s3pathlib.api import S3Path
+
+from layer_builder.aws import AwsClients, aws_errors, check_bucket
+from layer_builder.installers import Installer
+from layer_builder.layout import LayerPathLayout, LayerS3Layout
+from layer_builder.manifest import Manifest, Tool
+from layer_builder.steps.build import BuildResult, BuildStep
+from layer_builder.steps.package import PackageOptions, PackageResult, PackageStep
+from layer_builder.steps.publish import PublishOptions, PublishResult, PublishStep
+from layer_builder.steps.upload import UploadResult, UploadStep
+from layer_builder.target import LayerTarget
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class WorkflowResult:
+    """The four results of one ``LayerWorkflow.run()``."""
+
+    build: BuildResult
+    package: PackageResult
+    upload: UploadResult
+    publish: PublishResult
+
+
+class LayerWorkflow:
+    """Build, package, upload and publish a project's dependencies as a Lambda layer.
+
+    Give the configuration once; each step is made by a ``make_*_step()`` factory and each
+    result passes through an ``after_*()`` hook, so a subclass can swap a step or add work
+    between steps (a scan, a smoke test, a notification) without copying ``run()``.
+    AWS clients are created on first use, so ``build`` and ``package`` need no AWS account.
+    """
+
+    def __init__(
+        self,
+        project_dir: Path | str,
+        layer_name: str,
+        s3dir_lambda: S3Path | str,
+        target: LayerTarget | None = None,
+        tool: Tool | str | None = None,
+        package_options: PackageOptions | None = None,
+        aws: AwsClients | None = None,
+        installer: Installer | None = None,
+        description: str = "",
+        license_info: str | None = None,
+        force: bool = False,
+    ):
+        self.project_dir = Path(project_dir).resolve()
+        self.target = target or LayerTarget()
+        self.tool = tool
+        self.package_options = package_options or PackageOptions()
+        self.installer = installer
+        # Validated now, so that bad input fails before any build starts.
+        self.publish_options = PublishOptions(
+            layer_name=layer_name, description=description, license_info=license_info, force=force
+        )
+        self.s3_layout = LayerS3Layout(s3dir_lambda)
+        self._aws = aws
+
+    @property
+    def layer_name(self) -> str:
+        return self.publish_options.layer_name
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        return Manifest.from_project(self.project_dir, self.tool)
+
+    @cached_property
+    def layout(self) -> LayerPathLayout:
+        return LayerPathLayout(self.project_dir)
+
+    @cached_property
+    def aws(self) -> AwsClients:
+        return self._aws or AwsClients.from_session()
+
+    # -- factories: override one to swap a step ------------------------------------------
+
+    def make_build_step(self) -> BuildStep:
+        return BuildStep(self.target, self.manifest, self.layout, self.installer)
+
+    def make_package_step(self) -> PackageStep:
+        return PackageStep(self.layout.path_layer_zip, self.package_options)
+
+    def make_upload_step(self) -> UploadStep:
+        return UploadStep(self.s3_layout, self.manifest, self.aws.s3)
+
+    def make_publish_step(self) -> PublishStep:
+        return PublishStep(
+            self.publish_options, self.target, self.manifest, self.s3_layout, self.aws
+        )
+
+    # -- hooks: override one to add work between steps ----------------------------------
+
+    def after_build(self, result: BuildResult) -> None:
+        """Called with the installed tree before it is packaged; raise to stop the run."""
+
+    def after_package(self, result: PackageResult) -> None:
+        """Called with the zip before it is uploaded; raise to stop the run."""
+
+    def after_upload(self, result: UploadResult) -> None:
+        """Called with the uploaded object before publishing; raise to stop the run."""
+
+    def after_publish(self, result: PublishResult) -> None:
+        """Called with the publish outcome (published or not)."""
+
+    # -- running -------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Check what can be checked before any work: the manifest and the S3 bucket."""
+        _ = self.manifest
+        with aws_errors(f"checking S3 bucket {self.s3_layout.s3dir_lambda.bucket!r}"):
+            check_bucket(self.aws.s3, self.s3_layout.s3dir_lambda.bucket)
+
+    def build(self) -> BuildResult:
+        result = self.make_build_step().run()
+        self.after_build(result)
+        return result
+
+    def package(self, build: BuildResult) -> PackageResult:
+        result = self.make_package_step().run(build)
+        self.after_package(result)
+        return result
+
+    def upload(self, package: PackageResult) -> UploadResult:
+        result = self.make_upload_step().run(package)
+        self.after_upload(result)
+        return result
+
+    def publish(self, upload: UploadResult) -> PublishResult:
+        result = self.make_publish_step().run(upload)
+        self.after_publish(result)
+        return result
+
+    def run(self) -> WorkflowResult:
+        """Check, then build, package, upload and publish."""
+        self.check()
+        build = self.build()
+        package = self.package(build)
+        upload = self.upload(package)
+        publish = self.publish(upload)
+        return WorkflowResult(build, package, upload, publish)

@@ -1,0 +1,185 @@
+"""Tiny real wheels and a PEP 503 index on 127.0.0.1, so installers run offline."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import http.server
+import io
+import tarfile
+import threading
+import zipfile
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+
+import attrs
+from packaging.utils import canonicalize_name
+
+
+@attrs.frozen
+class WheelSpec:
+    """A wheel to make: its files are ``{path in the wheel: content}``."""
+
+    name: str
+    version: str
+    tag: str = "py3-none-any"
+    files: Mapping[str, bytes] = attrs.Factory(dict)
+    requires: Sequence[str] = ()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name.replace('-', '_')}-{self.version}-{self.tag}.whl"
+
+    @property
+    def dist_info(self) -> str:
+        return f"{self.name.replace('-', '_')}-{self.version}.dist-info"
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return f"sha256={digest.decode()}"
+
+
+def make_wheel(spec: WheelSpec, directory: Path) -> Path:
+    """Write a valid wheel (METADATA, WHEEL with every tag, RECORD) into ``directory``."""
+    interpreters, abis, platforms = spec.tag.split("-")
+    wheel_tags = [
+        f"Tag: {i}-{a}-{p}"
+        for i in interpreters.split(".")
+        for a in abis.split(".")
+        for p in platforms.split(".")
+    ]
+    metadata = [f"Metadata-Version: 2.1", f"Name: {spec.name}", f"Version: {spec.version}"]
+    metadata += [f"Requires-Dist: {r}" for r in spec.requires]
+    pure = "true" if spec.tag.endswith("-none-any") else "false"
+    contents = dict(spec.files)
+    contents[f"{spec.dist_info}/METADATA"] = ("\n".join(metadata) + "\n").encode()
+    contents[f"{spec.dist_info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: layer-builder-tests\n"
+        f"Root-Is-Purelib: {pure}\n" + "\n".join(wheel_tags) + "\n"
+    ).encode()
+    record = [f"{path},{_record_hash(data)},{len(data)}" for path, data in contents.items()]
+    record.append(f"{spec.dist_info}/RECORD,,")
+    contents[f"{spec.dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    path = directory / spec.filename
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in contents.items():
+            zf.writestr(name, data)
+    return path
+
+
+def make_sdist(name: str, version: str, directory: Path) -> Path:
+    """A source distribution only (no wheel): what a cross build must refuse."""
+    path = directory / f"{name}-{version}.tar.gz"
+    pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    with tarfile.open(path, "w:gz") as tf:
+        info = tarfile.TarInfo(f"{name}-{version}/PKG-INFO")
+        info.size = len(pkg_info)
+        tf.addfile(info, io.BytesIO(pkg_info))
+    return path
+
+
+def fake_shared_object(machine: str) -> bytes:
+    """Bytes standing for a compiled extension built for ``machine``."""
+    return f"\x7fELF fake extension for {machine}\n".encode()
+
+
+#: The local index's contents, used across the suite.
+WHEELS: tuple[WheelSpec, ...] = (
+    WheelSpec("tinyutil", "1.0.0", files={"tinyutil/__init__.py": b"VERSION = '1.0.0'\n"}),
+    WheelSpec("tinyutil", "1.1.0", files={"tinyutil/__init__.py": b"VERSION = '1.1.0'\n"}),
+    WheelSpec(
+        "tinyhttp",
+        "2.0.0",
+        files={"tinyhttp/__init__.py": b"import tinyutil\n\ndef get(url):\n    return url\n"},
+        requires=("tinyutil>=1.0",),
+    ),
+    # A distribution whose import names differ from its name: excluded by RECORD, not glob.
+    WheelSpec(
+        "Tiny-YAML",
+        "6.0.0",
+        files={"yaml_impl/__init__.py": b"def load(s):\n    return s\n", "_tiny_yaml.py": b""},
+    ),
+    # Stands for a package the Lambda runtime provides (excluded by default).
+    WheelSpec("s3transfer", "99.0.0", files={"s3transfer/__init__.py": b"FAKE = True\n"}),
+    *(
+        WheelSpec(
+            "fastcalc",
+            "1.0.0",
+            tag=f"cp{py}-cp{py}-manylinux_2_17_{machine}.manylinux2014_{machine}",
+            files={
+                "fastcalc/__init__.py": b"from fastcalc._speedups import *\n",
+                f"fastcalc/_speedups.cpython-{py}-{machine}-linux-gnu.so": fake_shared_object(
+                    machine
+                ),
+            },
+        )
+        for py in ("311", "312")
+        for machine in ("x86_64", "aarch64")
+    ),
+    # Only a glibc 2.28 wheel: loads on python3.12 (glibc 2.34), not on python3.11 (2.26).
+    WheelSpec(
+        "modernlib",
+        "1.0.0",
+        tag="cp312-cp312-manylinux_2_28_x86_64",
+        files={"modernlib/__init__.py": b""},
+    ),
+)
+SDISTS: tuple[tuple[str, str], ...] = (("sourceonly", "1.0.0"),)
+
+
+def build_index(root: Path) -> dict[str, str]:
+    """Make every wheel and sdist under ``root/files`` and a simple index under
+    ``root/simple``; returns ``{file name: sha256}``."""
+    files_dir = root / "files"
+    files_dir.mkdir(parents=True, exist_ok=True)
+    paths = [make_wheel(spec, files_dir) for spec in WHEELS]
+    paths += [make_sdist(name, version, files_dir) for name, version in SDISTS]
+    by_project: dict[str, list[Path]] = {}
+    hashes = {}
+    for path in paths:
+        project = canonicalize_name(path.name.split("-")[0])
+        by_project.setdefault(project, []).append(path)
+        hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    simple = root / "simple"
+    simple.mkdir(exist_ok=True)
+    for project, project_paths in by_project.items():
+        (simple / project).mkdir(exist_ok=True)
+        links = "".join(
+            f'<a href="../../files/{html.escape(p.name)}#sha256={hashes[p.name]}">'
+            f"{html.escape(p.name)}</a>\n"
+            for p in sorted(project_paths)
+        )
+        (simple / project / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+    projects = "".join(f'<a href="{p}/">{p}</a>\n' for p in sorted(by_project))
+    (simple / "index.html").write_text(f"<html><body>\n{projects}</body></html>\n")
+    return hashes
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class IndexServer:
+    """Serves a directory over HTTP on 127.0.0.1 (a free port) from a thread."""
+
+    def __init__(self, root: Path):
+        handler = partial(_QuietHandler, directory=str(root))
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/simple/"
+
+    def start(self) -> IndexServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
