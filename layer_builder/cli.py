@@ -17,7 +17,7 @@ from layer_builder.config import load_project_config
 from layer_builder.distributions import find_distributions
 from layer_builder.errors import ConfigurationError, LayerBuilderError, ProjectError
 from layer_builder.fingerprint import compute_fingerprint
-from layer_builder.layout import parse_s3dir
+from layer_builder.layout import LayerPathLayout, parse_s3dir
 from layer_builder.steps.build import BuildResult
 from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult
 from layer_builder.steps.publish import PublishResult
@@ -211,9 +211,12 @@ def _aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
         return
     from layer_builder.local import LocalAwsEndpoint
 
-    config = load_project_config(Path(args.project)) if Path(args.project).is_dir() else {}
+    project = Path(args.project)
+    config = load_project_config(project) if project.is_dir() else {}
     s3dir = args.s3dir or config.get("s3dir")
-    with LocalAwsEndpoint() as endpoint:
+    # Kept under the project's build tree, so a second run sees the first one's versions.
+    state_path = LayerPathLayout(project).path_local_aws_state if project.is_dir() else None
+    with LocalAwsEndpoint(state_path=state_path) as endpoint:
         if s3dir:
             endpoint.ensure_bucket(parse_s3dir(s3dir).bucket)
         yield endpoint.clients()

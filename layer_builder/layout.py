@@ -38,6 +38,11 @@ class LayerPathLayout:
         return self.dir_build / "layer.zip"
 
     @property
+    def path_local_aws_state(self) -> Path:
+        """Where ``--local`` keeps the embedded endpoint's state between runs."""
+        return self.dir_build.parent / "local-aws" / "state.jsonl"
+
+    @property
     def path_build_record(self) -> Path:
         """The fingerprint of the tree in ``dir_python``, written when a build succeeds."""
         return self.dir_artifacts / "build-record.json"
