@@ -23,8 +23,8 @@ extensions = [
 # Offline builds only: no intersphinx, nothing fetched over the network.
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_class_signature = "separated"
-autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_class_signature = "mixed"
+autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
 
 templates_path: list[str] = []
 exclude_patterns = ["_build"]
