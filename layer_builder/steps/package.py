@@ -86,6 +86,8 @@ def _sha256_file(path: Path) -> str:
 
 
 def _format_mb(size: int) -> str:
+    if size < 100_000:
+        return f"{size / 1_000:.1f} kB"
     return f"{size / 1_000_000:.1f} MB"
 
 
@@ -147,6 +149,8 @@ class PackageStep(Step):
             return
         sizes = []
         for dist in distributions:
+            if dist.canonical_name in self.options.excludes:
+                continue
             kept = [root / f for f in dist.files if f not in skipped and (root / f).is_file()]
             sizes.append((sum(p.stat().st_size for p in kept), dist.name))
         largest = ", ".join(f"{name} {_format_mb(size)}" for size, name in sorted(sizes)[::-1][:5])
