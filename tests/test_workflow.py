@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
+from typing import Any
 
-from layer_builder import AwsClients, LayerTarget, LayerWorkflow
+import pytest
+
+from layer_builder import (
+    AwsClients,
+    AwsError,
+    BuildResult,
+    BuildStep,
+    LayerBuilderError,
+    LayerTarget,
+    LayerWorkflow,
+    Manifest,
+    PackageResult,
+    UploadResult,
+)
+from tests.aws_helpers import make_manifest, object_keys
 from tests.conftest import MakeProject
 
 
@@ -27,3 +43,105 @@ def test_run_publishes_then_reruns_as_no_op(
     assert second.publish.layer_version == 1
     assert second.publish.layer_version_arn == first.publish.layer_version_arn
     assert second.package.sha256 == first.package.sha256
+
+
+def _handmade_build(directory: Path, manifest: Manifest, target: LayerTarget) -> BuildResult:
+    dir_python = directory / "python"
+    (dir_python / "handmade").mkdir(parents=True)
+    (dir_python / "handmade" / "__init__.py").write_text("VALUE = 1\n")
+    return BuildResult(dir_python, manifest, target, distributions=(), installer="by hand")
+
+
+def test_each_step_runs_alone_from_a_result_built_by_hand(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project)
+    workflow = LayerWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws)
+
+    build = _handmade_build(tmp_path / "tree", workflow.manifest, workflow.target)
+    package = workflow.package(build)
+    with zipfile.ZipFile(package.path_zip) as zf:
+        assert zf.namelist() == ["python/handmade/__init__.py"]
+
+    upload = workflow.upload(package)
+    assert upload.zip_sha256 == package.sha256
+
+    # Publish from the object alone, as `layer-builder publish` does in a later job.
+    found = UploadResult.from_s3_object(aws.s3, workflow.s3_layout.s3path_layer_zip)
+    publish = workflow.publish(found)
+    assert publish.published
+    assert publish.layer_version == 1
+
+
+class HandmadeBuildStep(BuildStep):
+    """Swaps pip for files written directly: what a subclass does to build elsewhere."""
+
+    def run(self) -> BuildResult:
+        dir_python = self.layout.dir_python
+        (dir_python / "handmade").mkdir(parents=True, exist_ok=True)
+        (dir_python / "handmade" / "__init__.py").write_bytes(self.manifest.content)
+        return BuildResult(dir_python, self.manifest, self.target, (), "handmade")
+
+
+class AuditedWorkflow(LayerWorkflow):
+    """Swaps the build step and adds a check between package and upload."""
+
+    def __init__(self, *args: Any, refuse: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.refuse = refuse
+        self.seen: list[str] = []
+
+    def make_build_step(self) -> BuildStep:
+        return HandmadeBuildStep(self.target, self.manifest, self.layout)
+
+    def after_package(self, result: PackageResult) -> None:
+        self.seen.append(result.sha256)
+        if self.refuse:
+            raise LayerBuilderError("audit refused the layer")
+
+
+def test_subclass_swaps_a_step_and_adds_a_hook(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project)
+    workflow = AuditedWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws)
+
+    result = workflow.run()
+
+    assert result.build is not None and result.build.installer == "handmade"
+    assert result.package is not None
+    assert workflow.seen == [result.package.sha256]
+    assert result.publish.published
+
+
+def test_a_hook_that_raises_stops_the_run_before_upload(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project)
+    workflow = AuditedWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws, refuse=True)
+
+    with pytest.raises(LayerBuilderError, match="audit refused the layer"):
+        workflow.run()
+
+    assert object_keys(aws, bucket) == []
+    assert aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"] == []
+
+
+def test_missing_bucket_fails_before_any_build(
+    tmp_path: Path, aws: AwsClients, layer_name: str
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project)
+    workflow = AuditedWorkflow(project, layer_name, "s3://no-such-bucket-here/app/", aws=aws)
+
+    with pytest.raises(AwsError) as info:
+        workflow.run()
+
+    assert str(info.value) == (
+        "S3 bucket 'no-such-bucket-here' does not exist: create it or pass another --s3dir"
+    )
+    assert not workflow.layout.dir_build.exists()
+    assert workflow.seen == []

@@ -37,6 +37,22 @@ def _check_layer_name(_: object, __: object, value: str) -> None:
     validate_layer_name(value)
 
 
+def _check_description(_: object, __: object, value: str) -> None:
+    if len(value) > MAX_DESCRIPTION_PREFIX:
+        raise ConfigurationError(
+            f"description is {len(value)} characters, over the {MAX_DESCRIPTION_PREFIX} that "
+            f"fit next to the version stamp in Lambda's 256: shorten --description"
+        )
+
+
+def _check_license_info(_: object, __: object, value: str | None) -> None:
+    if value is not None and len(value) > MAX_LICENSE_INFO:
+        raise ConfigurationError(
+            f"license info is {len(value)} characters, over Lambda's {MAX_LICENSE_INFO}: "
+            f"shorten --license-info (an SPDX identifier or a URL)"
+        )
+
+
 @attrs.frozen
 class PublishResult:
     """Whether a version was published, why, and the version that holds the dependencies."""
@@ -77,13 +93,8 @@ class PublishOptions:
     """What the user decides about the versions published."""
 
     layer_name: str = attrs.field(validator=_check_layer_name)
-    description: str = attrs.field(
-        default="", validator=attrs.validators.max_len(MAX_DESCRIPTION_PREFIX)
-    )
-    license_info: str | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.max_len(MAX_LICENSE_INFO)),
-    )
+    description: str = attrs.field(default="", validator=_check_description)
+    license_info: str | None = attrs.field(default=None, validator=_check_license_info)
     force: bool = False
 
 

@@ -1,0 +1,89 @@
+"""Helpers for the publishing tests: hand-made step results, AWS call counting, faults."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+
+from layer_builder import AwsClients, LayerTarget, Manifest, PackageOptions, PackageResult
+from layer_builder.fingerprint import compute_fingerprint
+
+
+def make_manifest(directory: Path, content: bytes = b"tinyutil==1.0.0\n") -> Manifest:
+    """A requirements.txt manifest written into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "requirements.txt"
+    path.write_bytes(content)
+    return Manifest.from_file(path)
+
+
+def make_package(
+    directory: Path,
+    manifest: Manifest,
+    target: LayerTarget | None = None,
+    payload: bytes = b"VALUE = 1\n",
+    options: PackageOptions | None = None,
+) -> PackageResult:
+    """A real ``layer.zip`` with one module, described as PackageStep would describe it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path_zip = directory / "layer.zip"
+    with zipfile.ZipFile(path_zip, "w") as zf:
+        # A fixed timestamp: the same payload gives the same bytes, as PackageStep's zips do.
+        zf.writestr(zipfile.ZipInfo("python/handmade/__init__.py", (2020, 1, 1, 0, 0, 0)), payload)
+    fingerprint = compute_fingerprint(
+        manifest, target or LayerTarget(), (options or PackageOptions()).fingerprint_fields()
+    )
+    result = PackageResult.from_zip(path_zip, fingerprint)
+    assert result.sha256 == hashlib.sha256(path_zip.read_bytes()).hexdigest()
+    return result
+
+
+class CallLog:
+    """Counts the AWS operations the clients make (botocore ``before-call`` events)."""
+
+    def __init__(self, *clients: Any):
+        self.counts: collections.Counter[str] = collections.Counter()
+        for client in clients:
+            client.meta.events.register("before-call.*.*", self._record)
+
+    def _record(self, event_name: str, **_: Any) -> None:
+        self.counts[event_name.rsplit(".", 1)[-1]] += 1
+
+    def __getitem__(self, operation: str) -> int:
+        return self.counts[operation]
+
+
+def count_calls(aws: AwsClients) -> CallLog:
+    return CallLog(aws.s3, aws.lambda_)
+
+
+@contextmanager
+def failing(client: Any, operation: str, times: int = 1) -> Iterator[list[int]]:
+    """Make the next ``times`` calls of ``operation`` fail as AWS would (a 500 error)."""
+    remaining = [times]
+
+    def fail(**_: Any) -> None:
+        if remaining[0] > 0:
+            remaining[0] -= 1
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "InternalError", "Message": "injected failure"}}, operation
+            )
+
+    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    client.meta.events.register(event, fail)
+    try:
+        yield remaining
+    finally:
+        client.meta.events.unregister(event, fail)
+
+
+def object_keys(aws: AwsClients, bucket: str, prefix: str = "") -> list[str]:
+    response = aws.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(o["Key"] for o in response.get("Contents", []))

@@ -1,0 +1,263 @@
+"""PublishStep against the moto server: publish only on change, backups, stale uploads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from layer_builder import (
+    AwsClients,
+    ConfigurationError,
+    LayerS3Layout,
+    LayerTarget,
+    Manifest,
+    PublishOptions,
+    PublishResult,
+    PublishStep,
+    StaleUploadError,
+    UploadResult,
+    UploadStep,
+    VersionStamp,
+)
+from tests.aws_helpers import count_calls, make_manifest, make_package, object_keys
+
+
+class Publisher:
+    """Upload then publish a hand-made package, as the workflow would."""
+
+    def __init__(self, tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str):
+        self.tmp_path = tmp_path
+        self.aws = aws
+        self.bucket = bucket
+        self.layer_name = layer_name
+        self.layout = LayerS3Layout(f"s3://{bucket}/app/lambda/")
+        self.runs = 0
+
+    def upload(
+        self, content: bytes = b"tinyutil==1.0.0\n", target: LayerTarget | None = None
+    ) -> tuple[Manifest, UploadResult]:
+        self.runs += 1
+        manifest = make_manifest(self.tmp_path / f"project{self.runs}", content)
+        package = make_package(self.tmp_path / f"build{self.runs}", manifest, target)
+        return manifest, UploadStep(self.layout, manifest, self.aws.s3).run(package)
+
+    def step(
+        self, manifest: Manifest, target: LayerTarget | None = None, **options: object
+    ) -> PublishStep:
+        return PublishStep(
+            PublishOptions(layer_name=self.layer_name, **options),  # type: ignore[arg-type]
+            target or LayerTarget(),
+            manifest,
+            self.layout,
+            self.aws,
+        )
+
+    def publish(
+        self,
+        content: bytes = b"tinyutil==1.0.0\n",
+        target: LayerTarget | None = None,
+        **options: object,
+    ) -> PublishResult:
+        manifest, upload = self.upload(content, target)
+        return self.step(manifest, target, **options).run(upload)
+
+    def read(self, key: str) -> bytes:
+        body = self.aws.s3.get_object(Bucket=self.bucket, Key=f"app/lambda/layer/{key}")["Body"]
+        return bytes(body.read())
+
+    def versions(self) -> list[dict[str, object]]:
+        response = self.aws.lambda_.list_layer_versions(LayerName=self.layer_name)
+        return list(response["LayerVersions"])
+
+
+@pytest.fixture
+def publisher(tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str) -> Publisher:
+    return Publisher(tmp_path, aws, bucket, layer_name)
+
+
+def test_first_publish_makes_version_1_and_backs_up_the_manifest(
+    publisher: Publisher, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    manifest, upload = publisher.upload(b"tinyutil==1.0.0\n", LayerTarget("3.12", "arm64"))
+    result = publisher.step(manifest, LayerTarget("3.12", "arm64")).run(upload)
+
+    assert result.published
+    assert result.layer_version == 1
+    assert result.layer_version_arn.endswith(f":layer:{layer_name}:1")
+    assert result.reason == f"first version of layer {layer_name!r}"
+    assert result.s3path_manifest is not None
+    assert result.s3path_manifest.uri == f"s3://{bucket}/app/lambda/layer/000001/requirements.txt"
+    assert object_keys(aws, bucket) == [
+        "app/lambda/layer/000001/requirements.txt",
+        "app/lambda/layer/last-requirements.txt",
+        "app/lambda/layer/layer.zip",
+    ]
+    assert publisher.read("000001/requirements.txt") == b"tinyutil==1.0.0\n"
+    assert publisher.read("last-requirements.txt") == b"tinyutil==1.0.0\n"
+    version = aws.lambda_.get_layer_version(LayerName=layer_name, VersionNumber=1)
+    assert version["CompatibleRuntimes"] == ["python3.12"]
+    assert version["CompatibleArchitectures"] == ["arm64"]
+    assert VersionStamp.from_description(version["Description"]) == VersionStamp(
+        upload.fingerprint, manifest.sha256
+    )
+
+
+def test_unchanged_rerun_publishes_nothing_and_names_the_version(
+    publisher: Publisher, aws: AwsClients
+) -> None:
+    first = publisher.publish()
+    calls = count_calls(aws)
+    second = publisher.publish()
+
+    assert not second.published
+    assert second.reason == "requirements.txt and build options unchanged since version 1"
+    assert second.layer_version == 1
+    assert second.layer_version_arn == first.layer_version_arn
+    assert calls["PublishLayerVersion"] == 0
+    assert len(publisher.versions()) == 1
+
+
+def test_changed_manifest_publishes_version_2(publisher: Publisher) -> None:
+    publisher.publish(b"tinyutil==1.0.0\n")
+    result = publisher.publish(b"tinyutil==1.1.0\n")
+
+    assert result.published
+    assert result.layer_version == 2
+    assert result.reason == "requirements.txt changed since version 1"
+    assert publisher.read("000002/requirements.txt") == b"tinyutil==1.1.0\n"
+    assert publisher.read("000001/requirements.txt") == b"tinyutil==1.0.0\n"
+    assert publisher.read("last-requirements.txt") == b"tinyutil==1.1.0\n"
+
+
+def test_changed_target_publishes_a_new_version(publisher: Publisher) -> None:
+    publisher.publish(target=LayerTarget("3.12", "x86_64"))
+    result = publisher.publish(target=LayerTarget("3.12", "arm64"))
+
+    assert result.published
+    assert result.layer_version == 2
+    assert result.reason == "the target or package options changed since version 1"
+    assert publisher.versions()[0]["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_force_publishes_although_nothing_changed(publisher: Publisher) -> None:
+    publisher.publish()
+    result = publisher.publish(force=True)
+
+    assert result.published
+    assert result.layer_version == 2
+    assert result.reason == "forced (--force) over version 1"
+    assert publisher.read("000002/requirements.txt") == b"tinyutil==1.0.0\n"
+
+
+def test_description_and_license_info_reach_the_version(
+    publisher: Publisher, aws: AwsClients, layer_name: str
+) -> None:
+    manifest, upload = publisher.upload()
+    publisher.step(manifest, description="deps of my app", license_info="MIT").run(upload)
+
+    version = aws.lambda_.get_layer_version(LayerName=layer_name, VersionNumber=1)
+    assert version["Description"] == (
+        f"deps of my app [layer_builder fingerprint={upload.fingerprint} "
+        f"manifest-sha256={manifest.sha256}]"
+    )
+    assert len(version["Description"]) <= 256
+    assert version["LicenseInfo"] == "MIT"
+
+
+def test_a_version_not_made_by_layer_builder_is_replaced(
+    publisher: Publisher, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    aws.s3.put_object(Bucket=bucket, Key="other.zip", Body=b"PK")
+    aws.lambda_.publish_layer_version(
+        LayerName=layer_name, Content={"S3Bucket": bucket, "S3Key": "other.zip"},
+        Description="made by hand",
+    )  # fmt: skip
+    result = publisher.publish()
+    assert result.published
+    assert result.layer_version == 2
+    assert result.reason == "version 1 was not published by layer_builder"
+
+
+def test_missing_backups_are_written_on_an_unchanged_rerun(
+    publisher: Publisher, aws: AwsClients, bucket: str
+) -> None:
+    publisher.publish()
+    for key in ("000001/requirements.txt", "last-requirements.txt"):
+        aws.s3.delete_object(Bucket=bucket, Key=f"app/lambda/layer/{key}")
+
+    result = publisher.publish()
+
+    assert not result.published
+    assert publisher.read("000001/requirements.txt") == b"tinyutil==1.0.0\n"
+    assert publisher.read("last-requirements.txt") == b"tinyutil==1.0.0\n"
+
+
+def test_present_backups_are_not_rewritten_on_an_unchanged_rerun(
+    publisher: Publisher, aws: AwsClients
+) -> None:
+    publisher.publish()
+    manifest, upload = publisher.upload()
+    calls = count_calls(aws)
+    publisher.step(manifest).run(upload)
+    assert calls["PutObject"] == 0
+
+
+def test_vanished_object_is_a_stale_upload(
+    publisher: Publisher, aws: AwsClients, bucket: str
+) -> None:
+    manifest, upload = publisher.upload()
+    aws.s3.delete_object(Bucket=bucket, Key="app/lambda/layer/layer.zip")
+    with pytest.raises(StaleUploadError) as info:
+        publisher.step(manifest).run(upload)
+    assert str(info.value) == (
+        f"s3://{bucket}/app/lambda/layer/layer.zip no longer exists: "
+        "run the upload again before publishing"
+    )
+    assert publisher.versions() == []
+
+
+def test_replaced_object_is_a_stale_upload(publisher: Publisher, bucket: str) -> None:
+    manifest, stale = publisher.upload()
+    # Another run uploads a different zip to the same key before this one publishes.
+    other_manifest = make_manifest(publisher.tmp_path / "other")
+    replacement = make_package(publisher.tmp_path / "other-build", other_manifest, payload=b"X\n")
+    UploadStep(publisher.layout, other_manifest, publisher.aws.s3).run(replacement)
+
+    with pytest.raises(StaleUploadError) as info:
+        publisher.step(manifest).run(stale)
+    assert str(info.value) == (
+        f"s3://{bucket}/app/lambda/layer/layer.zip was replaced since it was uploaded "
+        f"(zip sha256 {replacement.sha256} instead of {stale.zip_sha256}), probably by a "
+        "concurrent run: upload again, then publish"
+    )
+    assert publisher.versions() == []
+
+
+@pytest.mark.parametrize("name", ["bad name!", "", "x" * 141, "layer/1"])
+def test_invalid_layer_name_is_refused_before_any_call(name: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        PublishOptions(layer_name=name)
+    assert str(info.value) == (
+        f"invalid layer name {name!r}: use 1 to 140 letters, digits, '-' or '_' "
+        "(e.g. --layer-name my_app_deps)"
+    )
+
+
+def test_too_long_description_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        PublishOptions(layer_name="ok", description="d" * 83)
+    assert str(info.value) == (
+        "description is 83 characters, over the 82 that fit next to the version stamp in "
+        "Lambda's 256: shorten --description"
+    )
+    assert PublishOptions(layer_name="ok", description="d" * 82).description == "d" * 82
+
+
+def test_too_long_license_info_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        PublishOptions(layer_name="ok", license_info="l" * 513)
+    assert str(info.value) == (
+        "license info is 513 characters, over Lambda's 512: shorten --license-info "
+        "(an SPDX identifier or a URL)"
+    )

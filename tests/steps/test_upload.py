@@ -1,0 +1,116 @@
+"""UploadStep and UploadResult against the moto server."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import attrs
+import pytest
+from s3pathlib.api import S3Path
+
+from layer_builder import AwsClients, AwsError, LayerS3Layout, UploadResult, UploadStep
+from tests.aws_helpers import make_manifest, make_package
+
+
+def test_upload_puts_zip_with_checksum_metadata_and_content_type(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest)
+    layout = LayerS3Layout(f"s3://{bucket}/projects/app/lambda/")
+
+    result = UploadStep(layout, manifest, aws.s3).run(package)
+
+    head = aws.s3.head_object(Bucket=bucket, Key="projects/app/lambda/layer/layer.zip",
+                              ChecksumMode="ENABLED")  # fmt: skip
+    assert head["ContentType"] == "application/zip"
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == package.sha256
+    assert head["Metadata"] == {
+        "manifest-sha256": manifest.sha256,
+        "manifest-file": "requirements.txt",
+        "zip-sha256": package.sha256,
+        "fingerprint": package.fingerprint,
+    }
+    body = aws.s3.get_object(Bucket=bucket, Key="projects/app/lambda/layer/layer.zip")["Body"]
+    assert body.read() == package.path_zip.read_bytes()
+    assert result.uploaded
+    assert result.s3_uri == f"s3://{bucket}/projects/app/lambda/layer/layer.zip"
+    assert result.etag == head["ETag"]
+    assert result.version_id is None
+    assert (result.zip_sha256, result.manifest_sha256, result.fingerprint) == (
+        package.sha256, manifest.sha256, package.fingerprint,
+    )  # fmt: skip
+    assert result.console_url.startswith("https://")
+    assert bucket in result.console_url
+    assert "projects/app/lambda/layer/layer.zip" in result.console_url
+
+
+def test_upload_logs_the_uri_and_console_url(
+    tmp_path: Path, aws: AwsClients, bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest)
+    caplog.set_level("INFO", logger="layer_builder")
+    result = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3).run(package)
+    assert result.s3_uri in caplog.text
+    assert result.console_url in caplog.text
+
+
+def test_upload_to_a_versioned_bucket_names_the_version(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    manifest = make_manifest(tmp_path / "project")
+    layout = LayerS3Layout(f"s3://{bucket}/app/")
+    first = UploadStep(layout, manifest, aws.s3).run(make_package(tmp_path / "a", manifest))
+    second = UploadStep(layout, manifest, aws.s3).run(
+        make_package(tmp_path / "b", manifest, payload=b"VALUE = 2\n")
+    )
+    assert first.version_id and second.version_id
+    assert first.version_id != second.version_id
+    old = aws.s3.head_object(Bucket=bucket, Key="app/layer/layer.zip", VersionId=first.version_id)
+    assert old["Metadata"]["zip-sha256"] == first.zip_sha256
+
+
+def test_upload_result_from_s3_object_reads_the_metadata(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    manifest = make_manifest(tmp_path / "project")
+    layout = LayerS3Layout(f"s3://{bucket}/app/")
+    uploaded = UploadStep(layout, manifest, aws.s3).run(make_package(tmp_path / "a", manifest))
+
+    found = UploadResult.from_s3_object(aws.s3, layout.s3path_layer_zip)
+
+    assert found == attrs.evolve(uploaded, uploaded=False)
+    pinned = UploadResult.from_s3_object(aws.s3, layout.s3path_layer_zip, uploaded.version_id)
+    assert pinned.version_id == uploaded.version_id
+
+
+def test_upload_result_from_a_foreign_object_says_what_to_do(aws: AwsClients, bucket: str) -> None:
+    aws.s3.put_object(Bucket=bucket, Key="app/layer/layer.zip", Body=b"not ours")
+    s3path = S3Path(bucket, "app/layer/layer.zip")
+    with pytest.raises(AwsError) as info:
+        UploadResult.from_s3_object(aws.s3, s3path)
+    assert str(info.value) == (
+        f"s3://{bucket}/app/layer/layer.zip was not uploaded by layer_builder (no "
+        "manifest-sha256, zip-sha256, fingerprint metadata): run `layer-builder upload` first"
+    )
+
+
+def test_upload_result_from_a_missing_object_is_an_aws_error(aws: AwsClients, bucket: str) -> None:
+    with pytest.raises(AwsError, match=rf"reading s3://{bucket}/app/layer/layer.zip failed: 404"):
+        UploadResult.from_s3_object(aws.s3, S3Path(bucket, "app/layer/layer.zip"))
+
+
+def test_upload_to_a_missing_bucket_is_an_aws_error(tmp_path: Path, aws: AwsClients) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest)
+    step = UploadStep(LayerS3Layout("s3://no-such-bucket-here/app/"), manifest, aws.s3)
+    with pytest.raises(AwsError) as info:
+        step.run(package)
+    message = str(info.value)
+    assert message.startswith(f"uploading {package.path_zip} to s3://no-such-bucket-here/")
+    assert "NoSuchBucket" in message
+    assert message.endswith("create the bucket or pass another --s3dir")
