@@ -196,7 +196,17 @@ def _execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]
         upload = UploadResult.from_s3_object(workflow.aws.s3, workflow.s3_layout.s3path_layer_zip)
         return {**_upload_json(upload), **_publish_json(workflow.publish(upload))}
     result = workflow.run()
+    if result.package is None or result.upload is None:
+        # The instant no-op: nothing was built or uploaded; the version already holds it.
+        return {
+            "skipped": True,
+            "s3_uri": workflow.s3_layout.s3path_layer_zip.uri,
+            "zip_sha256": result.zip_sha256,
+            "fingerprint": result.fingerprint,
+            **_publish_json(result.publish),
+        }
     return {
+        "skipped": False,
         **_package_json(result.package),
         **_upload_json(result.upload),
         **_publish_json(result.publish),

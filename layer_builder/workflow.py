@@ -10,6 +10,7 @@ import attrs
 from s3pathlib.api import S3Path
 
 from layer_builder.aws import AwsClients, aws_errors, check_bucket
+from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.installers import Installer
 from layer_builder.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.manifest import Manifest, Tool
@@ -24,12 +25,29 @@ logger = logging.getLogger(__name__)
 
 @attrs.frozen
 class WorkflowResult:
-    """The four results of one ``LayerWorkflow.run()``."""
+    """The four results of one ``LayerWorkflow.run()``.
 
-    build: BuildResult
-    package: PackageResult
-    upload: UploadResult
+    When the latest published version already carries this build's fingerprint, ``run()``
+    builds, packages and uploads nothing: ``build``, ``package`` and ``upload`` are then None
+    and ``skipped`` is True; ``publish`` always says which version holds the dependencies.
+    """
+
+    build: BuildResult | None
+    package: PackageResult | None
+    upload: UploadResult | None
     publish: PublishResult
+    #: What identifies the build (manifest + target + tool + package options).
+    fingerprint: str = ""
+
+    @property
+    def skipped(self) -> bool:
+        """True when nothing was built because nothing changed (the instant no-op)."""
+        return self.build is None
+
+    @property
+    def zip_sha256(self) -> str | None:
+        """The sha256 of the layer's zip: the one built, else the published version's."""
+        return self.package.sha256 if self.package else self.publish.zip_sha256
 
 
 class LayerWorkflow:
@@ -82,6 +100,13 @@ class LayerWorkflow:
     @cached_property
     def aws(self) -> AwsClients:
         return self._aws or AwsClients.from_session()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """What identifies the build before it exists: the same value ``PackageStep`` stamps."""
+        return compute_fingerprint(
+            self.manifest, self.target, self.package_options.fingerprint_fields()
+        )
 
     # -- factories: override one to swap a step ------------------------------------------
 
@@ -141,11 +166,21 @@ class LayerWorkflow:
         self.after_publish(result)
         return result
 
+    def find_unchanged(self) -> PublishResult | None:
+        """The outcome of ``run()`` when nothing changed, found without building: the latest
+        version already carries this build's fingerprint (None when forced or changed)."""
+        return self.make_publish_step().check_unchanged(self.fingerprint)
+
     def run(self) -> WorkflowResult:
-        """Check, then build, package, upload and publish."""
+        """Check, then build, package, upload and publish, unless the latest version
+        already holds this build (then only ``after_publish`` runs)."""
         self.check()
+        unchanged = self.find_unchanged()
+        if unchanged is not None:
+            self.after_publish(unchanged)
+            return WorkflowResult(None, None, None, unchanged, self.fingerprint)
         build = self.build()
         package = self.package(build)
         upload = self.upload(package)
         publish = self.publish(upload)
-        return WorkflowResult(build, package, upload, publish)
+        return WorkflowResult(build, package, upload, publish, package.fingerprint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from layer_builder import (
     PackageResult,
     UploadResult,
 )
-from tests.aws_helpers import make_manifest, object_keys
+from tests.aws_helpers import count_calls, make_manifest, object_keys
 from tests.conftest import MakeProject
 
 
@@ -38,11 +39,73 @@ def test_run_publishes_then_reruns_as_no_op(
         names = zf.namelist()
     assert "python/fastcalc/_speedups.cpython-312-aarch64-linux-gnu.so" in names
 
+    assert first.package is not None
+    assert workflow.fingerprint == first.package.fingerprint == first.fingerprint
+    assert not first.skipped
+
+    # The instant no-op: no build, no zip, no upload, no publish.
+    shutil.rmtree(workflow.layout.dir_build)
+    calls = count_calls(aws)
     second = workflow.run()
+    assert second.skipped
+    assert (second.build, second.package, second.upload) == (None, None, None)
     assert not second.publish.published
+    assert second.publish.reason == "requirements.txt and build options unchanged since version 1"
     assert second.publish.layer_version == 1
     assert second.publish.layer_version_arn == first.publish.layer_version_arn
-    assert second.package.sha256 == first.package.sha256
+    assert second.zip_sha256 == first.package.sha256
+    assert calls["PutObject"] == calls["PublishLayerVersion"] == 0
+    assert calls["CreateMultipartUpload"] == 0
+    assert not workflow.layout.dir_build.exists()
+
+
+def test_no_op_repairs_missing_backups(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project)
+    workflow = AuditedWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws)
+    workflow.run()
+    aws.s3.delete_object(Bucket=bucket, Key="app/layer/last-requirements.txt")
+
+    result = workflow.run()
+
+    assert result.skipped
+    body = aws.s3.get_object(Bucket=bucket, Key="app/layer/last-requirements.txt")["Body"]
+    assert body.read() == workflow.manifest.content
+
+
+def test_force_runs_every_step_although_nothing_changed(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project)
+    AuditedWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws).run()
+    forced = AuditedWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws, force=True)
+
+    result = forced.run()
+
+    assert not result.skipped
+    assert forced.seen != []
+    assert result.publish.published
+    assert result.publish.layer_version == 2
+    assert result.publish.reason == "forced (--force) over version 1"
+
+
+def test_changed_manifest_runs_every_step(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project, b"tinyutil==1.0.0\n")
+    AuditedWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws).run()
+    make_manifest(project, b"tinyutil==1.1.0\n")
+    workflow = AuditedWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws)
+
+    result = workflow.run()
+
+    assert not result.skipped
+    assert result.publish.layer_version == 2
+    assert result.publish.reason == "requirements.txt changed since version 1"
 
 
 def _handmade_build(directory: Path, manifest: Manifest, target: LayerTarget) -> BuildResult:

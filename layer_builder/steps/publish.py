@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -62,6 +63,8 @@ class PublishResult:
     layer_version: int
     layer_version_arn: str
     s3path_manifest: S3Path | None = None
+    #: The sha256 of the zip the version holds, when known.
+    zip_sha256: str | None = None
 
 
 @attrs.frozen
@@ -71,6 +74,14 @@ class PublishedVersion:
     version: int
     arn: str
     stamp: VersionStamp | None
+
+
+def layer_code_sha256(lambda_: Any, layer_name: str, version: int) -> str | None:
+    """The sha256 (hex) of the zip a layer version holds, as Lambda reports it."""
+    with aws_errors(f"reading version {version} of layer {layer_name!r}"):
+        response = lambda_.get_layer_version(LayerName=layer_name, VersionNumber=version)
+    encoded = response.get("Content", {}).get("CodeSha256")
+    return base64.b64decode(encoded).hex() if encoded else None
 
 
 def latest_layer_version(lambda_: Any, layer_name: str) -> PublishedVersion | None:
@@ -125,18 +136,42 @@ class PublishStep(Step):
     def run(self, upload: UploadResult) -> PublishResult:
         self._check_object_unchanged(upload)
         latest = latest_layer_version(self.aws.lambda_, self.options.layer_name)
-        filename = self.manifest.filename
-        unchanged = bool(latest and latest.stamp and latest.stamp.fingerprint == upload.fingerprint)
-        if latest and unchanged and not self.options.force:
-            backup = self._write_backups(latest.version, only_if_missing=True)
-            reason = f"{filename} and build options unchanged since version {latest.version}"
-            self.logger.info("nothing to publish: %s (%s)", reason, latest.arn)
-            return PublishResult(False, reason, latest.version, latest.arn, backup)
+        if latest and self._carries(latest, upload.fingerprint):
+            return self._unchanged(latest, upload.zip_sha256)
         reason = self._reason(latest, upload)
         version, arn = self._publish(upload)
         backup = self._write_backups(version, only_if_missing=False)
         self.logger.info("published %s (%s)", arn, reason)
-        return PublishResult(True, reason, version, arn, backup)
+        return PublishResult(True, reason, version, arn, backup, upload.zip_sha256)
+
+    def check_unchanged(self, fingerprint: str, repair: bool = True) -> PublishResult | None:
+        """The ``published=False`` result when the latest version already carries
+        ``fingerprint``, found before anything is built; None when it does not or
+        ``force`` is set. ``repair=False`` writes no missing manifest backup (for ``plan``)."""
+        if self.options.force:
+            return None
+        latest = latest_layer_version(self.aws.lambda_, self.options.layer_name)
+        if latest is None or not self._carries(latest, fingerprint):
+            return None
+        zip_sha256 = layer_code_sha256(self.aws.lambda_, self.options.layer_name, latest.version)
+        return self._unchanged(latest, zip_sha256, repair)
+
+    def _carries(self, latest: PublishedVersion, fingerprint: str) -> bool:
+        stamp = latest.stamp
+        return bool(stamp and stamp.fingerprint == fingerprint and not self.options.force)
+
+    def _unchanged(
+        self, latest: PublishedVersion, zip_sha256: str | None, repair: bool = True
+    ) -> PublishResult:
+        if repair:
+            backup = self._write_backups(latest.version, only_if_missing=True)
+        else:
+            backup = self.s3_layout.s3path_manifest_backup(latest.version, self.manifest.filename)
+        reason = (
+            f"{self.manifest.filename} and build options unchanged since version {latest.version}"
+        )
+        self.logger.info("nothing to publish: %s (%s)", reason, latest.arn)
+        return PublishResult(False, reason, latest.version, latest.arn, backup, zip_sha256)
 
     def _reason(self, latest: PublishedVersion | None, upload: UploadResult) -> str:
         if latest is None:
