@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,12 +34,15 @@ class AwsClients:
     ) -> AwsClients:
         """Clients from the normal boto3 chain (profile, env, ``AWS_ENDPOINT_URL``...)."""
         session = session or boto3.session.Session()
-        if session.region_name is None:
+        # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs, the
+        # Lambda runtime and most CI setups export, so honour it as well.
+        region = session.region_name or os.environ.get("AWS_REGION")
+        if not region:
             raise AwsError(
                 "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), "
                 "or a region in your AWS profile"
             )
-        kwargs: dict[str, Any] = {"config": _RETRIES}
+        kwargs: dict[str, Any] = {"config": _RETRIES, "region_name": region}
         if endpoint_url:
             kwargs["endpoint_url"] = endpoint_url
         return cls(s3=session.client("s3", **kwargs), lambda_=session.client("lambda", **kwargs))
@@ -46,6 +50,7 @@ class AwsClients:
 
 _HINTS = {
     "NoSuchBucket": "create the bucket or pass another --s3dir",
+    "NoSuchKey": "check the S3 folder (--s3dir), or upload the object first",
     "404": "check the name, or create it",
     "AccessDenied": "grant the caller access, or use other credentials",
     "403": "grant the caller access, or use other credentials",
@@ -77,6 +82,13 @@ def aws_errors(action: str) -> Iterator[None]:
         raise AwsError(
             f"{action} failed: cannot reach {exc.kwargs.get('endpoint_url')}: check "
             f"AWS_ENDPOINT_URL and your network"
+        ) from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        # Anything else botocore raises (bad parameters, timeouts, broken connections)
+        # still deserves one line instead of a traceback.
+        message = " ".join(str(exc).split())
+        raise AwsError(
+            f"{action} failed: {message}: check the arguments and your AWS configuration"
         ) from exc
 
 

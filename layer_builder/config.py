@@ -33,9 +33,15 @@ def load_project_config(project_dir: Path) -> dict[str, Any]:
         return {}
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
-    table = document.get("tool", {}).get("layer_builder", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}: fix the file") from None
+    tool = document.get("tool", {})
+    table = tool.get("layer_builder", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigurationError(
+            f"tool.layer_builder in {path} must be a table: write it as [tool.layer_builder] "
+            f"followed by key = value lines"
+        )
     for key, value in table.items():
         expected = KNOWN_KEYS.get(key)
         if expected is None:
@@ -47,5 +53,10 @@ def load_project_config(project_dir: Path) -> dict[str, Any]:
             raise ConfigurationError(
                 f"[tool.layer_builder] {key} in {path} must be a "
                 f"{getattr(expected, '__name__', expected)}, not {type(value).__name__}"
+            )
+        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+            raise ConfigurationError(
+                f"[tool.layer_builder] {key} in {path} must be a list of strings "
+                f'(e.g. {key} = ["boto3", "botocore"])'
             )
     return dict(table)

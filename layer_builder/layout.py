@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import attrs
@@ -48,6 +49,11 @@ class LayerPathLayout:
         return self.dir_artifacts / "build-record.json"
 
 
+# What botocore accepts as a bucket name (S3 itself is stricter for buckets made since 2018);
+# anything else would fail inside botocore with a parameter validation traceback.
+_BUCKET_NAME = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
+
+
 def parse_s3dir(value: S3Path | str) -> S3Path:
     """``s3://bucket/prefix`` -> a folder ``S3Path``, with a clear error for a bad URI."""
     if isinstance(value, S3Path):
@@ -59,6 +65,11 @@ def parse_s3dir(value: S3Path | str) -> S3Path:
             raise ConfigurationError(
                 f"invalid S3 folder {text!r}: expected s3://bucket/prefix/ "
                 f"(e.g. --s3dir s3://my-bucket/projects/my_app/lambda/)"
+            )
+        if not _BUCKET_NAME.fullmatch(bucket):
+            raise ConfigurationError(
+                f"invalid S3 bucket name {bucket!r} in {text!r}: a bucket name has only "
+                f"lowercase letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)"
             )
         path = S3Path.from_s3_uri(text if text.endswith("/") else text + "/")
     if not path.is_dir():
