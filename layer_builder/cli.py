@@ -18,6 +18,7 @@ from layer_builder.distributions import find_distributions
 from layer_builder.errors import ConfigurationError, LayerBuilderError, ProjectError
 from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.layout import LayerPathLayout, parse_s3dir
+from layer_builder.progress import TerminalProgress
 from layer_builder.steps.build import BuildResult
 from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult
 from layer_builder.steps.publish import PublishResult
@@ -107,9 +108,15 @@ def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWor
         description=_setting(args, config, "description", "description") or "",
         license_info=_setting(args, config, "license_info", "license_info"),
         force=args.force,
+        # Progress only where someone watches: a terminal, not a CI log or a pipe.
+        upload_progress=TerminalProgress(sys.stderr) if _shows_progress(args) else None,
     )
     _ = workflow.manifest  # a missing manifest fails here, before anything runs
     return workflow
+
+
+def _shows_progress(args: argparse.Namespace) -> bool:
+    return sys.stderr.isatty() and not args.quiet
 
 
 def _existing_build(workflow: LayerWorkflow) -> BuildResult:

@@ -17,7 +17,7 @@ from layer_builder.manifest import Manifest, Tool
 from layer_builder.steps.build import BuildResult, BuildStep
 from layer_builder.steps.package import PackageOptions, PackageResult, PackageStep
 from layer_builder.steps.publish import PublishOptions, PublishResult, PublishStep
-from layer_builder.steps.upload import UploadResult, UploadStep
+from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep
 from layer_builder.target import LayerTarget
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class LayerWorkflow:
         description: str = "",
         license_info: str | None = None,
         force: bool = False,
+        upload_progress: ProgressCallback | None = None,
     ):
         self.project_dir = Path(project_dir).resolve()
         self.target = target or LayerTarget()
@@ -83,6 +84,7 @@ class LayerWorkflow:
             layer_name=layer_name, description=description, license_info=license_info, force=force
         )
         self.s3_layout = LayerS3Layout(s3dir_lambda)
+        self.upload_progress = upload_progress
         self._aws = aws
 
     @property
@@ -117,7 +119,7 @@ class LayerWorkflow:
         return PackageStep(self.layout.path_layer_zip, self.package_options)
 
     def make_upload_step(self) -> UploadStep:
-        return UploadStep(self.s3_layout, self.manifest, self.aws.s3)
+        return UploadStep(self.s3_layout, self.manifest, self.aws.s3, self.upload_progress)
 
     def make_publish_step(self) -> PublishStep:
         return PublishStep(

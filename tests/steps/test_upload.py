@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
 from pathlib import Path
 
 import attrs
 import pytest
+from boto3.s3.transfer import TransferConfig
 from s3pathlib.api import S3Path
 
 from layer_builder import AwsClients, AwsError, LayerS3Layout, UploadResult, UploadStep
-from tests.aws_helpers import make_manifest, make_package
+from tests.aws_helpers import count_calls, make_manifest, make_package
 
 
 def test_upload_puts_zip_with_checksum_metadata_and_content_type(
@@ -114,3 +117,78 @@ def test_upload_to_a_missing_bucket_is_an_aws_error(tmp_path: Path, aws: AwsClie
     assert message.startswith(f"uploading {package.path_zip} to s3://no-such-bucket-here/")
     assert "NoSuchBucket" in message
     assert message.endswith("create the bucket or pass another --s3dir")
+
+
+def test_same_zip_already_there_is_not_uploaded_again(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    layout = LayerS3Layout(f"s3://{bucket}/app/")
+    first = UploadStep(layout, manifest, aws.s3).run(make_package(tmp_path / "a", manifest))
+    calls = count_calls(aws)
+
+    again = UploadStep(layout, manifest, aws.s3).run(make_package(tmp_path / "b", manifest))
+
+    assert not again.uploaded
+    assert calls["PutObject"] == calls["CreateMultipartUpload"] == 0
+    assert again == attrs.evolve(first, uploaded=False)
+
+
+def test_same_zip_for_another_manifest_is_uploaded_with_new_metadata(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    layout = LayerS3Layout(f"s3://{bucket}/app/")
+    old = make_manifest(tmp_path / "old", b"tinyutil==1.0.0\n")
+    UploadStep(layout, old, aws.s3).run(make_package(tmp_path / "a", old))
+    # A comment changes the manifest, not the zip: the metadata must follow the manifest.
+    new = make_manifest(tmp_path / "new", b"# pinned\ntinyutil==1.0.0\n")
+
+    result = UploadStep(layout, new, aws.s3).run(make_package(tmp_path / "b", new))
+
+    assert result.uploaded
+    head = aws.s3.head_object(Bucket=bucket, Key="app/layer/layer.zip")
+    assert head["Metadata"]["manifest-sha256"] == new.sha256
+
+
+def test_large_zip_goes_up_in_parallel_parts_with_progress(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    # Incompressible bytes: 11 MB of zip, three parts of 5 MB (S3's smallest part).
+    package = make_package(tmp_path / "build", manifest, payload=os.urandom(11 * 1024 * 1024))
+    config = TransferConfig(
+        multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
+    )
+    reports: list[tuple[int, int]] = []
+    calls = count_calls(aws)
+    step = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3,
+                      progress=lambda sent, total: reports.append((sent, total)),
+                      transfer_config=config)  # fmt: skip
+
+    result = step.run(package)
+
+    assert calls["CreateMultipartUpload"] == 1
+    assert calls["UploadPart"] == 3
+    assert calls["PutObject"] == 0
+    assert result.uploaded
+    head = aws.s3.head_object(Bucket=bucket, Key="app/layer/layer.zip", ChecksumMode="ENABLED")
+    assert head["ContentType"] == "application/zip"
+    assert head["ContentLength"] == package.zip_size
+    assert head["Metadata"]["zip-sha256"] == package.sha256
+    assert head["Metadata"]["fingerprint"] == package.fingerprint
+    assert "ChecksumSHA256" in head  # composite: the SHA-256 of the parts' SHA-256s
+    assert result.etag == head["ETag"]
+    body = aws.s3.get_object(Bucket=bucket, Key="app/layer/layer.zip")["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == package.sha256
+    assert reports[-1] == (package.zip_size, package.zip_size)
+    assert [sent for sent, _ in reports] == sorted(sent for sent, _ in reports)
+
+
+def test_small_zip_reports_progress_once(tmp_path: Path, aws: AwsClients, bucket: str) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest)
+    reports: list[tuple[int, int]] = []
+    step = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3,
+                      progress=lambda sent, total: reports.append((sent, total)))  # fmt: skip
+    step.run(package)
+    assert reports == [(package.zip_size, package.zip_size)]
