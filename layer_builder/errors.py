@@ -62,6 +62,39 @@ class NoCompatibleWheelError(BuildError):
         super().__init__(message)
 
 
+class SourceOnlyDependencyError(NoCompatibleWheelError):
+    """A dependency publishes only a source distribution, and the build may not compile."""
+
+    def __init__(self, package: str, target_description: str):
+        self.package = package
+        self.target_description = target_description
+        BuildError.__init__(
+            self,
+            f"{package!r} publishes no wheel for {target_description}, only a source "
+            f"distribution, and building it on this host would compile for the host: allow it "
+            f"if it is pure Python (--allow-source {package}), or build in a container "
+            f"(--container docker)",
+        )
+
+
+class StaleLockError(ProjectError):
+    """The lock file no longer matches pyproject.toml."""
+
+
+class IncompatibleWheelError(BuildError):
+    """Installed distributions carry wheel tags the layer's target cannot load."""
+
+    def __init__(self, offenders: Sequence[tuple[str, Sequence[str]]], target_description: str):
+        self.offenders = tuple((name, tuple(tags)) for name, tags in offenders)
+        self.target_description = target_description
+        listed = "; ".join(f"{name} ({', '.join(tags)})" for name, tags in self.offenders)
+        super().__init__(
+            f"installed distributions do not match the layer target {target_description}: "
+            f"{listed}: pin versions that publish matching wheels, or build in a container "
+            f"(--container docker)"
+        )
+
+
 class PackageError(LayerBuilderError):
     """Turning the installed tree into ``layer.zip`` failed."""
 

@@ -92,6 +92,28 @@ class LayerTarget:
                 tags.append(f"{alias}_{self.machine}")
         return tuple(tags)
 
+    @property
+    def uv_python_platform(self) -> str:
+        """The ``uv pip install --python-platform`` value for this runtime.
+
+        uv knows only ``manylinux_2_17`` and ``_2_28`` ... ``_2_40``, so glibc 2.26
+        (Amazon Linux 2) maps to ``_2_17``: no ``_2_24``/``_2_26`` wheel is picked, which
+        is the safe side.
+        """
+        major, minor = self.glibc
+        level = minor if minor >= 28 else 17
+        return f"{self.machine}-manylinux_{major}_{level}"
+
+    @property
+    def container_platform(self) -> str:
+        """The OCI platform of the runtime's machine, e.g. ``linux/arm64``."""
+        return {"x86_64": "linux/amd64", "arm64": "linux/arm64"}[self.architecture]
+
+    @property
+    def build_image(self) -> str:
+        """The SAM build image of this runtime and architecture."""
+        return f"public.ecr.aws/sam/build-{self.runtime}:latest-{self.architecture}"
+
     @cached_property
     def _supported_tags(self) -> frozenset[Tag]:
         platforms = self.platform_tags

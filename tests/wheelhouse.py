@@ -51,7 +51,7 @@ def make_wheel(spec: WheelSpec, directory: Path) -> Path:
         for a in abis.split(".")
         for p in platforms.split(".")
     ]
-    metadata = [f"Metadata-Version: 2.1", f"Name: {spec.name}", f"Version: {spec.version}"]
+    metadata = ["Metadata-Version: 2.1", f"Name: {spec.name}", f"Version: {spec.version}"]
     metadata += [f"Requires-Dist: {r}" for r in spec.requires]
     pure = "true" if spec.tag.endswith("-none-any") else "false"
     contents = dict(spec.files)
@@ -70,14 +70,55 @@ def make_wheel(spec: WheelSpec, directory: Path) -> Path:
     return path
 
 
-def make_sdist(name: str, version: str, directory: Path) -> Path:
-    """A source distribution only (no wheel): what a cross build must refuse."""
+# An in-tree PEP 517 backend, so that the sdists build offline (no setuptools download).
+_SDIST_BACKEND = """\
+import base64, hashlib, zipfile
+NAME, VERSION, TAG = {name!r}, {version!r}, {tag!r}
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = NAME + "-" + VERSION
+    files = {{
+        NAME + "/__init__.py": b"SOURCE_BUILT = True\\n",
+        dist + ".dist-info/METADATA": ("Metadata-Version: 2.1\\nName: " + NAME
+                                       + "\\nVersion: " + VERSION + "\\n").encode(),
+        dist + ".dist-info/WHEEL": ("Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: "
+                                    + TAG + "\\n").encode(),
+    }}
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+        record.append(path + ",sha256=" + digest.decode() + "," + str(len(data)))
+    record.append(dist + ".dist-info/RECORD,,")
+    files[dist + ".dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    filename = dist + "-" + TAG + ".whl"
+    with zipfile.ZipFile(wheel_directory + "/" + filename, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return filename
+"""
+
+
+def make_sdist(name: str, version: str, directory: Path, tag: str = "py3-none-any") -> Path:
+    """A source distribution only (no wheel): what a cross build must refuse. It builds
+    offline into a wheel tagged ``tag`` (what the host's Python would make)."""
     path = directory / f"{name}-{version}.tar.gz"
-    pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    pyproject = (
+        f'[project]\nname = "{name}"\nversion = "{version}"\n\n'
+        '[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
+    )
+    backend = _SDIST_BACKEND.format(name=name, version=version, tag=tag)
     with tarfile.open(path, "w:gz") as tf:
-        info = tarfile.TarInfo(f"{name}-{version}/PKG-INFO")
-        info.size = len(pkg_info)
-        tf.addfile(info, io.BytesIO(pkg_info))
+        for member, text in (
+            ("PKG-INFO", pkg_info),
+            ("pyproject.toml", pyproject),
+            ("_backend.py", backend),
+        ):
+            data = text.encode()
+            info = tarfile.TarInfo(f"{name}-{version}/{member}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
     return path
 
 
@@ -127,7 +168,11 @@ WHEELS: tuple[WheelSpec, ...] = (
         files={"modernlib/__init__.py": b""},
     ),
 )
-SDISTS: tuple[tuple[str, str], ...] = (("sourceonly", "1.0.0"),)
+#: (name, version, tag of the wheel it builds): ``hostonly`` builds a host-only wheel.
+SDISTS: tuple[tuple[str, str, str], ...] = (
+    ("sourceonly", "1.0.0", "py3-none-any"),
+    ("hostonly", "1.0.0", "cp311-cp311-linux_x86_64"),
+)
 
 
 def build_index(root: Path) -> dict[str, str]:
@@ -136,7 +181,7 @@ def build_index(root: Path) -> dict[str, str]:
     files_dir = root / "files"
     files_dir.mkdir(parents=True, exist_ok=True)
     paths = [make_wheel(spec, files_dir) for spec in WHEELS]
-    paths += [make_sdist(name, version, files_dir) for name, version in SDISTS]
+    paths += [make_sdist(name, version, files_dir, tag) for name, version, tag in SDISTS]
     by_project: dict[str, list[Path]] = {}
     hashes = {}
     for path in paths:
@@ -159,15 +204,30 @@ def build_index(root: Path) -> dict[str, str]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    #: ``user:password`` the client must send with HTTP basic auth (None: open index).
+    credentials: str | None = None
+
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        if self.credentials is not None:
+            expected = "Basic " + base64.b64encode(self.credentials.encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="index"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+        return super().send_head()
 
 
 class IndexServer:
     """Serves a directory over HTTP on 127.0.0.1 (a free port) from a thread."""
 
-    def __init__(self, root: Path):
-        handler = partial(_QuietHandler, directory=str(root))
+    def __init__(self, root: Path, credentials: str | None = None):
+        handler_class = type("_Handler", (_QuietHandler,), {"credentials": credentials})
+        handler = partial(handler_class, directory=str(root))
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

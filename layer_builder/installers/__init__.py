@@ -1,6 +1,18 @@
 """Installers: the tool-specific way to fill a layer tree from a manifest."""
 
-from layer_builder.installers.base import IndexOptions, Installer
+from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.pip import PipInstaller
+from layer_builder.installers.poetry import PoetryInstaller, find_poetry
+from layer_builder.installers.uv import UvInstaller, UvPipInstaller, find_uv
 
-__all__ = ["IndexOptions", "Installer", "PipInstaller"]
+__all__ = [
+    "IndexOptions",
+    "InstallOptions",
+    "Installer",
+    "PipInstaller",
+    "PoetryInstaller",
+    "UvInstaller",
+    "UvPipInstaller",
+    "find_poetry",
+    "find_uv",
+]

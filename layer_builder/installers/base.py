@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import abc
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
+from packaging.utils import canonicalize_name
 
 from layer_builder.manifest import Manifest
 from layer_builder.target import LayerTarget
@@ -29,6 +32,10 @@ def _redacted_repr(urls: object) -> str:
     return repr(urls)
 
 
+def _url_tuple(urls: Iterable[str]) -> tuple[str, ...]:
+    return (urls,) if isinstance(urls, str) else tuple(urls)
+
+
 @attrs.frozen
 class IndexOptions:
     """Where installers look for packages. URLs may hold credentials: they travel only
@@ -36,8 +43,12 @@ class IndexOptions:
 
     index_url: str | None = attrs.field(default=None, repr=_redacted_repr)
     extra_index_urls: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, repr=_redacted_repr
+        default=(), converter=_url_tuple, repr=_redacted_repr
     )
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.index_url or self.extra_index_urls)
 
     def pip_environment(self) -> dict[str, str]:
         env = {}
@@ -47,12 +58,92 @@ class IndexOptions:
             env["PIP_EXTRA_INDEX_URL"] = " ".join(self.extra_index_urls)
         return env
 
+    def uv_environment(self) -> dict[str, str]:
+        """uv 0.13 reads ``UV_DEFAULT_INDEX`` and ``UV_INDEX`` (space-separated); they win
+        over ``[[tool.uv.index]]`` in pyproject.toml, as a command-line flag would."""
+        env = {}
+        if self.index_url:
+            env["UV_DEFAULT_INDEX"] = self.index_url
+        if self.extra_index_urls:
+            env["UV_INDEX"] = " ".join(self.extra_index_urls)
+        return env
+
+    def secrets(self) -> tuple[str, ...]:
+        """The credential parts of the URLs (``user:token``, ``token``), for redaction."""
+        found = []
+        for url in (self.index_url, *self.extra_index_urls):
+            netloc = urlsplit(url or "").netloc
+            if "@" not in netloc:
+                continue
+            userinfo = netloc.rsplit("@", 1)[0]
+            # A lone token (``https://TOKEN@host``) is secret; of ``user:password``, the password.
+            secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
+            found += [userinfo, unquote(userinfo), secret, unquote(secret)]
+        return tuple(sorted(set(found), key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        """``text`` with every credential of these URLs replaced by ``****``."""
+        for secret in self.secrets():
+            text = text.replace(secret, "****")
+        return text
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> IndexOptions:
+        """The index a user's shell already points pip at (``PIP_INDEX_URL``,
+        ``PIP_EXTRA_INDEX_URL``), so that uv installs a requirements file from the same place."""
+        environ = os.environ if environ is None else environ
+        extra = environ.get("PIP_EXTRA_INDEX_URL", "").split()
+        return cls(index_url=environ.get("PIP_INDEX_URL") or None, extra_index_urls=extra)
+
+    def merged_over(self, other: IndexOptions) -> IndexOptions:
+        """These options, with ``other`` filling what is unset."""
+        return IndexOptions(
+            index_url=self.index_url or other.index_url,
+            extra_index_urls=self.extra_index_urls or other.extra_index_urls,
+        )
+
+
+def _names(values: object) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [values]
+    assert isinstance(values, (list, tuple))
+    return tuple(sorted({str(v) for v in values}))
+
+
+def _canonical_names(values: object) -> tuple[str, ...]:
+    return tuple(sorted({canonicalize_name(n) for n in _names(values)}))
+
+
+@attrs.frozen
+class InstallOptions:
+    """What to install beyond the locked main dependencies.
+
+    ``allow_source`` names packages that may be built from a source distribution when
+    they publish no wheel; the built wheel must still be pure Python (checked after the
+    install), since it is built by the host's Python.
+    """
+
+    extras: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    groups: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    allow_source: tuple[str, ...] = attrs.field(default=(), converter=_canonical_names)
+
+    def fingerprint_fields(self) -> dict[str, list[str]]:
+        return {
+            "extras": list(self.extras),
+            "groups": list(self.groups),
+            "allow_source": list(self.allow_source),
+        }
+
 
 class Installer(abc.ABC):
     """Installs a manifest's dependencies into a fresh folder, for a layer target."""
 
     #: A short name for logs and results, e.g. ``"pip"``.
     name: str = ""
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        """What about this installer changes the tree it makes (for the build cache)."""
+        return {"installer": self.name}
 
     @abc.abstractmethod
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:

@@ -36,6 +36,9 @@ class PipInstaller(Installer):
         self.python = python
         self.index = index or IndexOptions()
 
+    def fingerprint_fields(self) -> dict[str, object]:
+        return {"installer": self.name, "index": repr(self.index)}
+
     def command(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> list[str]:
         """The exact command line; credentials are never part of it."""
         command = [self.python, "-m", "pip", "install", "-r", str(manifest.path)]

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import attrs
 
 from layer_builder.distributions import InstalledDistribution, find_distributions
-from layer_builder.errors import BuildError
-from layer_builder.installers import Installer, PipInstaller
+from layer_builder.installers import (
+    IndexOptions,
+    Installer,
+    InstallOptions,
+    PipInstaller,
+    PoetryInstaller,
+    UvInstaller,
+    UvPipInstaller,
+    find_uv,
+)
 from layer_builder.layout import LayerPathLayout
 from layer_builder.manifest import Manifest, Tool
 from layer_builder.steps.base import Step
 from layer_builder.target import LayerTarget
+from layer_builder.wheel_check import check_wheel_tags
+
+BUILD_RECORD_FORMAT = 1
 
 
 @attrs.frozen
@@ -25,23 +38,57 @@ class BuildResult:
     target: LayerTarget
     distributions: tuple[InstalledDistribution, ...]
     installer: str
+    #: True when the tree was reused because nothing that decides it changed.
+    cached: bool = False
 
 
-def default_installer(tool: Tool) -> Installer:
-    """The installer used for a manifest of ``tool`` when none is given."""
-    if tool is Tool.PIP:
-        return PipInstaller()
-    raise BuildError(
-        f"building from {tool.manifest_filename} is not supported yet: export it to "
-        f"requirements.txt (e.g. `uv export --no-dev --format requirements-txt`) and use --tool pip"
-    )
+def default_installer(
+    tool: Tool, index: IndexOptions | None = None, options: InstallOptions | None = None
+) -> Installer:
+    """The installer used for a manifest of ``tool`` when none is given.
+
+    A ``requirements.txt`` goes to ``uv pip`` when uv is available (same result as pip,
+    much faster), else to pip; uv then also sees the index pip's environment names.
+    """
+    if tool is Tool.UV:
+        return UvInstaller(index=index, options=options)
+    if tool is Tool.POETRY:
+        return PoetryInstaller(index=index, options=options)
+    uv = find_uv()
+    if uv:
+        pip_index = (index or IndexOptions()).merged_over(IndexOptions.from_environment())
+        return UvPipInstaller(uv, index=pip_index, options=options)
+    return PipInstaller(index=index)
+
+
+def build_fingerprint(manifest: Manifest, target: LayerTarget, installer: Installer) -> str:
+    """What decides the installed tree: the manifest (and pyproject.toml of a lock, whose
+    staleness the installer checks), the target and the installer with its options."""
+    pyproject = manifest.project_dir / "pyproject.toml"
+    document = {
+        "format": BUILD_RECORD_FORMAT,
+        "tool": manifest.tool.value,
+        "manifest_sha256": manifest.sha256,
+        "pyproject_sha256": (
+            hashlib.sha256(pyproject.read_bytes()).hexdigest()
+            if manifest.tool is not Tool.PIP and pyproject.is_file()
+            else None
+        ),
+        "runtime": target.runtime,
+        "architecture": target.architecture,
+        "installer": installer.fingerprint_fields(),
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class BuildStep(Step):
     """Installs into a fresh staging folder, then swaps it in as ``dir_python``.
 
     Building into a fresh folder matters: pip leaves stale packages in an existing
-    ``--target``, and a failed install must not leave a half-filled tree behind.
+    ``--target``, and a failed install must not leave a half-filled tree behind. When the
+    build fingerprint equals the one recorded beside ``dir_python`` by the last successful
+    build, the install is skipped (``use_cache=False`` forces it).
     """
 
     name = "build"
@@ -52,31 +99,63 @@ class BuildStep(Step):
         manifest: Manifest,
         layout: LayerPathLayout,
         installer: Installer | None = None,
+        *,
+        use_cache: bool = True,
+        check_wheels: bool = True,
     ):
         self.target = target
         self.manifest = manifest
         self.layout = layout
         self.installer = installer or default_installer(manifest.tool)
+        self.use_cache = use_cache
+        self.check_wheels = check_wheels
+
+    def _recorded_fingerprint(self) -> str | None:
+        try:
+            record = json.loads(self.layout.path_build_record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        value = record.get("fingerprint") if isinstance(record, dict) else None
+        return value if isinstance(value, str) else None
+
+    def _result(
+        self, distributions: tuple[InstalledDistribution, ...], cached: bool
+    ) -> BuildResult:
+        return BuildResult(
+            dir_python=self.layout.dir_python,
+            manifest=self.manifest,
+            target=self.target,
+            distributions=distributions,
+            installer=self.installer.name,
+            cached=cached,
+        )
 
     def run(self) -> BuildResult:
         dir_python = self.layout.dir_python
+        fingerprint = build_fingerprint(self.manifest, self.target, self.installer)
+        if self.use_cache and dir_python.is_dir() and self._recorded_fingerprint() == fingerprint:
+            self.logger.info("dependencies unchanged since the last build: reusing %s", dir_python)
+            return self._result(find_distributions(dir_python), cached=True)
         staging = dir_python.with_name(dir_python.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
             with self.timed(f"installing {self.manifest.filename} for {self.target.description}"):
                 self.installer.install(self.manifest, self.target, staging)
+            if self.check_wheels:
+                check_wheel_tags(staging, self.target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        self.layout.path_build_record.unlink(missing_ok=True)
         shutil.rmtree(dir_python, ignore_errors=True)
         staging.rename(dir_python)
         distributions = find_distributions(dir_python)
+        record = {
+            "fingerprint": fingerprint,
+            "installer": self.installer.name,
+            "distributions": {d.name: d.version for d in distributions},
+        }
+        self.layout.path_build_record.write_text(json.dumps(record, indent=2, sort_keys=True))
         self.logger.info("installed %d distributions into %s", len(distributions), dir_python)
-        return BuildResult(
-            dir_python=dir_python,
-            manifest=self.manifest,
-            target=self.target,
-            distributions=distributions,
-            installer=self.installer.name,
-        )
+        return self._result(distributions, cached=False)

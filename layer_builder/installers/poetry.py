@@ -1,0 +1,112 @@
+"""Poetry: export a ``poetry.lock`` to hashed requirements, then install them for the target.
+
+``poetry export`` (the poetry-plugin-export plugin) reads only the lock, so no network is
+needed to export; the install itself uses ``uv pip`` when uv is available, else pip.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from layer_builder.errors import InstallerFailedError, StaleLockError, ToolMissingError
+from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
+from layer_builder.installers.pip import PipInstaller
+from layer_builder.installers.uv import UvPipInstaller, find_uv, scratch_file
+from layer_builder.manifest import Manifest, Tool
+from layer_builder.process import run_command
+from layer_builder.target import LayerTarget
+
+_INSTALL_POETRY = "run `python -m pip install poetry poetry-plugin-export`"
+
+
+def find_poetry() -> str | None:
+    """``poetry`` on PATH, else the one installed beside the running interpreter."""
+    found = shutil.which("poetry")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "poetry"
+    return str(beside) if beside.is_file() else None
+
+
+class PoetryInstaller(Installer):
+    """Installs exactly the locked main group of a ``poetry.lock`` project (with hashes).
+
+    More groups and extras come from ``InstallOptions``. A lock that no longer matches
+    pyproject.toml is an error naming the fix.
+    """
+
+    name = "poetry"
+
+    def __init__(
+        self,
+        poetry: str | None = None,
+        index: IndexOptions | None = None,
+        options: InstallOptions | None = None,
+        uv: str | None = None,
+    ):
+        self.poetry = poetry
+        self.index = index or IndexOptions()
+        self.options = options or InstallOptions()
+        self.uv = uv
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        return {
+            "installer": self.name,
+            "index": repr(self.index),
+            **self.options.fingerprint_fields(),
+        }
+
+    def export_command(self, requirements: Path) -> list[str]:
+        poetry = self.poetry or find_poetry()
+        if not poetry:
+            raise ToolMissingError(
+                f"poetry is not installed, so poetry.lock cannot be read: {_INSTALL_POETRY}"
+            )
+        command = [poetry, "export", "--format", "requirements.txt"]
+        command += ["--output", str(requirements), "--no-interaction", "--no-ansi"]
+        for group in self.options.groups:
+            command += ["--with", group]
+        for extra in self.options.extras:
+            command += ["--extras", extra]
+        if self.index.is_set:
+            # The given index replaces the lock's sources (which then cannot disagree).
+            command.append("--without-urls")
+        return command
+
+    def export(self, manifest: Manifest, requirements: Path) -> None:
+        """Write the locked dependencies of ``manifest``'s project to ``requirements``."""
+        try:
+            run_command(
+                self.export_command(requirements),
+                what=f"poetry export of {manifest.path}",
+                env={"POETRY_VIRTUALENVS_CREATE": "false", "POETRY_NO_INTERACTION": "1"},
+                cwd=manifest.project_dir,
+            )
+        except InstallerFailedError as exc:
+            if "command export does not exist" in exc.output:
+                raise ToolMissingError(
+                    "poetry has no `export` command (poetry-plugin-export is missing): run "
+                    "`poetry self add poetry-plugin-export` or "
+                    "`python -m pip install poetry-plugin-export`"
+                ) from None
+            if "changed significantly since poetry.lock" in exc.output:
+                raise StaleLockError(
+                    f"{manifest.path} is out of date with "
+                    f"{manifest.project_dir / 'pyproject.toml'}: run `poetry lock` in "
+                    f"{manifest.project_dir} and commit the new lock"
+                ) from None
+            raise
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        with scratch_file("requirements.txt") as requirements:
+            self.export(manifest, requirements)
+            uv = self.uv or find_uv()
+            if uv:
+                UvPipInstaller(uv, self.index, self.options).install_requirements(
+                    requirements, target, dir_target, cwd=manifest.project_dir
+                )
+            else:
+                exported = Manifest(Tool.PIP, requirements, requirements.read_bytes())
+                PipInstaller(index=self.index).install(exported, target, dir_target)

@@ -1,0 +1,231 @@
+"""uv: export a ``uv.lock`` to hashed requirements, then ``uv pip install --target`` them.
+
+``uv pip install`` also installs a plain requirements file, which makes it the default
+installer of ``requirements.txt`` projects when uv is available.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from layer_builder.errors import (
+    InstallerFailedError,
+    NoCompatibleWheelError,
+    SourceOnlyDependencyError,
+    StaleLockError,
+    ToolMissingError,
+)
+from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
+from layer_builder.manifest import Manifest
+from layer_builder.process import run_command
+from layer_builder.target import LayerTarget
+
+_NO_WHEEL = re.compile(
+    r"Because (?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? has no (?P<kind>usable )?wheels"
+    r"(?P<detail>[^\n]*?)(?= and you require|\n|$)"
+)
+_REQUIREMENT_NAME = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^]]*\])?\s*[=<>~!;@ ]"
+)
+
+
+def find_uv() -> str | None:
+    """The uv executable: the ``uv`` Python package's binary first, then ``PATH``."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def require_uv(uv: str | None = None) -> str:
+    """``uv`` or the one found, with the fix when there is none."""
+    found = uv or find_uv()
+    if not found:
+        raise ToolMissingError(
+            "uv is not installed, so uv.lock cannot be exported and installed: "
+            "run `python -m pip install uv` (or `pip install 'lambda-layer-builder[uv]'`)"
+        )
+    return found
+
+
+def requirement_names(requirements: str) -> tuple[str, ...]:
+    """The canonical names of the requirements in a requirements file's text."""
+    names = []
+    for line in requirements.splitlines():
+        match = _REQUIREMENT_NAME.match(line.strip() + " ")
+        if match and not line.lstrip().startswith(("-", "#")):
+            names.append(canonicalize_name(match["name"]))
+    return tuple(names)
+
+
+@contextlib.contextmanager
+def scratch_file(name: str) -> Iterator[Path]:
+    """A path in a fresh temporary folder outside the project and the build tree."""
+    with tempfile.TemporaryDirectory(prefix="layer-builder-") as tmp:
+        yield Path(tmp) / name
+
+
+class UvPipInstaller(Installer):
+    """Runs ``uv pip install -r <requirements> --target`` for the target's platform.
+
+    Building from source is forbidden (``--only-binary``): with a foreign
+    ``--python-platform`` uv would otherwise build source packages with the host's Python.
+    """
+
+    name = "uv-pip"
+
+    def __init__(
+        self,
+        uv: str | None = None,
+        index: IndexOptions | None = None,
+        options: InstallOptions | None = None,
+    ):
+        self.uv = uv
+        self.index = index or IndexOptions()
+        self.options = options or InstallOptions()
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        return {
+            "installer": self.name,
+            "index": repr(self.index),  # redacted: the record holds no credentials
+            **self.options.fingerprint_fields(),
+        }
+
+    def install_command(
+        self,
+        requirements: Path,
+        target: LayerTarget,
+        dir_target: Path,
+        *,
+        require_hashes: bool,
+        packages: tuple[str, ...] = (),
+    ) -> list[str]:
+        """The exact ``uv pip install`` command; credentials are never part of it."""
+        command = [require_uv(self.uv), "pip", "install", "-r", str(requirements)]
+        command += [
+            "--target", str(dir_target),
+            "--python-platform", target.uv_python_platform,
+            "--python-version", target.python_version,
+            "--no-progress",
+        ]  # fmt: skip
+        if self.options.allow_source:
+            # Only the listed packages may build; the wheel check refuses non-pure results.
+            for name in packages:
+                if name not in self.options.allow_source:
+                    command += ["--only-binary", name]
+        else:
+            command += ["--only-binary", ":all:"]
+        if require_hashes:
+            command.append("--require-hashes")
+        return command
+
+    def install_requirements(
+        self,
+        requirements: Path,
+        target: LayerTarget,
+        dir_target: Path,
+        *,
+        cwd: Path,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        """Install a requirements file (hashed or not) into ``dir_target`` for ``target``."""
+        text = requirements.read_text(encoding="utf-8")
+        command = self.install_command(
+            requirements,
+            target,
+            dir_target,
+            require_hashes="--hash=" in text,
+            packages=requirement_names(text),
+        )
+        env = {"UV_PYTHON_DOWNLOADS": "never", **(environment or {})}
+        env.update(self.index.uv_environment())
+        self._run(
+            command, f"uv pip install for {target.runtime} {target.architecture}", env, cwd, target
+        )
+        # uv leaves its lock file in the target; it is no part of any distribution.
+        (dir_target / ".lock").unlink(missing_ok=True)
+
+    def _run(
+        self, command: list[str], what: str, env: dict[str, str], cwd: Path, target: LayerTarget
+    ) -> str:
+        try:
+            return run_command(command, what=what, env=env, cwd=cwd)
+        except InstallerFailedError as exc:
+            output = self.index.redact(exc.output)
+            missing = _NO_WHEEL.search(output)
+            if missing:
+                package = canonicalize_name(missing["package"])
+                if missing["kind"] and "building from source is disabled" in output:
+                    raise SourceOnlyDependencyError(package, target.description) from None
+                raise NoCompatibleWheelError(
+                    package, target.description, detail=f"uv: has no wheels{missing['detail']}"
+                ) from None
+            raise InstallerFailedError(exc.args[0], exc.command, output, exc.returncode) from None
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        self.install_requirements(manifest.path, target, dir_target, cwd=manifest.project_dir)
+
+
+class UvInstaller(UvPipInstaller):
+    """Installs exactly the locked main dependencies of a ``uv.lock`` project.
+
+    ``uv export --locked`` writes them, with hashes, to a temporary requirements file
+    (never inside the project or the build tree): no dev or other default groups, no
+    project itself, and a lock that no longer matches pyproject.toml is an error, never a
+    silent re-lock.
+    """
+
+    name = "uv"
+
+    def export_command(self, requirements: Path) -> list[str]:
+        command = [require_uv(self.uv), "export", "--locked", "--format", "requirements.txt"]
+        command += [
+            "--no-default-groups",
+            "--no-editable",
+            "--no-emit-project",
+            "--no-emit-workspace",
+            "--no-header",
+            "--no-annotate",
+            "--no-progress",
+            "--output-file", str(requirements),
+        ]  # fmt: skip
+        for extra in self.options.extras:
+            command += ["--extra", extra]
+        for group in self.options.groups:
+            command += ["--group", group]
+        return command
+
+    def export(self, manifest: Manifest, requirements: Path) -> None:
+        """Write the locked dependencies of ``manifest``'s project to ``requirements``."""
+        env = {"UV_PYTHON_DOWNLOADS": "never", **self.index.uv_environment()}
+        try:
+            run_command(
+                self.export_command(requirements),
+                what=f"uv export of {manifest.path}",
+                env=env,
+                cwd=manifest.project_dir,
+            )
+        except InstallerFailedError as exc:
+            if "needs to be updated" in exc.output:
+                raise StaleLockError(
+                    f"{manifest.path} is out of date with "
+                    f"{manifest.project_dir / 'pyproject.toml'}: run `uv lock` in "
+                    f"{manifest.project_dir} and commit the new lock"
+                ) from None
+            raise InstallerFailedError(
+                exc.args[0], exc.command, self.index.redact(exc.output), exc.returncode
+            ) from None
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        with scratch_file("requirements.txt") as requirements:
+            self.export(manifest, requirements)
+            self.install_requirements(requirements, target, dir_target, cwd=manifest.project_dir)
