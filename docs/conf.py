@@ -11,7 +11,7 @@ from layer_builder import __version__  # noqa: E402
 
 project = "layer_builder"
 author = "layer_builder contributors"
-copyright = "2026, layer_builder contributors"  # noqa: A001
+copyright = "2026, layer_builder contributors"
 release = __version__
 version = __version__
 

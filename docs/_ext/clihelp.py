@@ -1,18 +1,39 @@
-"""``.. clihelp::`` directive: the ``layer-builder --help`` text, generated at build time."""
+"""Local Sphinx directives that read the code at build time, so the docs never go stale.
+
+- ``.. clihelp:: [COMMAND]``: the ``layer-builder [COMMAND] --help`` text.
+- ``.. config-keys::``: the keys accepted in ``[tool.layer_builder]``, with their types.
+- ``.. public-names-not-listed::``: autodoc entries for every name of
+  ``layer_builder.__all__`` that the current page does not document yet.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from typing import Any
 
 from docutils import nodes
-from docutils.parsers.rst import Directive, directives
+from docutils.parsers.rst import Directive
+from docutils.statemachine import StringList
 
 
 def _help_text(command: str | None) -> str:
     from layer_builder.cli import _parser
 
-    parser = _parser()
+    # argparse wraps at the terminal's width; fix it so the page is the same everywhere.
+    previous = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"
+    try:
+        return _format_help(_parser(), command)
+    finally:
+        if previous is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = previous
+
+
+def _format_help(parser: argparse.ArgumentParser, command: str | None) -> str:
     if command is None:
         return parser.format_help()
     for action in parser._actions:
@@ -25,17 +46,64 @@ class CliHelp(Directive):
     """Render ``layer-builder [COMMAND] --help`` as a literal block."""
 
     optional_arguments = 1
-    has_content = False
-    option_spec = {"command": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
-        command = self.arguments[0] if self.arguments else None
-        text = _help_text(command).rstrip()
+        text = _help_text(self.arguments[0] if self.arguments else None).rstrip()
         block = nodes.literal_block(text, text)
         block["language"] = "text"
         return [block]
 
 
+class ConfigKeys(Directive):
+    """A bullet list of ``[tool.layer_builder]`` keys and their TOML types."""
+
+    def run(self) -> list[nodes.Node]:
+        from layer_builder.config import KNOWN_KEYS
+
+        toml_names = {str: "string", list: "array of strings", bool: "boolean", int: "integer"}
+        lines = []
+        for key, expected in KNOWN_KEYS.items():
+            types = expected if isinstance(expected, tuple) else (expected,)
+            kind = " or ".join(toml_names.get(t, t.__name__) for t in types)
+            lines.append(f"- ``{key}`` ({kind})")
+        return self._parse(lines)
+
+    def _parse(self, lines: list[str]) -> list[nodes.Node]:
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source="config-keys"), 0, container)
+        return list(container.children)
+
+
+class PublicNamesNotListed(Directive):
+    """Autodoc every public name the page has not documented with an ``auto*`` directive."""
+
+    def run(self) -> list[nodes.Node]:
+        import layer_builder
+
+        source = self.state.document.current_source or ""
+        with open(source, encoding="utf-8") as f:
+            listed = set(re.findall(r"^\.\. auto\w+:: (\w+)", f.read(), flags=re.MULTILINE))
+        lines = []
+        for name in sorted(set(layer_builder.__all__) - listed):
+            obj = getattr(layer_builder, name)
+            if isinstance(obj, type) and issubclass(obj, BaseException):
+                kind = "autoexception"
+            elif isinstance(obj, type):
+                kind = "autoclass"
+            elif callable(obj):
+                kind = "autofunction"
+            else:
+                kind = "autodata"
+            lines += [f".. {kind}:: {name}", ""]
+        if not lines:
+            return []
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source="public-names"), 0, container)
+        return list(container.children)
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.add_directive("clihelp", CliHelp)
+    app.add_directive("config-keys", ConfigKeys)
+    app.add_directive("public-names-not-listed", PublicNamesNotListed)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
