@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--description", help="text before the version stamp in Description")
     common.add_argument("--license-info", help="LicenseInfo of the published version")
     common.add_argument("--force", action="store_true", help="publish even if nothing changed")
+    common.add_argument("--storage-mode", choices=["COPY", "REFERENCE"],
+                        help="Lambda's S3ObjectStorageMode (REFERENCE needs a versioned "
+                             "bucket)")  # fmt: skip
     common.add_argument("--local", action="store_true",
                         help="run against an embedded moto server on 127.0.0.1")  # fmt: skip
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -107,6 +110,7 @@ def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWor
         aws=aws,
         description=_setting(args, config, "description", "description") or "",
         license_info=_setting(args, config, "license_info", "license_info"),
+        storage_mode=_setting(args, config, "storage_mode", "storage_mode"),
         force=args.force,
         # Progress only where someone watches: a terminal, not a CI log or a pipe.
         upload_progress=TerminalProgress(sys.stderr) if _shows_progress(args) else None,

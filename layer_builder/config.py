@@ -23,6 +23,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "exclude": list,
     "description": str,
     "license_info": str,
+    "storage_mode": str,
 }
 
 

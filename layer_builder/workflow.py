@@ -16,7 +16,13 @@ from layer_builder.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.manifest import Manifest, Tool
 from layer_builder.steps.build import BuildResult, BuildStep
 from layer_builder.steps.package import PackageOptions, PackageResult, PackageStep
-from layer_builder.steps.publish import PublishOptions, PublishResult, PublishStep
+from layer_builder.steps.publish import (
+    PublishOptions,
+    PublishResult,
+    PublishStep,
+    check_storage_mode_supported,
+    require_versioned_bucket,
+)
 from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep
 from layer_builder.target import LayerTarget
 
@@ -73,6 +79,7 @@ class LayerWorkflow:
         license_info: str | None = None,
         force: bool = False,
         upload_progress: ProgressCallback | None = None,
+        storage_mode: str | None = None,
     ):
         self.project_dir = Path(project_dir).resolve()
         self.target = target or LayerTarget()
@@ -81,7 +88,11 @@ class LayerWorkflow:
         self.installer = installer
         # Validated now, so that bad input fails before any build starts.
         self.publish_options = PublishOptions(
-            layer_name=layer_name, description=description, license_info=license_info, force=force
+            layer_name=layer_name,
+            description=description,
+            license_info=license_info,
+            force=force,
+            storage_mode=storage_mode,
         )
         self.s3_layout = LayerS3Layout(s3dir_lambda)
         self.upload_progress = upload_progress
@@ -147,6 +158,10 @@ class LayerWorkflow:
         _ = self.manifest
         with aws_errors(f"checking S3 bucket {self.s3_layout.s3dir_lambda.bucket!r}"):
             check_bucket(self.aws.s3, self.s3_layout.s3dir_lambda.bucket)
+        if self.publish_options.storage_mode is not None:
+            check_storage_mode_supported(self.aws.lambda_)
+        if self.publish_options.storage_mode == "REFERENCE":
+            require_versioned_bucket(self.aws.s3, self.s3_layout.s3dir_lambda.bucket)
 
     def build(self) -> BuildResult:
         result = self.make_build_step().run()

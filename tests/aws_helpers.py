@@ -50,11 +50,16 @@ class CallLog:
 
     def __init__(self, *clients: Any):
         self.counts: collections.Counter[str] = collections.Counter()
+        self.params: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
         for client in clients:
             client.meta.events.register("before-call.*.*", self._record)
+            client.meta.events.register("provide-client-params.*.*", self._record_params)
 
     def _record(self, event_name: str, **_: Any) -> None:
         self.counts[event_name.rsplit(".", 1)[-1]] += 1
+
+    def _record_params(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        self.params[event_name.rsplit(".", 1)[-1]].append(dict(params))
 
     def __getitem__(self, operation: str) -> int:
         return self.counts[operation]

@@ -14,6 +14,7 @@ from layer_builder import (
     AwsError,
     BuildResult,
     BuildStep,
+    ConfigurationError,
     LayerBuilderError,
     LayerTarget,
     LayerWorkflow,
@@ -208,3 +209,21 @@ def test_missing_bucket_fails_before_any_build(
     )
     assert not workflow.layout.dir_build.exists()
     assert workflow.seen == []
+
+
+def test_reference_storage_on_an_unversioned_bucket_fails_before_any_build(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project)
+    workflow = AuditedWorkflow(
+        project, layer_name, f"s3://{bucket}/app/", aws=aws, storage_mode="REFERENCE"
+    )
+    with pytest.raises(ConfigurationError, match="storage mode REFERENCE needs a versioned"):
+        workflow.run()
+    assert not workflow.layout.dir_build.exists()
+
+    aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    result = workflow.run()
+    assert result.publish.published
+    assert result.upload is not None and result.upload.version_id

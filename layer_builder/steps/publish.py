@@ -46,6 +46,41 @@ def _check_description(_: object, __: object, value: str) -> None:
         )
 
 
+STORAGE_MODES = ("COPY", "REFERENCE")
+
+
+def _check_storage_mode(_: object, __: object, value: str | None) -> None:
+    if value is not None and value not in STORAGE_MODES:
+        raise ConfigurationError(
+            f"unknown storage mode {value!r}: choose COPY or REFERENCE (--storage-mode)"
+        )
+
+
+def check_storage_mode_supported(lambda_: Any) -> None:
+    """Refuse ``S3ObjectStorageMode`` when the installed botocore does not know it."""
+    operation = lambda_.meta.service_model.operation_model("PublishLayerVersion")
+    if "S3ObjectStorageMode" not in operation.input_shape.members["Content"].members:
+        raise ConfigurationError(
+            "the installed boto3/botocore does not know Lambda's S3ObjectStorageMode: "
+            "upgrade boto3, or drop --storage-mode"
+        )
+
+
+def reference_needs_versioning(bucket: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"storage mode REFERENCE needs a versioned bucket and s3://{bucket}/ is not versioned: "
+        f"enable versioning on it, or drop --storage-mode REFERENCE"
+    )
+
+
+def require_versioned_bucket(s3: Any, bucket: str) -> None:
+    """Fail before any work when REFERENCE storage is asked of an unversioned bucket."""
+    with aws_errors(f"reading the versioning of S3 bucket {bucket!r}"):
+        status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    if status != "Enabled":
+        raise reference_needs_versioning(bucket)
+
+
 def _check_license_info(_: object, __: object, value: str | None) -> None:
     if value is not None and len(value) > MAX_LICENSE_INFO:
         raise ConfigurationError(
@@ -107,6 +142,9 @@ class PublishOptions:
     description: str = attrs.field(default="", validator=_check_description)
     license_info: str | None = attrs.field(default=None, validator=_check_license_info)
     force: bool = False
+    #: Lambda's ``S3ObjectStorageMode``: None (Lambda's default, a copy), ``COPY`` or
+    #: ``REFERENCE`` (Lambda reads the S3 object itself; needs a versioned bucket).
+    storage_mode: str | None = attrs.field(default=None, validator=_check_storage_mode)
 
 
 class PublishStep(Step):
@@ -205,8 +243,16 @@ class PublishStep(Step):
 
     def _publish(self, upload: UploadResult) -> tuple[int, str]:
         content = {"S3Bucket": upload.s3path.bucket, "S3Key": upload.s3path.key}
+        # Pinning the object version: a later upload to the same key cannot change what
+        # this version is made from.
         if upload.version_id:
             content["S3ObjectVersion"] = upload.version_id
+        mode = self.options.storage_mode
+        if mode is not None:
+            check_storage_mode_supported(self.aws.lambda_)
+            if mode == "REFERENCE" and not upload.version_id:
+                raise reference_needs_versioning(upload.s3path.bucket)
+            content["S3ObjectStorageMode"] = mode
         stamp = VersionStamp(upload.fingerprint, upload.manifest_sha256)
         kwargs: dict[str, Any] = {
             "LayerName": self.options.layer_name,

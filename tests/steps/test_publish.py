@@ -261,3 +261,66 @@ def test_too_long_license_info_is_refused() -> None:
         "license info is 513 characters, over Lambda's 512: shorten --license-info "
         "(an SPDX identifier or a URL)"
     )
+
+
+def _version_bucket(aws: AwsClients, bucket: str) -> None:
+    aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def test_versioned_bucket_publishes_the_uploaded_object_version(
+    publisher: Publisher, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    _version_bucket(aws, bucket)
+    manifest, upload = publisher.upload(b"tinyutil==1.0.0\n")
+    # A later upload to the same key must not change what this version is made from.
+    later_manifest = make_manifest(publisher.tmp_path / "later")
+    later = make_package(publisher.tmp_path / "later-build", later_manifest, payload=b"LATER\n")
+    UploadStep(publisher.layout, later_manifest, aws.s3).run(later)
+    calls = count_calls(aws)
+
+    result = publisher.step(manifest).run(upload)
+
+    assert result.published
+    [params] = calls.params["PublishLayerVersion"]
+    assert params["Content"] == {
+        "S3Bucket": bucket,
+        "S3Key": "app/lambda/layer/layer.zip",
+        "S3ObjectVersion": upload.version_id,
+    }
+    assert result.zip_sha256 == upload.zip_sha256
+
+
+def test_reference_storage_mode_on_a_versioned_bucket(
+    publisher: Publisher, aws: AwsClients, bucket: str
+) -> None:
+    _version_bucket(aws, bucket)
+    manifest, upload = publisher.upload()
+    calls = count_calls(aws)
+
+    result = publisher.step(manifest, storage_mode="REFERENCE").run(upload)
+
+    assert result.published
+    [params] = calls.params["PublishLayerVersion"]
+    assert params["Content"]["S3ObjectStorageMode"] == "REFERENCE"
+    assert params["Content"]["S3ObjectVersion"] == upload.version_id
+
+
+def test_reference_storage_mode_is_refused_on_an_unversioned_bucket(
+    publisher: Publisher, bucket: str
+) -> None:
+    manifest, upload = publisher.upload()
+    with pytest.raises(ConfigurationError) as info:
+        publisher.step(manifest, storage_mode="REFERENCE").run(upload)
+    assert str(info.value) == (
+        f"storage mode REFERENCE needs a versioned bucket and s3://{bucket}/ is not "
+        "versioned: enable versioning on it, or drop --storage-mode REFERENCE"
+    )
+    assert publisher.versions() == []
+
+
+def test_unknown_storage_mode_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        PublishOptions(layer_name="ok", storage_mode="LINK")
+    assert (
+        str(info.value) == "unknown storage mode 'LINK': choose COPY or REFERENCE (--storage-mode)"
+    )
