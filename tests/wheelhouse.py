@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import html
 import http.server
@@ -64,9 +65,11 @@ def make_wheel(spec: WheelSpec, directory: Path) -> Path:
     record.append(f"{spec.dist_info}/RECORD,,")
     contents[f"{spec.dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
     path = directory / spec.filename
+    # Fixed timestamps: the same wheel has the same hash in every session, so a tool's
+    # cache filled from an earlier session's index on the same port cannot fail hashes.
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in contents.items():
-            zf.writestr(name, data)
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
     return path
 
 
@@ -109,7 +112,7 @@ def make_sdist(name: str, version: str, directory: Path, tag: str = "py3-none-an
         '[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
     )
     backend = _SDIST_BACKEND.format(name=name, version=version, tag=tag)
-    with tarfile.open(path, "w:gz") as tf:
+    with gzip.GzipFile(path, "wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tf:
         for member, text in (
             ("PKG-INFO", pkg_info),
             ("pyproject.toml", pyproject),

@@ -45,11 +45,13 @@ class PoetryInstaller(Installer):
         index: IndexOptions | None = None,
         options: InstallOptions | None = None,
         uv: str | None = None,
+        use_uv: bool = True,
     ):
         self.poetry = poetry
         self.index = index or IndexOptions()
         self.options = options or InstallOptions()
         self.uv = uv
+        self.use_uv = use_uv
 
     def fingerprint_fields(self) -> dict[str, object]:
         return {
@@ -102,7 +104,7 @@ class PoetryInstaller(Installer):
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         with scratch_file("requirements.txt") as requirements:
             self.export(manifest, requirements)
-            uv = self.uv or find_uv()
+            uv = (self.uv or find_uv()) if self.use_uv else None
             if uv:
                 UvPipInstaller(uv, self.index, self.options).install_requirements(
                     requirements, target, dir_target, cwd=manifest.project_dir

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,9 +17,13 @@ def _quoted(requirements: Sequence[str]) -> str:
 
 def _run(command: list[str], cwd: Path) -> None:
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "POETRY_VIRTUALENVS_CREATE": "false"}
-    result = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
-    )
+    # Poetry caches a source's files by the source's name, not its URL: a fresh cache keeps
+    # an earlier session's index (other port, other wheels) out of the lock.
+    with tempfile.TemporaryDirectory(prefix="poetry-cache-") as cache:
+        env["POETRY_CACHE_DIR"] = cache
+        result = subprocess.run(
+            command, cwd=cwd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
+        )
     assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
 
 

@@ -1,0 +1,106 @@
+"""PoetryInstaller: a Poetry 2 project whose only source is the local index."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from layer_builder import LayerTarget, Manifest
+from layer_builder.errors import StaleLockError, ToolMissingError
+from layer_builder.installers import InstallOptions, PoetryInstaller, find_poetry
+from tests.conftest import WheelIndex
+from tests.installers.projects import write_poetry_project
+
+ARM312 = LayerTarget("3.12", "arm64")
+
+
+def installed(directory: Path) -> set[str]:
+    return {p.name.split("-")[0] for p in directory.glob("*.dist-info")}
+
+
+@pytest.fixture(scope="module")
+def poetry_project(tmp_path_factory: pytest.TempPathFactory, wheel_index: WheelIndex) -> Path:
+    """Locked once for the module: ``poetry lock`` takes a couple of seconds."""
+    return write_poetry_project(
+        tmp_path_factory.mktemp("poetry") / "app",
+        wheel_index.url,
+        ["tinyhttp", "fastcalc"],
+        dev=["s3transfer"],
+        extras={"yaml": ["tiny-yaml"]},
+    )
+
+
+def install(installer: PoetryInstaller, project: Path, target: LayerTarget, out: Path) -> Path:
+    out.mkdir(parents=True)
+    installer.install(Manifest.from_project(project), target, out)
+    return out
+
+
+def test_arm64_build_takes_main_group_only(poetry_project: Path, tmp_path: Path) -> None:
+    out = install(PoetryInstaller(), poetry_project, ARM312, tmp_path / "out")
+    assert installed(out) == {"tinyhttp", "tinyutil", "fastcalc"}
+    assert (out / "fastcalc" / "_speedups.cpython-312-aarch64-linux-gnu.so").is_file()
+    assert not (out / "s3transfer").exists(), "the dev group must stay out"
+    assert not (poetry_project / "requirements.txt").exists(), "export goes to a temp file"
+
+
+def test_extras_and_groups_are_options(poetry_project: Path, tmp_path: Path) -> None:
+    installer = PoetryInstaller(options=InstallOptions(extras=["yaml"], groups=["dev"]))
+    out = install(installer, poetry_project, ARM312, tmp_path / "out")
+    assert installed(out) == {"tinyhttp", "tinyutil", "fastcalc", "Tiny_YAML", "s3transfer"}
+
+
+def test_pip_gives_the_same_tree_as_uv(poetry_project: Path, tmp_path: Path) -> None:
+    with_uv = install(PoetryInstaller(), poetry_project, ARM312, tmp_path / "uv")
+    with_pip = install(PoetryInstaller(use_uv=False), poetry_project, ARM312, tmp_path / "pip")
+
+    def packages(root: Path) -> set[str]:
+        return {
+            str(p.relative_to(root))
+            for p in root.rglob("*")
+            if p.is_file() and ".dist-info" not in str(p)
+        }
+
+    assert packages(with_uv) == packages(with_pip)
+    assert installed(with_uv) == installed(with_pip)
+
+
+def test_export_command_defaults_to_the_main_group(tmp_path: Path) -> None:
+    command = PoetryInstaller(poetry="poetry").export_command(tmp_path / "r.txt")
+    assert command[:2] == ["poetry", "export"]
+    assert "--without-hashes" not in command
+    assert "--with" not in command and "--all-groups" not in command
+    assert "--without-urls" not in command
+
+
+def test_stale_lock_is_an_error(tmp_path: Path, wheel_index: WheelIndex) -> None:
+    project = write_poetry_project(tmp_path / "app", wheel_index.url, ["tinyutil"])
+    lock_before = (project / "poetry.lock").read_bytes()
+    write_poetry_project(project, wheel_index.url, ["tinyutil", "tinyhttp"], lock=False)
+    with pytest.raises(StaleLockError, match=r"poetry\.lock is out of date .* run `poetry lock`"):
+        install(PoetryInstaller(), project, ARM312, tmp_path / "out")
+    assert (project / "poetry.lock").read_bytes() == lock_before
+
+
+def test_missing_export_plugin_names_the_fix(poetry_project: Path, tmp_path: Path) -> None:
+    poetry = find_poetry()
+    assert poetry
+    # A poetry that loads no plugins behaves like one without poetry-plugin-export.
+    wrapper = tmp_path / "poetry-without-plugins"
+    wrapper.write_text(f'#!/bin/sh\nexec "{poetry}" --no-plugins "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(ToolMissingError, match="poetry-plugin-export"):
+        install(PoetryInstaller(poetry=str(wrapper)), poetry_project, ARM312, tmp_path / "out")
+
+
+def test_missing_poetry_names_the_fix(
+    poetry_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("sys.executable", os.fspath(tmp_path / "python"))
+    assert find_poetry() is None
+    with pytest.raises(ToolMissingError, match="pip install poetry poetry-plugin-export"):
+        install(PoetryInstaller(), poetry_project, ARM312, tmp_path / "out")
