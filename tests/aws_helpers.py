@@ -12,7 +12,16 @@ from typing import Any
 
 import botocore.exceptions
 
-from layer_builder import AwsClients, LayerTarget, Manifest, PackageOptions, PackageResult
+from layer_builder import (
+    AwsClients,
+    BuildResult,
+    BuildStep,
+    LayerTarget,
+    LayerWorkflow,
+    Manifest,
+    PackageOptions,
+    PackageResult,
+)
 from layer_builder.fingerprint import compute_fingerprint
 
 
@@ -70,23 +79,45 @@ def count_calls(aws: AwsClients) -> CallLog:
 
 
 @contextmanager
-def failing(client: Any, operation: str, times: int = 1) -> Iterator[list[int]]:
-    """Make the next ``times`` calls of ``operation`` fail as AWS would (a 500 error)."""
-    remaining = [times]
+def failing(client: Any, operation: str, nth: int = 1, after: bool = False) -> Iterator[list[int]]:
+    """Make the ``nth`` call of ``operation`` fail as AWS would (a 500 error).
+
+    ``after=True`` fails it once AWS has done the work (the response is lost on the way
+    back), the harder case for a rerun. Yields ``[calls seen]``.
+    """
+    seen = [0]
 
     def fail(**_: Any) -> None:
-        if remaining[0] > 0:
-            remaining[0] -= 1
+        seen[0] += 1
+        if seen[0] == nth:
             raise botocore.exceptions.ClientError(
                 {"Error": {"Code": "InternalError", "Message": "injected failure"}}, operation
             )
 
-    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    stage = "after-call" if after else "before-call"
+    event = f"{stage}.{client.meta.service_model.service_id.hyphenize()}.{operation}"
     client.meta.events.register(event, fail)
     try:
-        yield remaining
+        yield seen
     finally:
         client.meta.events.unregister(event, fail)
+
+
+class HandmadeBuildStep(BuildStep):
+    """Swaps pip for files written directly: what a subclass does to build elsewhere."""
+
+    def run(self) -> BuildResult:
+        dir_python = self.layout.dir_python
+        (dir_python / "handmade").mkdir(parents=True, exist_ok=True)
+        (dir_python / "handmade" / "__init__.py").write_bytes(self.manifest.content)
+        return BuildResult(dir_python, self.manifest, self.target, (), "handmade")
+
+
+class HandmadeWorkflow(LayerWorkflow):
+    """The workflow with the handmade build: the AWS side of the pipeline, in milliseconds."""
+
+    def make_build_step(self) -> BuildStep:
+        return HandmadeBuildStep(self.target, self.manifest, self.layout)
 
 
 def object_keys(aws: AwsClients, bucket: str, prefix: str = "") -> list[str]:

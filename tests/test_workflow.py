@@ -13,7 +13,6 @@ from layer_builder import (
     AwsClients,
     AwsError,
     BuildResult,
-    BuildStep,
     ConfigurationError,
     LayerBuilderError,
     LayerTarget,
@@ -22,7 +21,7 @@ from layer_builder import (
     PackageResult,
     UploadResult,
 )
-from tests.aws_helpers import count_calls, make_manifest, object_keys
+from tests.aws_helpers import HandmadeWorkflow, count_calls, make_manifest, object_keys
 from tests.conftest import MakeProject
 
 
@@ -138,26 +137,13 @@ def test_each_step_runs_alone_from_a_result_built_by_hand(
     assert publish.layer_version == 1
 
 
-class HandmadeBuildStep(BuildStep):
-    """Swaps pip for files written directly: what a subclass does to build elsewhere."""
-
-    def run(self) -> BuildResult:
-        dir_python = self.layout.dir_python
-        (dir_python / "handmade").mkdir(parents=True, exist_ok=True)
-        (dir_python / "handmade" / "__init__.py").write_bytes(self.manifest.content)
-        return BuildResult(dir_python, self.manifest, self.target, (), "handmade")
-
-
-class AuditedWorkflow(LayerWorkflow):
-    """Swaps the build step and adds a check between package and upload."""
+class AuditedWorkflow(HandmadeWorkflow):
+    """Swaps the build step (factory override in HandmadeWorkflow) and adds a hook."""
 
     def __init__(self, *args: Any, refuse: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.refuse = refuse
         self.seen: list[str] = []
-
-    def make_build_step(self) -> BuildStep:
-        return HandmadeBuildStep(self.target, self.manifest, self.layout)
 
     def after_package(self, result: PackageResult) -> None:
         self.seen.append(result.sha256)
