@@ -45,8 +45,9 @@ def main() -> None:
         print(f"second run published={again.publish.published} "
               f"version={again.publish.layer_version} reason: {again.publish.reason}")  # fmt: skip
 
-        # Steps also run alone: rebuild and repackage without touching AWS. The zip is
-        # reproducible, so the same dependencies give the same bytes.
+        # Steps also run alone: rebuild from scratch (no build/ left to reuse) and repackage,
+        # without touching AWS. The zip is reproducible: same dependencies, same bytes.
+        shutil.rmtree(project / "build")
         rebuilt = workflow.package(workflow.build())
         print(f"rebuilt    same sha256: {rebuilt.sha256 == result.package.sha256}")
 
