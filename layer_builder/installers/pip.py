@@ -96,5 +96,7 @@ class PipInstaller(Installer):
                     missing["requirement"],
                     target.description,
                     detail=f"pip: {detail[0]}" if detail else "",
-                ) from exc
-            raise
+                ) from None
+            raise InstallerFailedError(
+                exc.args[0], exc.command, self.index.redact(exc.output), exc.returncode
+            ) from None

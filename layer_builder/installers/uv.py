@@ -135,9 +135,10 @@ class UvPipInstaller(Installer):
         dir_target: Path,
         *,
         cwd: Path,
-        environment: dict[str, str] | None = None,
+        index: IndexOptions | None = None,
     ) -> None:
         """Install a requirements file (hashed or not) into ``dir_target`` for ``target``."""
+        index = index or self.index
         text = requirements.read_text(encoding="utf-8")
         command = self.install_command(
             requirements,
@@ -146,21 +147,25 @@ class UvPipInstaller(Installer):
             require_hashes="--hash=" in text,
             packages=requirement_names(text),
         )
-        env = {"UV_PYTHON_DOWNLOADS": "never", **(environment or {})}
-        env.update(self.index.uv_environment())
-        self._run(
-            command, f"uv pip install for {target.runtime} {target.architecture}", env, cwd, target
-        )
+        env = {"UV_PYTHON_DOWNLOADS": "never", **index.uv_environment()}
+        what = f"uv pip install for {target.runtime} {target.architecture}"
+        self._run(command, what, env, cwd, target, index)
         # uv leaves its lock file in the target; it is no part of any distribution.
         (dir_target / ".lock").unlink(missing_ok=True)
 
     def _run(
-        self, command: list[str], what: str, env: dict[str, str], cwd: Path, target: LayerTarget
+        self,
+        command: list[str],
+        what: str,
+        env: dict[str, str],
+        cwd: Path,
+        target: LayerTarget,
+        index: IndexOptions,
     ) -> str:
         try:
             return run_command(command, what=what, env=env, cwd=cwd)
         except InstallerFailedError as exc:
-            output = self.index.redact(exc.output)
+            output = index.redact(exc.output)
             missing = _NO_WHEEL.search(output)
             if missing:
                 package = canonicalize_name(missing["package"])
@@ -172,7 +177,13 @@ class UvPipInstaller(Installer):
             raise InstallerFailedError(exc.args[0], exc.command, output, exc.returncode) from None
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
-        self.install_requirements(manifest.path, target, dir_target, cwd=manifest.project_dir)
+        # A requirements file is pip's format: uv follows the index pip's environment names
+        # (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL) unless an index was given, so both tools
+        # install the same thing.
+        index = self.index.merged_over(IndexOptions.from_environment())
+        self.install_requirements(
+            manifest.path, target, dir_target, cwd=manifest.project_dir, index=index
+        )
 
 
 class UvInstaller(UvPipInstaller):

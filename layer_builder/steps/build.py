@@ -56,8 +56,7 @@ def default_installer(
         return PoetryInstaller(index=index, options=options)
     uv = find_uv()
     if uv:
-        pip_index = (index or IndexOptions()).merged_over(IndexOptions.from_environment())
-        return UvPipInstaller(uv, index=pip_index, options=options)
+        return UvPipInstaller(uv, index=index, options=options)
     return PipInstaller(index=index)
 
 
