@@ -11,15 +11,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
+
 from layer_builder._version import __version__
-from layer_builder.aws import AwsClients
+from layer_builder.aws import AwsClients, aws_errors
 from layer_builder.config import load_project_config
 from layer_builder.distributions import find_distributions
-from layer_builder.errors import ConfigurationError, LayerBuilderError, ProjectError
+from layer_builder.errors import AwsError, ConfigurationError, LayerBuilderError, ProjectError
 from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.layout import LayerPathLayout, parse_s3dir
 from layer_builder.progress import TerminalProgress
-from layer_builder.steps.build import BuildResult
+from layer_builder.steps.build import BuildResult, build_fingerprint
 from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult
 from layer_builder.steps.publish import PublishResult
 from layer_builder.steps.upload import UploadResult
@@ -123,10 +125,28 @@ def _shows_progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() and not args.quiet
 
 
+def _check_tree_matches(workflow: LayerWorkflow) -> None:
+    """Refuse a tree that ``build`` made from another manifest or for another target: its
+    zip would be stamped, uploaded and published as this target's layer."""
+    try:
+        record = json.loads(workflow.layout.path_build_record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # a tree made by hand or by an older version: trust the user
+    installer = workflow.make_build_step().installer
+    expected = build_fingerprint(workflow.manifest, workflow.target, installer)
+    if isinstance(record, dict) and record.get("fingerprint") != expected:
+        raise ProjectError(
+            f"{workflow.layout.dir_python} was built from another {workflow.manifest.filename} "
+            f"or for another target than {workflow.target.description}: run "
+            f"`layer-builder build` with the same --python, --arch and --tool first"
+        )
+
+
 def _existing_build(workflow: LayerWorkflow) -> BuildResult:
     dir_python = workflow.layout.dir_python
     if not dir_python.is_dir():
         raise ProjectError(f"{dir_python} does not exist: run `layer-builder build` first")
+    _check_tree_matches(workflow)
     return BuildResult(
         dir_python=dir_python,
         manifest=workflow.manifest,
@@ -140,10 +160,43 @@ def _existing_package(workflow: LayerWorkflow) -> PackageResult:
     path_zip = workflow.layout.path_layer_zip
     if not path_zip.is_file():
         raise ProjectError(f"{path_zip} does not exist: run `layer-builder package` first")
+    _check_tree_matches(workflow)
     fields = workflow.package_options.fingerprint_fields()
     return PackageResult.from_zip(
         path_zip, compute_fingerprint(workflow.manifest, workflow.target, fields)
     )
+
+
+def _existing_upload(workflow: LayerWorkflow) -> UploadResult:
+    """The object ``upload`` left, checked against this command's manifest and options."""
+    s3path = workflow.s3_layout.s3path_layer_zip
+    try:
+        workflow.aws.s3.head_object(Bucket=s3path.bucket, Key=s3path.key)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            raise AwsError(
+                f"nothing uploaded at {s3path.uri}: run `layer-builder upload` first "
+                f"(or `layer-builder run`)"
+            ) from None
+        with aws_errors(f"reading {s3path.uri}"):
+            raise
+    except botocore.exceptions.BotoCoreError:
+        with aws_errors(f"reading {s3path.uri}"):
+            raise
+    upload = UploadResult.from_s3_object(workflow.aws.s3, s3path)
+    if upload.manifest_sha256 != workflow.manifest.sha256:
+        raise ProjectError(
+            f"{s3path.uri} was built from another {workflow.manifest.filename} than the one in "
+            f"{workflow.project_dir}: run `layer-builder run` (or build, package and upload "
+            f"again) before publishing"
+        )
+    if upload.fingerprint != workflow.fingerprint:
+        raise ProjectError(
+            f"{s3path.uri} was built for another target or package options than "
+            f"{workflow.target.description}: pass the --python, --arch and --exclude it was "
+            f"built with, or run `layer-builder run`"
+        )
+    return upload
 
 
 def _build_json(result: BuildResult) -> dict[str, Any]:
@@ -204,7 +257,7 @@ def _execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]
     if command == "upload":
         return _upload_json(workflow.upload(_existing_package(workflow)))
     if command == "publish":
-        upload = UploadResult.from_s3_object(workflow.aws.s3, workflow.s3_layout.s3path_layer_zip)
+        upload = _existing_upload(workflow)
         return {**_upload_json(upload), **_publish_json(workflow.publish(upload))}
     result = workflow.run()
     if result.package is None or result.upload is None:
@@ -271,8 +324,14 @@ def _print_human(command: str, data: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``layer-builder``; returns the exit code."""
     args = _parser().parse_args(argv)
+    root = logging.getLogger("layer_builder")
+    # Restored on return, so that main() called from a script or a test leaves logging as
+    # it found it.
+    saved = (root.handlers[:], root.propagate, root.level)
     _setup_logging(args)
     try:
+        # Bad input fails here, before a local endpoint starts or anything is built.
+        _make_workflow(args, None)
         with _aws_for(args) as aws:
             data = _execute(args, aws)
     except LayerBuilderError as exc:
@@ -281,6 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("layer-builder: interrupted", file=sys.stderr)
         return 130
+    finally:
+        root.handlers[:], root.propagate = saved[0], saved[1]
+        root.setLevel(saved[2])
     if args.json:
         print(json.dumps(data, sort_keys=True))
     else:
