@@ -1,20 +1,47 @@
-"""A reproducible zip writer: same files in, same bytes out.
+"""A reproducible, parallel zip writer: same files in, same bytes out, on any number of cores.
 
 Entries are written in sorted order with a fixed timestamp and normalised permissions, so
-the archive depends only on file names, contents and the executable bit.
+the archive depends only on file names, contents, the executable bit and the ``Deflater``
+(backend, level). Members are deflated in pieces on a thread pool (zlib releases the GIL) and
+written in order; at most a few pieces are in flight, so memory stays flat whatever the tree.
+A previous zip written by this module is reused: members whose content is unchanged are
+copied compressed, not compressed again (see ``layer_builder.reuse``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import stat
+import tempfile
 import time
-import zipfile
-from collections.abc import Sequence
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+import attrs
+
+from layer_builder import zipformat
+from layer_builder.deflate import Deflater, PieceJob, already_compressed, compress_job
+from layer_builder.reuse import ReuseIndex, member_key
+from layer_builder.zipformat import DEFLATED, STORED, Entry
 
 #: The earliest time a zip entry can hold; used when SOURCE_DATE_EPOCH is not set.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+#: Bytes of file data that compression holds in flight at most (a larger member runs alone).
+MEMORY_BUDGET = 64 << 20
+
+#: A compression call takes pieces until it holds this many bytes or files.
+BATCH_BYTES = 1 << 20
+BATCH_FILES = 64
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def fixed_date_time() -> tuple[int, int, int, int, int, int]:
@@ -26,37 +53,299 @@ def fixed_date_time() -> tuple[int, int, int, int, int, int]:
     return moment[:6]
 
 
-def _entry(arcname: str, source: Path, date_time: tuple[int, int, int, int, int, int],
-           compresslevel: int) -> zipfile.ZipInfo:  # fmt: skip
-    info = zipfile.ZipInfo(arcname, date_time=date_time)
-    executable = source.stat().st_mode & stat.S_IXUSR
-    mode = 0o755 if executable else 0o644
-    info.external_attr = (stat.S_IFREG | mode) << 16
-    info.create_system = 3  # unix, so the permissions above are honoured on extraction
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info._compresslevel = compresslevel  # type: ignore[attr-defined]  # per-entry level
-    return info
+@attrs.frozen
+class Preparer:
+    """Turns a source file into the content to zip (e.g. a stripped copy); ``key`` names the
+    transformation, so that reuse never mixes prepared and unprepared content."""
+
+    key: str
+    run: Callable[[Path, Path], None] = attrs.field(eq=False)
+
+
+@attrs.frozen
+class ZipMember:
+    """A file to write as ``arcname``; ``mode`` is normalised to 0o755 or 0o644."""
+
+    arcname: str
+    source: Path
+    mode: int = 0o644
+    prepare: Preparer | None = None
+
+    @classmethod
+    def from_file(cls, arcname: str, source: Path, prepare: Preparer | None = None) -> ZipMember:
+        executable = source.stat().st_mode & stat.S_IXUSR
+        return cls(arcname, source, 0o755 if executable else 0o644, prepare)
+
+
+@attrs.frozen
+class WrittenMember:
+    """One member of the written zip: sizes before and after compression."""
+
+    name: str
+    size: int
+    compressed_size: int
+    reused: bool
+
+
+@attrs.frozen
+class ZipReport:
+    """What ``write_reproducible_zip`` wrote."""
+
+    members: tuple[WrittenMember, ...]
+    sha256: str
+    zip_size: int
+
+    @property
+    def reused(self) -> int:
+        return sum(m.reused for m in self.members)
+
+
+@attrs.frozen
+class _Plan:
+    member: ZipMember
+    content: Path
+    size: int
+    crc: int
+    method: int
+    key: list[object]
+    reuse: zipformat.StoredMember | None = None
+
+
+def _crc_file(path: Path) -> tuple[int, int]:
+    crc = size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+    return size, crc
+
+
+def _ordered_map(
+    pool: Executor,
+    fn: Callable[[_T], _R],
+    items: Iterable[tuple[_T, int]],
+    window: int,
+    budget: int = 1 << 62,
+) -> Iterator[_R]:
+    """``pool.map`` over ``(item, weight)`` pairs, results in order, with at most ``window``
+    calls and ``budget`` weight (bytes held) in flight; a heavier item runs alone."""
+    pending: deque[tuple[Future[_R], int]] = deque()
+    source = iter(items)
+    waiting: list[tuple[_T, int]] = []
+    in_flight = 0
+
+    def admit() -> None:
+        nonlocal in_flight
+        while len(pending) < window:
+            if not waiting:
+                for pair in source:
+                    waiting.append(pair)
+                    break
+                else:
+                    return
+            item, weight = waiting[0]
+            if pending and in_flight + weight > budget:
+                return
+            waiting.clear()
+            pending.append((pool.submit(fn, item), weight))
+            in_flight += weight
+
+    try:
+        admit()
+        while pending:
+            future, weight = pending.popleft()
+            result = future.result()
+            in_flight -= weight
+            admit()
+            yield result
+    finally:
+        for future, _ in pending:
+            future.cancel()
+
+
+def _copy(src: BinaryIO, out: BinaryIO, size: int, what: str) -> None:
+    remaining = size
+    while remaining:
+        chunk = src.read(min(remaining, 1 << 20))
+        if not chunk:
+            raise OSError(f"{what} ended {remaining:,} bytes early: did it change while zipping?")
+        out.write(chunk)
+        remaining -= len(chunk)
+
+
+class _Writer:
+    """One zip being written: plans the members, compresses them, writes them in order."""
+
+    def __init__(self, deflater: Deflater, workers: int, previous: ReuseIndex | None):
+        self.deflater = deflater
+        self.workers = workers
+        self.previous = previous
+        self.scratch = Path(tempfile.mkdtemp(prefix="layer-zip-"))
+        self.window = 2 * workers + 2
+
+    def plan(self, member: ZipMember) -> _Plan:
+        size, crc = _crc_file(member.source)
+        key = member_key(size, crc, member.mode, member.prepare.key if member.prepare else "")
+        if self.previous is not None:
+            stored = self.previous.reusable(member.arcname, key)
+            if stored is not None:
+                return _Plan(member, member.source, stored.size, stored.crc, stored.method, key,
+                             stored)  # fmt: skip
+        content = member.source
+        if member.prepare is not None:
+            handle, name = tempfile.mkstemp(dir=self.scratch, suffix=f"-{member.source.name}")
+            os.close(handle)
+            content = Path(name)
+            member.prepare.run(member.source, content)
+            size, crc = _crc_file(content)
+        store = size == 0 or self.deflater.level == 0 or already_compressed(member.arcname)
+        method = STORED if store else DEFLATED
+        return _Plan(member, content, size, crc, method, key)
+
+    def jobs(self, plans: Sequence[_Plan]) -> Iterator[tuple[PieceJob, int]]:
+        """The pieces to compress, in writing order, in batches of about ``BATCH_BYTES``."""
+        batch: list[tuple[Path, int, bool]] = []
+        weight = 0
+        for plan in plans:
+            if plan.reuse is None and plan.method == DEFLATED:
+                count = self.deflater.pieces(plan.size)
+                for index in range(count):
+                    batch.append((plan.content, index, index == count - 1))
+                    weight += self.deflater.piece_weight(plan.size)
+                    if weight >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+                        yield (self.deflater, tuple(batch)), weight
+                        batch, weight = [], 0
+        if batch:
+            yield (self.deflater, tuple(batch)), weight
+
+    def write(self, plans: Sequence[_Plan], out: BinaryIO) -> list[Entry]:
+        dos = zipformat.dos_date_time(fixed_date_time())
+        if any(p.reuse is None and p.method == DEFLATED for p in plans):
+            pool = self.deflater.make_pool(self.workers)
+        else:
+            pool = ThreadPoolExecutor(1)  # nothing to compress: no processes to start
+        with pool:
+            return self._write_all(plans, out, dos, pool)
+
+    def _write_all(
+        self, plans: Sequence[_Plan], out: BinaryIO, dos: tuple[int, int], pool: Executor
+    ) -> list[Entry]:
+        budget = MEMORY_BUDGET
+        batches = _ordered_map(pool, compress_job, self.jobs(plans), self.window, budget)
+        compressed = (piece for batch in batches for piece in batch)
+        old = self.previous.path_zip.open("rb") if self.previous is not None else None
+        entries = []
+        try:
+            for plan in plans:
+                entries.append(self._write_one(plan, out, dos, compressed, old))
+        finally:
+            if old is not None:
+                old.close()
+        return entries
+
+    def _write_one(
+        self,
+        plan: _Plan,
+        out: BinaryIO,
+        dos: tuple[int, int],
+        compressed: Iterator[bytes],
+        old: BinaryIO | None,
+    ) -> Entry:
+        offset = out.tell()
+        entry = Entry(plan.member.arcname, plan.member.mode, plan.method, plan.crc, plan.size,
+                      plan.size, offset)  # fmt: skip
+        if plan.reuse is not None and old is not None:
+            entry = attrs.evolve(entry, compressed_size=plan.reuse.compressed_size)
+            out.write(zipformat.local_header(entry, dos))
+            old.seek(plan.reuse.data_offset)
+            _copy(old, out, plan.reuse.compressed_size, f"the previous {self.previous_name}")
+            return entry
+        header = zipformat.local_header(entry, dos)
+        out.write(header)
+        if plan.method == DEFLATED:
+            written = 0
+            for _ in range(self.deflater.pieces(plan.size)):
+                data = next(compressed)
+                out.write(data)
+                written += len(data)
+            if written < plan.size:
+                out.seek(offset + zipformat.COMPRESSED_SIZE_OFFSET)
+                out.write(written.to_bytes(4, "little"))
+                out.seek(0, os.SEEK_END)
+                return attrs.evolve(entry, compressed_size=written)
+            # Deflate did not pay: store the member as it is, like zip(1) does.
+            out.seek(offset + len(header))
+            out.truncate()
+            entry = attrs.evolve(entry, method=STORED)
+            out.seek(offset + zipformat.METHOD_OFFSET)
+            out.write(STORED.to_bytes(2, "little"))
+            out.seek(0, os.SEEK_END)
+        with plan.content.open("rb") as src:
+            _copy(src, out, plan.size, str(plan.content))
+        return entry
+
+    @property
+    def previous_name(self) -> str:
+        return str(self.previous.path_zip) if self.previous else "zip"
+
+
+def _as_members(entries: Sequence[tuple[str, Path]] | Sequence[ZipMember]) -> list[ZipMember]:
+    members = [e if isinstance(e, ZipMember) else ZipMember.from_file(*e) for e in entries]
+    return sorted(members, key=lambda m: m.arcname)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def write_reproducible_zip(
-    entries: Sequence[tuple[str, Path]], path_zip: Path, compresslevel: int = 6
-) -> None:
-    """Write ``(arcname, source file)`` pairs to ``path_zip``, atomically.
+    entries: Sequence[tuple[str, Path]] | Sequence[ZipMember],
+    path_zip: Path,
+    compresslevel: int = 6,
+    *,
+    backend: str = "zlib",
+    workers: int | None = None,
+    incremental: bool = True,
+) -> ZipReport:
+    """Write ``(arcname, source file)`` pairs (or ``ZipMember``) to ``path_zip``, atomically.
 
     The zip is written next to its destination and renamed into place, so a failure leaves
-    the previous zip (or none), never a truncated one.
+    the previous zip (or none), never a truncated one. With ``incremental``, members unchanged
+    since the previous zip at ``path_zip`` are copied from it.
     """
-    date_time = fixed_date_time()
+    deflater = Deflater(backend=backend, level=compresslevel)
+    members = _as_members(entries)
+    workers = workers or len(os.sched_getaffinity(0))
+    previous = ReuseIndex.load(path_zip, deflater.identity) if incremental else None
     partial = path_zip.with_name(path_zip.name + ".partial")
     path_zip.parent.mkdir(parents=True, exist_ok=True)
+    writer = _Writer(deflater, workers, previous)
     try:
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
-            for arcname, source in sorted(entries):
-                info = _entry(arcname, source, date_time, compresslevel)
-                with source.open("rb") as src, zf.open(info, "w") as dst:
-                    while chunk := src.read(1 << 20):
-                        dst.write(chunk)
+        with ThreadPoolExecutor(workers, thread_name_prefix="layer-zip-scan") as pool:
+            plans = list(_ordered_map(pool, writer.plan, ((m, 0) for m in members), 4 * workers))
+        with partial.open("wb") as out:
+            entries_written = writer.write(plans, out)
+            zipformat.write_central_directory(
+                out, entries_written, zipformat.dos_date_time(fixed_date_time())
+            )
         partial.replace(path_zip)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    finally:
+        shutil.rmtree(writer.scratch, ignore_errors=True)
+    report = ZipReport(
+        members=tuple(
+            WrittenMember(e.name, e.size, e.compressed_size, p.reuse is not None)
+            for e, p in zip(entries_written, plans, strict=True)
+        ),
+        sha256=_sha256_file(path_zip),
+        zip_size=path_zip.stat().st_size,
+    )
+    keys = {p.member.arcname: p.key for p in plans}
+    ReuseIndex.save(path_zip, deflater.identity, report.sha256, keys)
+    return report

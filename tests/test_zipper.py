@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import random
+import shutil
 import stat
+import subprocess
 import zipfile
 from pathlib import Path
 
+import attrs
 import pytest
 
+from layer_builder import zipformat
+from layer_builder.deflate import BACKENDS
+from layer_builder.errors import ConfigurationError, PackageError
+from layer_builder.zipformat import STORED, Entry
 from layer_builder.zipper import ZIP_EPOCH, fixed_date_time, write_reproducible_zip
 
 
@@ -87,4 +97,131 @@ def test_failure_leaves_the_previous_zip_and_no_partial(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_reproducible_zip(entries, path_zip)
     assert path_zip.read_bytes() == before
-    assert [p.name for p in path_zip.parent.iterdir()] == ["layer.zip"]
+    assert sorted(p.name for p in path_zip.parent.iterdir()) == [
+        "layer.zip",
+        "layer.zip.reuse.json",
+    ]
+
+
+def _mixed_tree(root: Path) -> list[tuple[str, Path]]:
+    """Members of every kind: several pieces, incompressible, already compressed, empty."""
+    rng = random.Random(5)
+    text = "".join(f"def f{i}(x):\n    return x * {i}\n" for i in range(120_000)).encode()
+    files = {
+        "big/text.py": text,  # over 3 pieces of 1 MiB
+        "big/noise.bin": rng.randbytes(300_000),  # deflate does not pay: stored
+        "media/logo.png": b"\x89PNG" + b"\0" * 5000,  # compressible, but png: stored
+        "pkg/__init__.py": b"",
+        "pkg/mod.py": b"import os\n" * 100,
+    }
+    entries = []
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        entries.append((f"python/{name}", path))
+    return entries
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_bytes_whatever_the_worker_count(tmp_path: Path, backend: str) -> None:
+    if backend == "libdeflate":
+        pytest.importorskip("deflate")
+    entries = _mixed_tree(tmp_path / "src")
+    digests = set()
+    for workers in (1, 2, 5):
+        path_zip = tmp_path / f"w{workers}.zip"
+        report = write_reproducible_zip(
+            entries, path_zip, backend=backend, workers=workers, incremental=False
+        )
+        digests.add(report.sha256)
+        assert report.sha256 == hashlib.sha256(path_zip.read_bytes()).hexdigest()
+    assert len(digests) == 1
+    with zipfile.ZipFile(tmp_path / "w1.zip") as zf:
+        assert zf.testzip() is None  # every CRC checks out, across the pieces of big/text.py
+        for name, path in entries:
+            assert zf.read(name) == path.read_bytes()
+
+
+def test_methods_follow_the_content(tmp_path: Path) -> None:
+    entries = _mixed_tree(tmp_path / "src")
+    report = write_reproducible_zip(entries, tmp_path / "layer.zip")
+    with zipfile.ZipFile(tmp_path / "layer.zip") as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist()}
+    assert methods == {
+        "python/big/noise.bin": zipfile.ZIP_STORED,
+        "python/big/text.py": zipfile.ZIP_DEFLATED,
+        "python/media/logo.png": zipfile.ZIP_STORED,
+        "python/pkg/__init__.py": zipfile.ZIP_STORED,
+        "python/pkg/mod.py": zipfile.ZIP_DEFLATED,
+    }
+    sizes = {m.name: (m.size, m.compressed_size) for m in report.members}
+    assert sizes["python/big/noise.bin"] == (300_000, 300_000)
+    assert sizes["python/big/text.py"][1] < sizes["python/big/text.py"][0] // 4
+
+
+def test_level_zero_stores_everything_and_levels_change_the_bytes(tmp_path: Path) -> None:
+    entries = _mixed_tree(tmp_path / "src")
+    stored = write_reproducible_zip(entries, tmp_path / "0.zip", 0)
+    fast = write_reproducible_zip(entries, tmp_path / "1.zip", 1)
+    best = write_reproducible_zip(entries, tmp_path / "9.zip", 9)
+    assert all(m.size == m.compressed_size for m in stored.members)
+    assert best.zip_size < fast.zip_size < stored.zip_size
+    with zipfile.ZipFile(tmp_path / "9.zip") as zf:
+        assert zf.testzip() is None
+
+
+def test_unknown_backend_and_bad_level_are_clear_errors(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    with pytest.raises(ConfigurationError) as caught:
+        write_reproducible_zip(entries, tmp_path / "a.zip", backend="brotli")
+    assert str(caught.value) == "unknown deflate backend 'brotli': choose zlib or libdeflate"
+    with pytest.raises(ConfigurationError) as caught:
+        write_reproducible_zip(entries, tmp_path / "a.zip", 10)
+    assert str(caught.value) == (
+        "compression level 10 is out of range for zlib: choose 0 (store) to 9"
+    )
+    assert not (tmp_path / "a.zip").exists()
+
+
+def test_non_ascii_names_are_flagged_utf8(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    write_reproducible_zip(entries, tmp_path / "layer.zip")
+    with zipfile.ZipFile(tmp_path / "layer.zip") as zf:
+        flags = {i.filename: i.flag_bits & 0x800 for i in zf.infolist()}
+    assert flags["python/pkg/ünïcode.txt"] == 0x800
+    assert flags["python/pkg/core.py"] == 0
+
+
+def test_compressed_members_match_zipfiles_own_reading(tmp_path: Path) -> None:
+    """Cross-check with a second reader: unzip(1) when present."""
+    unzip = shutil.which("unzip")
+    if unzip is None:
+        pytest.skip("unzip is not installed")
+    entries = _mixed_tree(tmp_path / "src")
+    write_reproducible_zip(entries, tmp_path / "layer.zip")
+    check = subprocess.run([unzip, "-tq", str(tmp_path / "layer.zip")], capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_zip64_end_records_when_over_65535_entries() -> None:
+    entries = [Entry(f"python/f{i:05}", 0o644, STORED, 0, 0, 0, 0) for i in range(65_536 + 3)]
+    out = io.BytesIO()
+    dos = zipformat.dos_date_time(ZIP_EPOCH)
+    for index, entry in enumerate(entries):
+        entries[index] = attrs.evolve(entry, offset=out.tell())
+        out.write(zipformat.local_header(entry, dos))
+    zipformat.write_central_directory(out, entries, dos)
+    with zipfile.ZipFile(out) as zf:
+        assert len(zf.infolist()) == 65_539
+        assert zf.read("python/f65538") == b""
+
+
+def test_member_over_4_gib_is_refused_with_a_reason() -> None:
+    entry = Entry("python/huge.bin", 0o644, STORED, 0, 1 << 32, 1 << 32, 0)
+    with pytest.raises(PackageError) as caught:
+        zipformat.local_header(entry, (0, 0))
+    assert str(caught.value) == (
+        "python/huge.bin is 4,294,967,296 bytes (size), over the 4 GiB a zip member can hold "
+        "without zip64: a Lambda layer cannot use such a file; exclude it"
+    )
