@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -49,6 +49,8 @@ class ReuseIndex:
     """The previous zip's members and the source keys they were written from."""
 
     path_zip: Path
+    sha256: str
+    date_time: tuple[int, ...]
     keys: Mapping[str, list[object]] = attrs.field(repr=False)
     members: Mapping[str, StoredMember] = attrs.field(repr=False)
 
@@ -68,9 +70,19 @@ class ReuseIndex:
                 return None
             members = read_members(path_zip)
             keys = dict(document["members"])
+            date_time = tuple(document["date_time"])
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
             return None
-        return cls(path_zip, keys, members)
+        return cls(path_zip, document["zip_sha256"], date_time, keys, members)
+
+    def unchanged(self, reused: Sequence[str], count: int, date_time: tuple[int, ...]) -> bool:
+        """Whether a zip of ``count`` members, of which ``reused`` (in order) are reused, would
+        be the previous zip byte for byte."""
+        return (
+            count == len(reused) == len(self.members)
+            and list(reused) == list(self.members)
+            and tuple(date_time) == self.date_time
+        )
 
     def reusable(self, name: str, key: list[object]) -> StoredMember | None:
         """The stored member to copy for ``name``, or None when it must be compressed."""
@@ -79,11 +91,18 @@ class ReuseIndex:
         return self.members.get(name)
 
     @staticmethod
-    def save(path_zip: Path, identity: str, sha256: str, keys: Mapping[str, list[object]]) -> None:
+    def save(
+        path_zip: Path,
+        identity: str,
+        sha256: str,
+        keys: Mapping[str, list[object]],
+        date_time: tuple[int, ...],
+    ) -> None:
         """Record how ``path_zip`` was written, for the next run."""
         document = {
             "format": FORMAT,
             "deflate": identity,
+            "date_time": list(date_time),
             "zip_sha256": sha256,
             "zip_size": path_zip.stat().st_size,
             "members": dict(keys),

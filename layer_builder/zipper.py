@@ -17,16 +17,16 @@ import stat
 import tempfile
 import time
 import zlib
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 import attrs
 
 from layer_builder import zipformat
 from layer_builder.deflate import Deflater, PieceJob, already_compressed, compress_job
+from layer_builder.pipeline import ordered_map
 from layer_builder.reuse import ReuseIndex, member_key
 from layer_builder.zipformat import DEFLATED, STORED, Entry
 
@@ -39,9 +39,6 @@ MEMORY_BUDGET = 64 << 20
 #: A compression call takes pieces until it holds this many bytes or files.
 BATCH_BYTES = 1 << 20
 BATCH_FILES = 64
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 
 
 def fixed_date_time() -> tuple[int, int, int, int, int, int]:
@@ -120,49 +117,6 @@ def _crc_file(path: Path) -> tuple[int, int]:
     return size, crc
 
 
-def _ordered_map(
-    pool: Executor,
-    fn: Callable[[_T], _R],
-    items: Iterable[tuple[_T, int]],
-    window: int,
-    budget: int = 1 << 62,
-) -> Iterator[_R]:
-    """``pool.map`` over ``(item, weight)`` pairs, results in order, with at most ``window``
-    calls and ``budget`` weight (bytes held) in flight; a heavier item runs alone."""
-    pending: deque[tuple[Future[_R], int]] = deque()
-    source = iter(items)
-    waiting: list[tuple[_T, int]] = []
-    in_flight = 0
-
-    def admit() -> None:
-        nonlocal in_flight
-        while len(pending) < window:
-            if not waiting:
-                for pair in source:
-                    waiting.append(pair)
-                    break
-                else:
-                    return
-            item, weight = waiting[0]
-            if pending and in_flight + weight > budget:
-                return
-            waiting.clear()
-            pending.append((pool.submit(fn, item), weight))
-            in_flight += weight
-
-    try:
-        admit()
-        while pending:
-            future, weight = pending.popleft()
-            result = future.result()
-            in_flight -= weight
-            admit()
-            yield result
-    finally:
-        for future, _ in pending:
-            future.cancel()
-
-
 def _copy(src: BinaryIO, out: BinaryIO, size: int, what: str) -> None:
     remaining = size
     while remaining:
@@ -218,8 +172,7 @@ class _Writer:
         if batch:
             yield (self.deflater, tuple(batch)), weight
 
-    def write(self, plans: Sequence[_Plan], out: BinaryIO) -> list[Entry]:
-        dos = zipformat.dos_date_time(fixed_date_time())
+    def write(self, plans: Sequence[_Plan], out: BinaryIO, dos: tuple[int, int]) -> list[Entry]:
         if any(p.reuse is None and p.method == DEFLATED for p in plans):
             pool = self.deflater.make_pool(self.workers)
         else:
@@ -231,7 +184,7 @@ class _Writer:
         self, plans: Sequence[_Plan], out: BinaryIO, dos: tuple[int, int], pool: Executor
     ) -> list[Entry]:
         budget = MEMORY_BUDGET
-        batches = _ordered_map(pool, compress_job, self.jobs(plans), self.window, budget)
+        batches = ordered_map(pool, compress_job, self.jobs(plans), self.window, budget)
         compressed = (piece for batch in batches for piece in batch)
         old = self.previous.path_zip.open("rb") if self.previous is not None else None
         entries = []
@@ -310,12 +263,15 @@ def write_reproducible_zip(
     backend: str = "zlib",
     workers: int | None = None,
     incremental: bool = True,
+    before_write: Callable[[Sequence[tuple[str, int]]], None] | None = None,
 ) -> ZipReport:
     """Write ``(arcname, source file)`` pairs (or ``ZipMember``) to ``path_zip``, atomically.
 
     The zip is written next to its destination and renamed into place, so a failure leaves
     the previous zip (or none), never a truncated one. With ``incremental``, members unchanged
-    since the previous zip at ``path_zip`` are copied from it.
+    since the previous zip at ``path_zip`` are copied from it; when every member is unchanged
+    the previous zip is kept as it is. ``before_write`` sees each member's name and final
+    size (after preparation) before any byte is written, and may raise to stop.
     """
     deflater = Deflater(backend=backend, level=compresslevel)
     members = _as_members(entries)
@@ -326,12 +282,17 @@ def write_reproducible_zip(
     writer = _Writer(deflater, workers, previous)
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="layer-zip-scan") as pool:
-            plans = list(_ordered_map(pool, writer.plan, ((m, 0) for m in members), 4 * workers))
+            plans = list(ordered_map(pool, writer.plan, ((m, 0) for m in members), 4 * workers))
+        if before_write is not None:
+            before_write([(p.member.arcname, p.size) for p in plans])
+        date_time = fixed_date_time()
+        reused = [p.member.arcname for p in plans if p.reuse is not None]
+        if previous is not None and previous.unchanged(reused, len(plans), date_time):
+            return _report_unchanged(plans, previous)
         with partial.open("wb") as out:
-            entries_written = writer.write(plans, out)
-            zipformat.write_central_directory(
-                out, entries_written, zipformat.dos_date_time(fixed_date_time())
-            )
+            dos = zipformat.dos_date_time(date_time)
+            entries_written = writer.write(plans, out, dos)
+            zipformat.write_central_directory(out, entries_written, dos)
         partial.replace(path_zip)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -347,5 +308,13 @@ def write_reproducible_zip(
         zip_size=path_zip.stat().st_size,
     )
     keys = {p.member.arcname: p.key for p in plans}
-    ReuseIndex.save(path_zip, deflater.identity, report.sha256, keys)
+    ReuseIndex.save(path_zip, deflater.identity, report.sha256, keys, date_time)
     return report
+
+
+def _report_unchanged(plans: Sequence[_Plan], previous: ReuseIndex) -> ZipReport:
+    members = tuple(
+        WrittenMember(p.member.arcname, p.size, p.reuse.compressed_size if p.reuse else 0, True)
+        for p in plans
+    )
+    return ZipReport(members, previous.sha256, previous.path_zip.stat().st_size)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
 import pytest
 
 from layer_builder.reuse import sidecar_path
@@ -158,3 +160,40 @@ def test_prepared_members_are_reused_by_their_source(tmp_path: Path) -> None:
     plain = write_reproducible_zip([ZipMember("python/lib.so", source, 0o755)], path_zip)
     assert plain.reused == 0, "prepared and unprepared content never mix"
     assert plain.members[0].size == source.stat().st_size
+
+
+def test_an_unchanged_zip_is_kept_as_it_is(entries: list, tmp_path: Path) -> None:
+    path_zip = tmp_path / "layer.zip"
+    first = write_reproducible_zip(entries, path_zip)
+    inode = path_zip.stat().st_ino
+    second = write_reproducible_zip(entries, path_zip)
+    assert path_zip.stat().st_ino == inode, "not rewritten"
+    assert (second.sha256, second.zip_size) == (first.sha256, first.zip_size)
+    assert second.members == tuple(attrs.evolve(m, reused=True) for m in first.members)
+
+
+def test_a_new_timestamp_rewrites_the_zip_but_reuses_the_data(
+    entries: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path_zip = tmp_path / "layer.zip"
+    write_reproducible_zip(entries, path_zip)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    report = write_reproducible_zip(entries, path_zip)
+    assert report.reused == 4
+    assert path_zip.read_bytes() == _fresh(entries, tmp_path / "fresh.zip")
+    with zipfile.ZipFile(path_zip) as zf:
+        assert zf.getinfo("python/pkg/core.py").date_time == (2023, 11, 14, 22, 13, 20)
+
+
+def test_before_write_sees_final_sizes_and_can_stop(entries: list, tmp_path: Path) -> None:
+    seen = []
+
+    def refuse(sizes: Sequence[tuple[str, int]]) -> None:
+        seen.extend(sizes)
+        raise RuntimeError("too large")
+
+    path_zip = tmp_path / "out" / "layer.zip"
+    with pytest.raises(RuntimeError, match="too large"):
+        write_reproducible_zip(entries, path_zip, before_write=refuse)
+    assert dict(seen)["python/pkg/data.txt"] == 5000
+    assert list(path_zip.parent.iterdir()) == []
