@@ -15,11 +15,12 @@ CALLS = [
     ("lambda_", "ListLayerVersions", 1),  # the instant no-op check
     ("s3", "HeadObject", 1),  # is layer.zip already there?
     ("s3", "PutObject", 1),  # layer.zip
-    ("s3", "HeadObject", 2),  # is layer.zip still the one uploaded?
+    ("s3", "PutObject", 2),  # layer/.publish.lock
     ("lambda_", "ListLayerVersions", 2),
+    ("s3", "HeadObject", 2),  # is layer.zip still the one uploaded?
     ("lambda_", "PublishLayerVersion", 1),
-    ("s3", "PutObject", 2),  # 000001/requirements.txt
-    ("s3", "PutObject", 3),  # last-requirements.txt
+    ("s3", "PutObject", 3),  # 000001/requirements.txt
+    ("s3", "PutObject", 4),  # last-requirements.txt
 ]
 
 
@@ -100,3 +101,29 @@ def test_rerun_after_a_lost_publish_response_publishes_nothing_more(
     assert result.skipped
     assert not result.publish.published
     assert result.publish.layer_version == 1
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["request-lost", "response-lost"])
+def test_a_failed_lock_release_does_not_fail_the_run(
+    tmp_path: Path,
+    aws: AwsClients,
+    bucket: str,
+    layer_name: str,
+    after: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project)
+    workflow = HandmadeWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws)
+
+    with failing(aws.s3, "DeleteObject", after=after):
+        result = workflow.run()
+
+    assert result.publish.published
+    lock_left = "app/layer/.publish.lock" in object_keys(aws, bucket)
+    assert lock_left is not after
+    if not after:
+        assert f"could not release s3://{bucket}/app/layer/.publish.lock" in caplog.text
+        aws.s3.delete_object(Bucket=bucket, Key="app/layer/.publish.lock")
+    assert workflow.run().skipped
+    _converged(aws, bucket, layer_name, workflow)

@@ -14,6 +14,7 @@ from layer_builder.aws import AwsClients, aws_errors
 from layer_builder.errors import ConfigurationError, StaleUploadError
 from layer_builder.fingerprint import VersionStamp
 from layer_builder.layout import LayerS3Layout
+from layer_builder.lock import PublishLock
 from layer_builder.manifest import Manifest
 from layer_builder.steps.base import Step
 from layer_builder.steps.upload import META_ZIP_SHA256, UploadResult
@@ -23,6 +24,8 @@ LAYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,140}")
 #: Lambda allows 256 characters of Description; the version stamp takes the rest.
 MAX_DESCRIPTION_PREFIX = 256 - len(VersionStamp("0" * 64, "0" * 64).to_description()) - 1
 MAX_LICENSE_INFO = 512
+#: The publish lock's name under ``layer/``.
+LOCK_NAME = ".publish.lock"
 
 
 def validate_layer_name(name: str) -> str:
@@ -172,15 +175,22 @@ class PublishStep(Step):
         self.aws = aws
 
     def run(self, upload: UploadResult) -> PublishResult:
-        self._check_object_unchanged(upload)
-        latest = latest_layer_version(self.aws.lambda_, self.options.layer_name)
-        if latest and self._carries(latest, upload.fingerprint):
-            return self._unchanged(latest, upload.zip_sha256)
-        reason = self._reason(latest, upload)
-        version, arn = self._publish(upload)
-        backup = self._write_backups(version, only_if_missing=False)
+        # One run at a time decides and publishes; a run that waited finds the version the
+        # other made and reports it instead of publishing a twin.
+        with self.make_lock():
+            latest = latest_layer_version(self.aws.lambda_, self.options.layer_name)
+            if latest and self._carries(latest, upload.fingerprint):
+                return self._unchanged(latest, upload.zip_sha256)
+            self._check_object_unchanged(upload)
+            reason = self._reason(latest, upload)
+            version, arn = self._publish(upload)
+            backup = self._write_backups(version, only_if_missing=False)
         self.logger.info("published %s (%s)", arn, reason)
         return PublishResult(True, reason, version, arn, backup, upload.zip_sha256)
+
+    def make_lock(self) -> PublishLock:
+        """The lock held while deciding and publishing (``layer/.publish.lock``)."""
+        return PublishLock(self.aws.s3, self.s3_layout.s3dir_layer.joinpath(LOCK_NAME))
 
     def check_unchanged(self, fingerprint: str, repair: bool = True) -> PublishResult | None:
         """The ``published=False`` result when the latest version already carries
