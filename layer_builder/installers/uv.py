@@ -29,11 +29,20 @@ from layer_builder.target import LayerTarget
 
 _NO_WHEEL = re.compile(
     r"Because (?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? has no (?P<kind>usable )?wheels"
-    r"(?P<detail>[^\n]*?)(?= and you require|\n|$)"
+    r"(?P<detail>.*?)(?= and you require|, we can conclude|$)"
+)
+_NOT_FOUND = re.compile(
+    r"Because (?:(?P<missing>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry"
+    r"|there is no version of (?P<version>[A-Za-z0-9][A-Za-z0-9._-]*)\S*)"
 )
 _REQUIREMENT_NAME = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^]]*\])?\s*[=<>~!;@ ]"
 )
+
+
+def _uv_detail(flat_output: str, detail: str) -> str:
+    hint = re.search(r"hint: (?P<hint>.*?)(?= hint:|$)", flat_output)
+    return f"uv: {hint['hint']}" if hint else f"uv: has no wheels{detail}"
 
 
 def find_uv() -> str | None:
@@ -166,13 +175,20 @@ class UvPipInstaller(Installer):
             return run_command(command, what=what, env=env, cwd=cwd)
         except InstallerFailedError as exc:
             output = index.redact(exc.output)
-            missing = _NO_WHEEL.search(output)
+            flat = " ".join(output.split())  # uv wraps long lines
+            missing = _NO_WHEEL.search(flat)
             if missing:
                 package = canonicalize_name(missing["package"])
                 if missing["kind"] and "building from source is disabled" in output:
                     raise SourceOnlyDependencyError(package, target.description) from None
                 raise NoCompatibleWheelError(
-                    package, target.description, detail=f"uv: has no wheels{missing['detail']}"
+                    package, target.description, detail=_uv_detail(flat, missing["detail"])
+                ) from None
+            absent = _NOT_FOUND.search(flat)
+            if absent:
+                package = canonicalize_name(absent["missing"] or absent["version"])
+                raise NoCompatibleWheelError(
+                    package, target.description, detail="uv: no such version in the index"
                 ) from None
             raise InstallerFailedError(exc.args[0], exc.command, output, exc.returncode) from None
 

@@ -1,0 +1,177 @@
+"""BuildStep: a fresh tree for the target, the WHEEL check, the build cache."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from layer_builder import LayerPathLayout, LayerTarget, Manifest
+from layer_builder.errors import (
+    IncompatibleWheelError,
+    InstallerFailedError,
+    NoCompatibleWheelError,
+)
+from layer_builder.installers import (
+    Installer,
+    PipInstaller,
+    PoetryInstaller,
+    UvInstaller,
+    UvPipInstaller,
+)
+from layer_builder.manifest import Tool
+from layer_builder.steps.build import BuildResult, BuildStep, default_installer
+from tests.conftest import MakeProject, WheelIndex
+from tests.installers.projects import write_uv_project
+from tests.wheelhouse import WheelSpec, make_wheel
+
+INSTALLERS: dict[str, Callable[[], Installer]] = {"pip": PipInstaller, "uv-pip": UvPipInstaller}
+ARM312 = LayerTarget("3.12", "arm64")
+
+
+def build(project: Path, target: LayerTarget, installer: Installer | None = None) -> BuildResult:
+    manifest = Manifest.from_project(project)
+    return BuildStep(target, manifest, LayerPathLayout(project), installer).run()
+
+
+@pytest.fixture(params=list(INSTALLERS))
+def installer(request: pytest.FixtureRequest) -> Installer:
+    return INSTALLERS[request.param]()
+
+
+def test_arm64_cp312_build_on_x86_64_picks_the_aarch64_wheel(
+    make_project: MakeProject, installer: Installer
+) -> None:
+    project = make_project({"fastcalc": "1.0.0", "tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
+    result = build(project, ARM312, installer)
+    so_files = sorted(p.name for p in result.dir_python.rglob("*.so"))
+    assert so_files == ["_speedups.cpython-312-aarch64-linux-gnu.so"]
+    assert {d.name for d in result.distributions} == {"fastcalc", "tinyhttp", "tinyutil"}
+    assert result.dir_python == LayerPathLayout(project).dir_python
+    assert not list(result.dir_python.rglob("*.pyc"))
+    assert not result.cached
+
+
+def test_glibc_2_28_wheel_loads_on_python312_only(
+    make_project: MakeProject, installer: Installer
+) -> None:
+    project = make_project({"modernlib": "1.0.0"})
+    assert build(project, LayerTarget("3.12", "x86_64"), installer).distributions
+    with pytest.raises(NoCompatibleWheelError, match="modernlib") as info:
+        build(project, LayerTarget("3.11", "x86_64"), installer)
+    assert "python3.11 x86_64" in str(info.value)
+
+
+def test_hashes_are_required_when_pinned(make_project: MakeProject, installer: Installer) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    manifest = Manifest.from_project(project)
+    assert manifest.has_hashes
+    text = (project / "requirements.txt").read_text()
+    (project / "requirements.txt").write_text(text.replace("sha256:", "sha256:0", 1)[:-2] + "\n")
+    with pytest.raises(InstallerFailedError) as info:
+        build(project, ARM312, installer)
+    assert "--require-hashes" in info.value.command
+    assert "hash" in info.value.output.lower()
+
+
+def test_rebuild_leaves_no_stale_package(make_project: MakeProject, installer: Installer) -> None:
+    project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
+    build(project, ARM312, installer)
+    make_project({"tinyutil": "1.1.0"})
+    result = build(project, ARM312, installer)
+    assert sorted(p.name for p in result.dir_python.iterdir()) == [
+        "tinyutil",
+        "tinyutil-1.1.0.dist-info",
+    ]
+
+
+def test_failed_install_keeps_the_previous_tree_and_no_partial_one(
+    make_project: MakeProject, installer: Installer
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    first = build(project, ARM312, installer)
+    make_project({"no-such-dist": "1.0"}, hashes=False)
+    with pytest.raises(NoCompatibleWheelError):
+        build(project, ARM312, installer)
+    artifacts = LayerPathLayout(project).dir_artifacts
+    assert sorted(p.name for p in artifacts.iterdir()) == ["build-record.json", "python"]
+    assert (first.dir_python / "tinyutil").is_dir()
+
+
+def test_installer_failure_carries_command_and_output(make_project: MakeProject) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    (project / "requirements.txt").write_text("tinyutil===not a version\n")
+    with pytest.raises(InstallerFailedError) as info:
+        build(project, ARM312, UvPipInstaller())
+    assert info.value.command[1:3] == ("pip", "install")
+    assert info.value.output
+    assert "command (exit code" in str(info.value)
+
+
+class _HostWheelInstaller(Installer):
+    """Installs a host-only wheel whatever the target: what the WHEEL check is for."""
+
+    name = "host-wheel"
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        spec = WheelSpec("hostlib", "1.0.0", tag="cp311-cp311-linux_x86_64")
+        wheel = make_wheel(spec, dir_target.parent)
+        PipInstaller().check_version()
+        import zipfile
+
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(dir_target)
+        wheel.unlink()
+
+
+def test_wheel_check_names_the_offender_and_keeps_no_tree(make_project: MakeProject) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    with pytest.raises(IncompatibleWheelError, match=r"hostlib \(cp311-cp311-linux_x86_64\)"):
+        build(project, ARM312, _HostWheelInstaller())
+    artifacts = LayerPathLayout(project).dir_artifacts
+    assert not artifacts.exists() or not list(artifacts.iterdir())
+
+
+def test_unchanged_build_is_served_from_the_record(make_project: MakeProject) -> None:
+    project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
+    first = build(project, ARM312)
+    marker = first.dir_python / "tinyutil" / "marker"
+    marker.write_text("kept")
+    again = build(project, ARM312)
+    assert again.cached and marker.exists()
+    assert again.distributions == first.distributions
+    record = json.loads(LayerPathLayout(project).path_build_record.read_text())
+    assert record["distributions"] == {"tinyhttp": "2.0.0", "tinyutil": "1.0.0"}
+
+    assert not build(project, LayerTarget("3.12", "x86_64")).cached, "another target"
+    make_project({"tinyutil": "1.1.0"})
+    changed = build(project, LayerTarget("3.12", "x86_64"))
+    assert not changed.cached and not marker.exists()
+
+
+def test_cache_can_be_turned_off(make_project: MakeProject) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    build(project, ARM312)
+    step = BuildStep(
+        ARM312, Manifest.from_project(project), LayerPathLayout(project), use_cache=False
+    )
+    assert not step.run().cached
+
+
+def test_uv_project_cache_sees_a_pyproject_change(tmp_path: Path, wheel_index: WheelIndex) -> None:
+    project = write_uv_project(tmp_path / "app", wheel_index.url, ["tinyutil"])
+    assert not build(project, ARM312).cached
+    assert build(project, ARM312).cached
+    write_uv_project(project, wheel_index.url, ["tinyutil", "tinyhttp"], lock=False)
+    with pytest.raises(Exception, match="uv lock"):
+        build(project, ARM312)
+
+
+@pytest.mark.parametrize(
+    ("tool", "expected"),
+    [(Tool.UV, UvInstaller), (Tool.POETRY, PoetryInstaller), (Tool.PIP, UvPipInstaller)],
+)
+def test_default_installer_per_tool(tool: Tool, expected: type[Installer]) -> None:
+    assert type(default_installer(tool)) is expected
