@@ -82,11 +82,15 @@ def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWor
     """Everything the user gave, validated before any work starts."""
     project = Path(args.project).resolve()
     if not project.is_dir():
-        raise ProjectError(f"project folder {project} does not exist: check --project")
+        problem = "is not a folder" if project.exists() else "does not exist"
+        raise ProjectError(f"project folder {project} {problem}: check --project")
     config = load_project_config(project)
+    python = _setting(args, config, "python", "python")
+    arch = _setting(args, config, "arch", "arch")
+    # An empty --python "" is a mistake to report, not a request for the default.
     target = LayerTarget(
-        python_version=_setting(args, config, "python", "python") or "3.12",
-        architecture=_setting(args, config, "arch", "arch") or "x86_64",
+        python_version="3.12" if python is None else python,
+        architecture="x86_64" if arch is None else arch,
     )
     excludes = _setting(args, config, "exclude", "exclude")
     options = PackageOptions() if excludes is None else PackageOptions(excludes=excludes)

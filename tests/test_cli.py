@@ -382,6 +382,25 @@ def assert_nothing_built(project: Path) -> None:
             ["--tool", "pipenv"],
             "unknown tool 'pipenv': choose one of pip, uv, poetry",
         ),
+        (
+            ["--python", ""],
+            "unsupported Lambda Python version '': choose one of 3.10, 3.11, 3.12, 3.13, 3.14 "
+            "(e.g. --python 3.12)",
+        ),
+        (
+            ["--arch", ""],
+            "unknown Lambda architecture '': choose x86_64 or arm64 (e.g. --arch arm64)",
+        ),
+        (
+            ["--description", "d" * 83],
+            "description is 83 characters, over the 82 that fit next to the version stamp in "
+            "Lambda's 256: shorten --description",
+        ),
+        (
+            ["--license-info", "l" * 513],
+            "license info is 513 characters, over Lambda's 512: shorten --license-info (an "
+            "SPDX identifier or a URL)",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", ["build", "run"])
@@ -402,6 +421,12 @@ def test_missing_project(tmp_path: Path, cli: Any) -> None:
     missing = tmp_path / "nowhere"
     outcome = cli("build", "--project", missing)
     assert outcome.error == f"project folder {missing} does not exist: check --project"
+
+
+def test_project_that_is_a_file(make_project: MakeProject, cli: Any) -> None:
+    path = make_project({"tinyutil": "1.0.0"}) / "requirements.txt"
+    outcome = cli("build", "--project", path)
+    assert outcome.error == f"project folder {path} is not a folder: check --project"
 
 
 def test_missing_manifest(tmp_path: Path, cli: Any) -> None:
@@ -582,6 +607,26 @@ def test_no_credentials(
     assert outcome.error == (
         f"checking S3 bucket {bucket!r} failed: no AWS credentials found: configure a profile "
         f"or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY variables, or try --local"
+    )
+    assert_nothing_built(project)
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_unknown_aws_profile(
+    make_project: MakeProject,
+    bucket: str,
+    layer_name: str,
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    project = make_project({"tinyutil": "1.0.0"})
+    outcome = cli(
+        "run", "--project", project, "--layer-name", layer_name, "--s3dir", f"s3://{bucket}/a/"
+    )
+    assert outcome.error == (
+        f"checking S3 bucket {bucket!r} failed: The config profile (no-such-profile) could not "
+        f"be found: check the arguments and your AWS configuration"
     )
     assert_nothing_built(project)
 
