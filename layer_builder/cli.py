@@ -11,17 +11,22 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+import boto3
 import botocore.exceptions
 
 from layer_builder._version import __version__
 from layer_builder.aws import AwsClients, aws_errors
+from layer_builder.codeartifact import CodeArtifactRepository
 from layer_builder.config import load_project_config
 from layer_builder.distributions import find_distributions
 from layer_builder.errors import AwsError, ConfigurationError, LayerBuilderError, ProjectError
 from layer_builder.fingerprint import compute_fingerprint
+from layer_builder.installers import IndexOptions, Installer, InstallOptions
 from layer_builder.layout import LayerPathLayout, parse_s3dir
+from layer_builder.manifest import Manifest
 from layer_builder.progress import TerminalProgress
-from layer_builder.steps.build import BuildResult, build_fingerprint
+from layer_builder.steps.build import BuildResult, build_fingerprint, make_installer
 from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult
 from layer_builder.steps.publish import PublishResult
 from layer_builder.steps.upload import UploadResult
@@ -48,6 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--python", help="Lambda Python version (default: 3.12)")
     common.add_argument("--arch", help="x86_64 or arm64 (default: x86_64)")
     common.add_argument("--tool", help="uv, poetry or pip (default: detected from the files)")
+    common.add_argument("--extra", action="append", dest="extras", metavar="NAME",
+                        help="also install this extra (repeatable)")  # fmt: skip
+    common.add_argument("--group", action="append", dest="groups", metavar="NAME",
+                        help="also install this dependency group (repeatable)")  # fmt: skip
+    common.add_argument("--allow-source", action="append", metavar="DIST",
+                        help="build this pure-Python dist from source")  # fmt: skip
+    common.add_argument("--container", choices=["docker", "podman"],
+                        help="build in the runtime's SAM build image")  # fmt: skip
+    common.add_argument("--index-url", metavar="URL",
+                        help="package index (credentials: use env)")  # fmt: skip
+    common.add_argument("--extra-index-url", action="append", dest="extra_index_urls",
+                        metavar="URL", help="another package index (repeatable)")  # fmt: skip
+    common.add_argument("--codeartifact", metavar="DOMAIN/REPO[@OWNER]",
+                        help="use this AWS CodeArtifact repository as the index")  # fmt: skip
     common.add_argument("--exclude", action="append", metavar="DIST",
                         help="leave this distribution out of the zip (repeatable); replaces "
                              f"the default {', '.join(DEFAULT_EXCLUDES)}")  # fmt: skip
@@ -76,6 +95,30 @@ def _parser() -> argparse.ArgumentParser:
 def _setting(args: argparse.Namespace, config: dict[str, Any], flag: str, key: str) -> Any:
     value = getattr(args, flag)
     return value if value not in (None, False) else config.get(key)
+
+
+def _make_installer(
+    args: argparse.Namespace, config: dict[str, Any], project: Path, aws: AwsClients | None
+) -> Installer:
+    """The build's installer, with the index, extras, groups and container asked for."""
+    tool = Manifest.from_project(project, _setting(args, config, "tool", "tool")).tool
+    index = IndexOptions(
+        index_url=_setting(args, config, "index_url", "index_url"),
+        extra_index_urls=_setting(args, config, "extra_index_urls", "extra_index_urls") or (),
+    )
+    codeartifact = _setting(args, config, "codeartifact", "codeartifact")
+    if codeartifact and args.command in ("build", "run"):
+        repository = CodeArtifactRepository.parse(codeartifact)
+        session = aws.session if aws is not None and aws.session is not None else None
+        client = (session or boto3.session.Session()).client("codeartifact")
+        index = attrs.evolve(index, index_url=repository.index_url(client))
+    options = InstallOptions(
+        extras=_setting(args, config, "extras", "extras") or (),
+        groups=_setting(args, config, "groups", "groups") or (),
+        allow_source=_setting(args, config, "allow_source", "allow_source") or (),
+    )
+    container = _setting(args, config, "container", "container")
+    return make_installer(tool, index=index, options=options, container=container)
 
 
 def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWorkflow:
@@ -112,6 +155,7 @@ def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWor
         s3dir_lambda=s3dir or "s3://unset/",
         target=target,
         tool=_setting(args, config, "tool", "tool"),
+        installer=_make_installer(args, config, project, aws),
         package_options=options,
         aws=aws,
         description=_setting(args, config, "description", "description") or "",

@@ -48,18 +48,34 @@ def read_wheel_tags(dir_python: Path) -> tuple[WheelTags, ...]:
     return tuple(found)
 
 
-def incompatible_wheels(dir_python: Path, target: LayerTarget) -> tuple[WheelTags, ...]:
+def _accepted(tag: Tag, target: LayerTarget, built_natively: bool) -> bool:
+    if target.accepts(tag):
+        return True
+    # A wheel built inside the runtime's own image is tagged plain ``linux_<machine>``.
+    if built_natively and tag.platform == f"linux_{target.machine}":
+        as_manylinux = Tag(tag.interpreter, tag.abi, f"manylinux_2_17_{target.machine}")
+        return target.accepts(as_manylinux)
+    return False
+
+
+def incompatible_wheels(
+    dir_python: Path, target: LayerTarget, built_natively: bool = False
+) -> tuple[WheelTags, ...]:
     """The distributions none of whose tags the target accepts (no ``WHEEL``: skipped)."""
     return tuple(
         wheel
         for wheel in read_wheel_tags(dir_python)
-        if wheel.tags and not any(target.accepts(tag) for tag in wheel.parsed())
+        if wheel.tags and not any(_accepted(tag, target, built_natively) for tag in wheel.parsed())
     )
 
 
-def check_wheel_tags(dir_python: Path, target: LayerTarget) -> None:
-    """Raise ``IncompatibleWheelError`` naming each distribution the target cannot load."""
-    offenders = incompatible_wheels(dir_python, target)
+def check_wheel_tags(dir_python: Path, target: LayerTarget, built_natively: bool = False) -> None:
+    """Raise ``IncompatibleWheelError`` naming each distribution the target cannot load.
+
+    ``built_natively``: the tree was installed inside the runtime's build image, where
+    ``linux_<machine>`` wheels are built for the right glibc.
+    """
+    offenders = incompatible_wheels(dir_python, target, built_natively)
     if offenders:
         raise IncompatibleWheelError(
             [(wheel.name, wheel.tags) for wheel in offenders], target.description

@@ -140,6 +140,9 @@ class Installer(abc.ABC):
 
     #: A short name for logs and results, e.g. ``"pip"``.
     name: str = ""
+    #: Whether it installs inside the target's own environment (a build container), where
+    #: a wheel built from source is right for the target.
+    builds_natively: bool = False
 
     def fingerprint_fields(self) -> dict[str, object]:
         """What about this installer changes the tree it makes (for the build cache)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from layer_builder.container import ContainerInstaller
 from layer_builder.distributions import InstalledDistribution, find_distributions
 from layer_builder.installers import (
     IndexOptions,
@@ -58,6 +59,19 @@ def default_installer(
     if uv:
         return UvPipInstaller(uv, index=index, options=options)
     return PipInstaller(index=index)
+
+
+def make_installer(
+    tool: Tool,
+    *,
+    index: IndexOptions | None = None,
+    options: InstallOptions | None = None,
+    container: str | None = None,
+) -> Installer:
+    """The installer for ``tool``, or the container build (``"docker"``/``"podman"``)."""
+    if container:
+        return ContainerInstaller(container, index=index, options=options)
+    return default_installer(tool, index, options)
 
 
 def build_fingerprint(manifest: Manifest, target: LayerTarget, installer: Installer) -> str:
@@ -142,7 +156,7 @@ class BuildStep(Step):
             with self.timed(f"installing {self.manifest.filename} for {self.target.description}"):
                 self.installer.install(self.manifest, self.target, staging)
             if self.check_wheels:
-                check_wheel_tags(staging, self.target)
+                check_wheel_tags(staging, self.target, self.installer.builds_natively)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
