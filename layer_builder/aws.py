@@ -23,10 +23,32 @@ class AwsClients:
 
     s3: Any = attrs.field(repr=False)
     lambda_: Any = attrs.field(repr=False)
+    #: Where the clients came from, to make the same account's clients in other regions.
+    session: Any = attrs.field(default=None, repr=False, eq=False)
+    endpoint_url: str | None = None
 
     @property
     def region(self) -> str:
         return str(self.lambda_.meta.region_name)
+
+    def for_region(self, region: str) -> AwsClients:
+        """The same credentials and endpoint in ``region`` (for multi-region publishing)."""
+        if region == self.region:
+            return self
+        if self.session is None:
+            raise AwsError(
+                f"cannot make AWS clients for region {region!r} from clients built by hand: "
+                f"build them with AwsClients.from_session()"
+            )
+        kwargs: dict[str, Any] = {"config": _RETRIES, "region_name": region}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return AwsClients(
+            s3=self.session.client("s3", **kwargs),
+            lambda_=self.session.client("lambda", **kwargs),
+            session=self.session,
+            endpoint_url=self.endpoint_url,
+        )
 
     @classmethod
     def from_session(
@@ -45,7 +67,12 @@ class AwsClients:
         kwargs: dict[str, Any] = {"config": _RETRIES, "region_name": region}
         if endpoint_url:
             kwargs["endpoint_url"] = endpoint_url
-        return cls(s3=session.client("s3", **kwargs), lambda_=session.client("lambda", **kwargs))
+        return cls(
+            s3=session.client("s3", **kwargs),
+            lambda_=session.client("lambda", **kwargs),
+            session=session,
+            endpoint_url=endpoint_url,
+        )
 
 
 _HINTS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -10,10 +11,18 @@ import attrs
 from s3pathlib.api import S3Path
 
 from layer_builder.aws import AwsClients, aws_errors, check_bucket
+from layer_builder.errors import AwsError
 from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.installers import Installer
 from layer_builder.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.manifest import Manifest, Tool
+from layer_builder.regions import (
+    RegionPublisher,
+    RegionResult,
+    RegionTarget,
+    check_regions,
+    publish_regions,
+)
 from layer_builder.steps.build import BuildResult, BuildStep
 from layer_builder.steps.package import PackageOptions, PackageResult, PackageStep
 from layer_builder.steps.publish import (
@@ -44,6 +53,8 @@ class WorkflowResult:
     publish: PublishResult
     #: What identifies the build (manifest + target + tool + package options).
     fingerprint: str = ""
+    #: One result per extra region (``regions=`` of the workflow), in the order given.
+    regions: tuple[RegionResult, ...] = ()
 
     @property
     def skipped(self) -> bool:
@@ -80,6 +91,7 @@ class LayerWorkflow:
         force: bool = False,
         upload_progress: ProgressCallback | None = None,
         storage_mode: str | None = None,
+        regions: Sequence[RegionTarget] = (),
     ):
         self.project_dir = Path(project_dir).resolve()
         self.target = target or LayerTarget()
@@ -96,6 +108,8 @@ class LayerWorkflow:
         )
         self.s3_layout = LayerS3Layout(s3dir_lambda)
         self.upload_progress = upload_progress
+        self.regions = tuple(regions)
+        self._region_aws: dict[str, AwsClients] = {}
         self._aws = aws
 
     @property
@@ -137,6 +151,18 @@ class LayerWorkflow:
             self.publish_options, self.target, self.manifest, self.s3_layout, self.aws
         )
 
+    def region_aws(self, region: str) -> AwsClients:
+        """The clients for ``region`` (made once per workflow)."""
+        if region not in self._region_aws:
+            self._region_aws[region] = self.aws.for_region(region)
+        return self._region_aws[region]
+
+    def make_region_publisher(self, region: RegionTarget) -> RegionPublisher:
+        aws = self.region_aws(region.region)
+        layout = LayerS3Layout(region.s3dir_lambda)
+        step = PublishStep(self.publish_options, self.target, self.manifest, layout, aws)
+        return RegionPublisher(region, aws, step)
+
     # -- hooks: override one to add work between steps ----------------------------------
 
     def after_build(self, result: BuildResult) -> None:
@@ -162,6 +188,14 @@ class LayerWorkflow:
             check_storage_mode_supported(self.aws.lambda_)
         if self.publish_options.storage_mode == "REFERENCE":
             require_versioned_bucket(self.aws.s3, self.s3_layout.s3dir_lambda.bucket)
+        check_regions(self.aws.region, self.regions)
+        for region in self.regions:
+            bucket = region.s3dir_lambda.bucket
+            s3 = self.region_aws(region.region).s3
+            with aws_errors(f"checking S3 bucket {bucket!r} ({region.region})"):
+                check_bucket(s3, bucket)
+            if self.publish_options.storage_mode == "REFERENCE":
+                require_versioned_bucket(s3, bucket)
 
     def build(self) -> BuildResult:
         result = self.make_build_step().run()
@@ -188,16 +222,40 @@ class LayerWorkflow:
         version already carries this build's fingerprint (None when forced or changed)."""
         return self.make_publish_step().check_unchanged(self.fingerprint)
 
+    def publish_regions(self, source: UploadResult | None) -> tuple[RegionResult, ...]:
+        """Copy ``source`` to each extra region and publish it there (where missing)."""
+        publishers = [self.make_region_publisher(r) for r in self.regions]
+        return publish_regions(publishers, source, self.fingerprint)
+
     def run(self) -> WorkflowResult:
-        """Check, then build, package, upload and publish, unless the latest version
-        already holds this build (then only ``after_publish`` runs)."""
+        """Check, then build, package, upload and publish (then copy and publish in each
+        extra region), unless the latest version already holds this build: then only
+        ``after_publish`` runs, and regions are served from the uploaded zip."""
         self.check()
         unchanged = self.find_unchanged()
         if unchanged is not None:
-            self.after_publish(unchanged)
-            return WorkflowResult(None, None, None, unchanged, self.fingerprint)
+            source = self._uploaded_build() if self.regions else None
+            if source is not None or self._regions_hold_build():
+                self.after_publish(unchanged)
+                regions = self.publish_regions(source) if self.regions else ()
+                return WorkflowResult(None, None, None, unchanged, self.fingerprint, regions)
         build = self.build()
         package = self.package(build)
         upload = self.upload(package)
         publish = self.publish(upload)
-        return WorkflowResult(build, package, upload, publish, package.fingerprint)
+        regions = self.publish_regions(upload) if self.regions else ()
+        return WorkflowResult(build, package, upload, publish, package.fingerprint, regions)
+
+    def _uploaded_build(self) -> UploadResult | None:
+        """The home region's ``layer.zip`` when it holds this very build."""
+        try:
+            found = UploadResult.from_s3_object(self.aws.s3, self.s3_layout.s3path_layer_zip)
+        except AwsError:
+            return None  # missing, or not ours: the build must be redone to serve the regions
+        return found if found.fingerprint == self.fingerprint else None
+
+    def _regions_hold_build(self) -> bool:
+        publishers = [self.make_region_publisher(r) for r in self.regions]
+        return all(
+            p.publish_step.check_unchanged(self.fingerprint, repair=False) for p in publishers
+        )
