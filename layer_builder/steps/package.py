@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import attrs
 from packaging.utils import canonicalize_name
 
 from layer_builder.deflate import Deflater
-from layer_builder.distributions import InstalledDistribution, find_distributions
-from layer_builder.errors import LayerTooLargeError
+from layer_builder.distributions import find_distributions
 from layer_builder.fingerprint import compute_fingerprint
+from layer_builder.size_report import (
+    LAMBDA_UNZIPPED_LIMIT,
+    DistributionSize,
+    SizeLimit,
+    distribution_sizes,
+    format_size,
+    owners,
+)
+from layer_builder.slimming import Saving, is_shared_object, slim, strip_preparer, strip_saving
+from layer_builder.smoke import import_smoke_test, smoke_test_applies
 from layer_builder.steps.base import Step
 from layer_builder.steps.build import BuildResult
-from layer_builder.zipper import write_reproducible_zip
+from layer_builder.zipper import ZipMember, write_reproducible_zip
 
 #: Provided by the Lambda Python runtime, or only needed to install: left out by default.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -28,9 +37,6 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "wheel",
 )
 
-#: Lambda's limit for a function and all its layers, unzipped.
-LAMBDA_UNZIPPED_LIMIT = 262_144_000
-
 ZIP_ROOT = "python"
 
 
@@ -40,16 +46,25 @@ def _canonical_names(names: Iterable[str]) -> tuple[str, ...]:
 
 @attrs.frozen
 class PackageOptions:
-    """How the tree becomes a zip. Only ``excludes`` changes the layer's content, so only it
-    is part of the build fingerprint."""
+    """How the tree becomes a zip. What changes the layer's content (excludes, slimming) is
+    part of the build fingerprint; how it is compressed is not."""
 
     excludes: tuple[str, ...] = attrs.field(default=DEFAULT_EXCLUDES, converter=_canonical_names)
     #: 0 (store) to 9 (12 with libdeflate); 6 is within 1 % of ``zip -9`` on real layers.
     compresslevel: int = 6
+    #: Lambda's unzipped limit for the function and all its layers.
     max_unzipped_size: int = LAMBDA_UNZIPPED_LIMIT
-    #: ``zlib`` or ``zlib-ng`` (extra ``[fast]``): each gives its own reproducible bytes.
+    #: Bytes of that limit kept for the function's own code and its other layers.
+    reserve: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    #: Leave out bytecode caches, dependencies' tests, headers, Cython sources, type stubs.
+    slim: bool = False
+    #: ``strip --strip-debug`` copies of shared objects on their way into the zip.
+    strip: bool = False
+    #: After slimming, import every top-level package when the host can run the target.
+    smoke_test: bool = True
+    #: ``zlib`` or ``libdeflate`` (extra ``[fast]``): each gives its own reproducible bytes.
     backend: str = "zlib"
-    #: Compression threads; None means every core. Never changes the bytes.
+    #: Compression workers; None means every core. Never changes the bytes.
     workers: int | None = None
     #: Copy unchanged members from the previous zip instead of compressing them again.
     incremental: bool = True
@@ -58,7 +73,17 @@ class PackageOptions:
         Deflater(backend=self.backend, level=self.compresslevel)  # validates both
 
     def fingerprint_fields(self) -> dict[str, object]:
-        return {"excludes": list(self.excludes)}
+        fields: dict[str, object] = {"excludes": list(self.excludes)}
+        # Only when set, so that the fingerprints of plain layers stay what they were.
+        if self.slim:
+            fields["slim"] = True
+        if self.strip:
+            fields["strip"] = True
+        return fields
+
+    @property
+    def size_limit(self) -> SizeLimit:
+        return SizeLimit(self.max_unzipped_size, self.reserve)
 
 
 @attrs.frozen
@@ -72,6 +97,14 @@ class PackageResult:
     files: int
     fingerprint: str
     excluded: tuple[str, ...] = ()
+    #: Per distribution, largest (unzipped) first.
+    distributions: tuple[DistributionSize, ...] = ()
+    #: What each slimming measure saved (empty without ``slim``/``strip``).
+    savings: tuple[Saving, ...] = ()
+    #: Members copied from the previous zip rather than compressed again.
+    reused: int = 0
+    #: The unzipped bytes the layer may take (Lambda's limit minus the reserve).
+    size_limit: int = LAMBDA_UNZIPPED_LIMIT
 
     @classmethod
     def from_zip(cls, path_zip: Path, fingerprint: str) -> PackageResult:
@@ -96,17 +129,12 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _format_mb(size: int) -> str:
-    if size < 100_000:
-        return f"{size / 1_000:.1f} kB"
-    return f"{size / 1_000_000:.1f} MB"
-
-
 class PackageStep(Step):
     """Zips ``BuildResult.dir_python`` reproducibly, leaving out excluded distributions.
 
     Exclusion goes by each distribution's ``RECORD``, so a distribution's files go whatever
-    their names (``PyYAML`` installs ``yaml/`` and ``_yaml/``).
+    their names (``PyYAML`` installs ``yaml/`` and ``_yaml/``). The size guard runs on the
+    final sizes (after slimming and stripping) before any byte of the zip is written.
     """
 
     name = "package"
@@ -117,65 +145,85 @@ class PackageStep(Step):
 
     def run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python
+        options = self.options
         distributions = find_distributions(root)
-        excluded = [d for d in distributions if d.canonical_name in self.options.excludes]
+        excluded = [d for d in distributions if d.canonical_name in options.excludes]
         skipped = {f for d in excluded for f in d.files}
-        entries = []
+        files = {}
         for path in sorted(root.rglob("*")):
             relative = path.relative_to(root).as_posix()
-            if path.is_file() and relative not in skipped:
-                entries.append((f"{ZIP_ROOT}/{relative}", path))
-        unzipped_size = sum(p.stat().st_size for _, p in entries)
-        self._check_size(unzipped_size, root, distributions, skipped)
+            if relative not in skipped and path.is_file():
+                files[relative] = path
+        sizes = {relative: path.stat().st_size for relative, path in files.items()}
+        savings: tuple[Saving, ...] = ()
+        if options.slim:
+            kept, savings = slim(list(sizes.items()))
+            files = {relative: files[relative] for relative in kept}
+        kept_distributions = [d for d in distributions if d not in excluded]
+        owner_of = owners(kept_distributions)
         if excluded:
             self.logger.info("leaving out %s", ", ".join(d.name for d in excluded))
-        with self.timed(f"zipping {len(entries)} files ({_format_mb(unzipped_size)})"):
+        for saving in savings:
+            self.logger.info("--slim: %s, %d files, %s", saving.what, saving.files,
+                             format_size(saving.bytes_saved))  # fmt: skip
+        prepare = strip_preparer() if options.strip else None
+        members = [
+            ZipMember.from_file(
+                f"{ZIP_ROOT}/{relative}", path, prepare if is_shared_object(relative) else None
+            )
+            for relative, path in files.items()
+        ]
+
+        def guard(final: Sequence[tuple[str, int]]) -> None:
+            report = [(name[len(ZIP_ROOT) + 1 :], size, 0) for name, size in final]
+            by_distribution = distribution_sizes(report, owner_of)
+            options.size_limit.check(sum(size for _, size in final), by_distribution, str(root))
+
+        unzipped = sum(sizes[relative] for relative in files)
+        with self.timed(f"zipping {len(members)} files ({format_size(unzipped)})"):
             report = write_reproducible_zip(
-                entries,
+                members,
                 self.path_zip,
-                self.options.compresslevel,
-                backend=self.options.backend,
-                workers=self.options.workers,
-                incremental=self.options.incremental,
+                options.compresslevel,
+                backend=options.backend,
+                workers=options.workers,
+                incremental=options.incremental,
+                before_write=guard,
             )
         if report.reused:
             self.logger.info("reused %d unchanged members of the previous zip", report.reused)
+        if prepare is not None:
+            savings += (
+                strip_saving(
+                    (sizes[m.name[len(ZIP_ROOT) + 1 :]], m.size)
+                    for m in report.members
+                    if is_shared_object(m.name)
+                ),
+            )
+        slimmed = options.slim or prepare is not None
+        if slimmed and options.smoke_test and smoke_test_applies(build.target):
+            with self.timed("import smoke test of the slimmed layer"):
+                import_smoke_test(root, self.path_zip, kept_distributions)
         result = PackageResult(
             path_zip=self.path_zip,
             sha256=report.sha256,
             zip_size=report.zip_size,
-            unzipped_size=unzipped_size,
-            files=len(entries),
+            unzipped_size=sum(m.size for m in report.members),
+            files=len(report.members),
             fingerprint=compute_fingerprint(
-                build.manifest, build.target, self.options.fingerprint_fields()
+                build.manifest, build.target, options.fingerprint_fields()
             ),
             excluded=tuple(d.name for d in excluded),
+            distributions=distribution_sizes(
+                ((m.name[len(ZIP_ROOT) + 1 :], m.size, m.compressed_size) for m in report.members),
+                owner_of,
+            ),
+            savings=savings,
+            reused=report.reused,
+            size_limit=options.size_limit.available,
         )
         self.logger.info(
-            "wrote %s: %s zipped, sha256 %s", self.path_zip, _format_mb(result.zip_size),
-            result.sha256,
+            "wrote %s: %s zipped, %s unzipped, sha256 %s", self.path_zip,
+            format_size(result.zip_size), format_size(result.unzipped_size), result.sha256,
         )  # fmt: skip
         return result
-
-    def _check_size(
-        self,
-        unzipped_size: int,
-        root: Path,
-        distributions: tuple[InstalledDistribution, ...],
-        skipped: set[str],
-    ) -> None:
-        limit = self.options.max_unzipped_size
-        if unzipped_size <= limit:
-            return
-        sizes = []
-        for dist in distributions:
-            if dist.canonical_name in self.options.excludes:
-                continue
-            kept = [root / f for f in dist.files if f not in skipped and (root / f).is_file()]
-            sizes.append((sum(p.stat().st_size for p in kept), dist.name))
-        largest = ", ".join(f"{name} {_format_mb(size)}" for size, name in sorted(sizes)[::-1][:5])
-        raise LayerTooLargeError(
-            f"the layer in {root} is {_format_mb(unzipped_size)} unzipped, over the "
-            f"{_format_mb(limit)} limit ({limit:,} bytes); largest distributions: {largest}; "
-            f"exclude some (--exclude NAME) or split them into another layer"
-        )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import logging
 import os
 import re
 import shutil
 import stat
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +24,14 @@ from layer_builder import (
     LayerTarget,
     LayerTooLargeError,
     Manifest,
+    PackageError,
     PackageOptions,
     PackageResult,
     PackageStep,
     compute_fingerprint,
 )
 from layer_builder.distributions import find_distributions
+from layer_builder.smoke import smoke_test_applies
 from tests.conftest import WheelIndex
 
 TARGET = LayerTarget("3.12", "x86_64")
@@ -180,7 +185,10 @@ def test_size_guard_names_the_largest_distributions(build: BuildResult, tmp_path
     assert "unzipped, over the 4.0 kB limit (4,000 bytes)" in message
     assert re.search(r"largest distributions: tinyhttp 5\.\d kB, fastcalc 0\.\d kB, ", message)
     assert "s3transfer" not in message, "excluded distributions do not count"
-    assert "exclude some (--exclude NAME)" in message
+    assert message.endswith(
+        "; exclude some (--exclude NAME), slim the tree (--slim, --strip) or split them into "
+        "another layer"
+    )
     assert path_zip.read_bytes() == b"previous zip"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layer.zip", "tree"]
 
@@ -199,3 +207,110 @@ def test_distributions_are_found_in_the_built_tree(build: BuildResult) -> None:
     assert sorted(found) == ["fastcalc", "s3transfer", "tiny-yaml", "tinyhttp", "tinyutil"]
     assert found["tiny-yaml"].name == "Tiny-YAML"
     assert "yaml_impl/__init__.py" in found["tiny-yaml"].files
+
+
+def test_result_reports_sizes_per_distribution(build: BuildResult, tmp_path: Path) -> None:
+    result = PackageStep(tmp_path / "layer.zip").run(build)
+    names = [d.name for d in result.distributions]
+    assert sorted(names) == ["Tiny-YAML", "fastcalc", "tinyhttp", "tinyutil"]
+    unzipped = [d.unzipped_size for d in result.distributions]
+    assert unzipped == sorted(unzipped, reverse=True)
+    assert sum(unzipped) == result.unzipped_size
+    assert sum(d.files for d in result.distributions) == result.files
+    with zipfile.ZipFile(result.path_zip) as zf:
+        compressed = sum(i.compress_size for i in zf.infolist())
+    assert sum(d.zipped_size for d in result.distributions) == compressed
+    assert result.size_limit == 262_144_000
+    assert result.savings == ()
+
+
+def test_reserve_and_warning_near_the_limit(
+    build: BuildResult, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    size = PackageStep(tmp_path / "a.zip").run(build).unzipped_size
+    caplog.set_level(logging.WARNING, logger="layer_builder")
+    options = PackageOptions(max_unzipped_size=size + 1000, reserve=1000)
+    result = PackageStep(tmp_path / "b.zip", options).run(build)
+    assert result.size_limit == size
+    assert "100 % of the" in caplog.text and "after 1,000 reserved for the function" in caplog.text
+    with pytest.raises(LayerTooLargeError, match="after 1,001 reserved for the function"):
+        PackageStep(tmp_path / "c.zip", attrs.evolve(options, reserve=1001)).run(build)
+    assert not (tmp_path / "c.zip").exists()
+
+
+def test_second_run_reuses_every_member(build: BuildResult, tmp_path: Path) -> None:
+    first = PackageStep(tmp_path / "layer.zip").run(build)
+    second = PackageStep(tmp_path / "layer.zip").run(build)
+    assert (first.reused, second.reused) == (0, second.files)
+    assert second.sha256 == first.sha256
+    assert second.distributions == first.distributions
+
+
+def _add_slimmable_files(root: Path) -> None:
+    extra = {
+        "tinyhttp/tests/test_get.py": b"def test(): pass\n" * 10,
+        "tinyhttp/__pycache__/__init__.cpython-312.pyc": b"\0" * 300,
+        "tinyhttp/__init__.pyi": b"def get(url: str) -> str: ...\n",
+        "tinyhttp/include/tinyhttp.h": b"int get(void);\n",
+        "tinyhttp/_speed.pyx": b"cdef int x = 1\n",
+    }
+    for name, data in extra.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+
+
+def test_slim_leaves_out_files_but_keeps_metadata(build: BuildResult, tmp_path: Path) -> None:
+    _add_slimmable_files(build.dir_python)
+    plain = PackageStep(tmp_path / "plain.zip").run(build)
+    slimmed = PackageStep(tmp_path / "slim.zip", PackageOptions(slim=True)).run(build)
+    names = _names(slimmed.path_zip)
+    assert not [n for n in names if "/tests/" in n or n.endswith((".pyc", ".pyi", ".h", ".pyx"))]
+    assert len(_names(plain.path_zip)) - len(names) == 5
+    saved = {s.what: (s.files, s.bytes_saved) for s in slimmed.savings}
+    assert saved["tests/ and test/ folders"] == (1, 170)
+    assert saved["__pycache__ folders and *.pyc"] == (1, 300)
+    assert plain.unzipped_size - slimmed.unzipped_size == sum(
+        s.bytes_saved for s in slimmed.savings
+    )
+    assert slimmed.fingerprint != plain.fingerprint
+    extracted = tmp_path / "extracted"
+    with zipfile.ZipFile(slimmed.path_zip) as zf:
+        zf.extractall(extracted)
+    (dist,) = importlib.metadata.distributions(name="tinyhttp", path=[str(extracted / "python")])
+    assert dist.version == "2.0.0"
+    assert "tinyhttp/__init__.py" in [str(f) for f in dist.files or []]
+
+
+def test_slim_runs_the_smoke_test_when_the_host_matches(
+    built: BuildResult, build: BuildResult, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    host = LayerTarget(f"{sys.version_info.major}.{sys.version_info.minor}", "x86_64")
+    if not smoke_test_applies(host):
+        pytest.skip("the host cannot run an x86_64 layer of its own Python")
+    (build.dir_python / "tinyhttp" / "tests").mkdir()
+    (build.dir_python / "tinyhttp" / "tests" / "__init__.py").write_text("")
+    (build.dir_python / "tinyhttp" / "__init__.py").write_text("import tinyhttp.tests\n")
+    caplog.set_level(logging.INFO, logger="layer_builder")
+    step = PackageStep(tmp_path / "layer.zip", PackageOptions(slim=True))
+    with pytest.raises(PackageError, match=r"import tinyhttp: ModuleNotFoundError"):
+        step.run(attrs.evolve(build, target=host))
+    assert "import smoke test of the slimmed layer" in caplog.text
+    assert not (tmp_path / "layer.zip").exists()
+    options = PackageOptions(slim=True, smoke_test=False)
+    PackageStep(tmp_path / "layer.zip", options).run(attrs.evolve(build, target=host))
+    assert (tmp_path / "layer.zip").is_file()
+
+
+def test_strip_reports_its_saving(build: BuildResult, tmp_path: Path) -> None:
+    result = PackageStep(tmp_path / "layer.zip", PackageOptions(strip=True)).run(build)
+    (saving,) = result.savings
+    # The fixture's shared object is a fake strip cannot read: kept as it is, nothing saved.
+    assert (saving.what, saving.files, saving.bytes_saved) == (
+        "debug sections of shared objects (strip)",
+        0,
+        0,
+    )
+    assert "python/fastcalc/_speedups.cpython-312-x86_64-linux-gnu.so" in _names(result.path_zip)
+    plain = PackageOptions().fingerprint_fields()
+    assert PackageOptions(strip=True).fingerprint_fields() == {**plain, "strip": True}
+    assert plain == {"excludes": ["boto3", "botocore", "pip", "s3transfer", "setuptools", "wheel"]}
