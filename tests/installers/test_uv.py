@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from layer_builder import LayerTarget, Manifest
+from layer_builder import LayerPathLayout, LayerTarget, Manifest
 from layer_builder.errors import (
+    BuildError,
     InstallerFailedError,
     NoCompatibleWheelError,
     SourceOnlyDependencyError,
     StaleLockError,
     ToolMissingError,
 )
-from layer_builder.installers import InstallOptions, UvInstaller
+from layer_builder.installers import IndexOptions, InstallOptions, UvInstaller
 from layer_builder.installers import uv as uv_module
+from layer_builder.steps.build import BuildStep
 from tests.conftest import WheelIndex
+from tests.installers.conftest import AuthIndex
 from tests.installers.projects import write_uv_project
 
 ARM312 = LayerTarget("3.12", "arm64")
@@ -150,3 +154,34 @@ def test_failed_export_carries_command_and_output(tmp_path: Path) -> None:
     assert info.value.command[1] == "export"
     assert "uv.lock" in info.value.output
     assert "uv export" in str(info.value)
+
+
+def test_private_index_credentials_stay_in_the_environment(
+    tmp_path: Path,
+    auth_index: AuthIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = auth_index.password
+    monkeypatch.setenv("UV_DEFAULT_INDEX", auth_index.url_with_credentials)
+    project = write_uv_project(tmp_path / "app", auth_index.url, ["tinyhttp"])
+    monkeypatch.delenv("UV_DEFAULT_INDEX")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))  # really ask the index
+    caplog.set_level(logging.DEBUG, logger="layer_builder")
+    manifest = Manifest.from_project(project)
+    index = IndexOptions(auth_index.url_with_credentials)
+
+    result = BuildStep(ARM312, manifest, LayerPathLayout(project), UvInstaller(index=index)).run()
+    assert {d.name for d in result.distributions} == {"tinyhttp", "tinyutil"}
+
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    unreachable = IndexOptions(f"http://{auth_index.user}:{secret}@127.0.0.1:9/simple/")
+    with pytest.raises(BuildError) as info:
+        UvInstaller(index=unreachable).install(manifest, ARM312, tmp_path / "failed")
+    assert "127.0.0.1:9" in str(info.value), "the failure names the index, redacted"
+    assert secret not in str(info.value)
+    assert secret not in caplog.text
+    assert "uv pip install" in caplog.text
+    for path in project.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
