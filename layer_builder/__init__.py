@@ -2,26 +2,38 @@
 
 from layer_builder._version import __version__
 from layer_builder.aws import AwsClients
+from layer_builder.container import ContainerInstaller
 from layer_builder.distributions import InstalledDistribution
 from layer_builder.errors import (
     AwsError,
     BuildError,
     ConfigurationError,
+    IncompatibleWheelError,
     InstallerFailedError,
     LayerBuilderError,
     LayerTooLargeError,
     NoCompatibleWheelError,
     PackageError,
     ProjectError,
+    SourceOnlyDependencyError,
+    StaleLockError,
     StaleUploadError,
     ToolMissingError,
 )
 from layer_builder.fingerprint import VersionStamp, compute_fingerprint
-from layer_builder.installers import IndexOptions, Installer, PipInstaller
+from layer_builder.installers import (
+    IndexOptions,
+    Installer,
+    InstallOptions,
+    PipInstaller,
+    PoetryInstaller,
+    UvInstaller,
+    UvPipInstaller,
+)
 from layer_builder.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.local import LocalAwsEndpoint
 from layer_builder.manifest import Manifest, Tool
-from layer_builder.steps.build import BuildResult, BuildStep
+from layer_builder.steps.build import BuildResult, BuildStep, make_installer
 from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult, PackageStep
 from layer_builder.steps.publish import PublishOptions, PublishResult, PublishStep
 from layer_builder.steps.upload import UploadResult, UploadStep
@@ -36,7 +48,10 @@ __all__ = [
     "BuildResult",
     "BuildStep",
     "ConfigurationError",
+    "ContainerInstaller",
+    "IncompatibleWheelError",
     "IndexOptions",
+    "InstallOptions",
     "InstalledDistribution",
     "Installer",
     "InstallerFailedError",
@@ -54,17 +69,23 @@ __all__ = [
     "PackageResult",
     "PackageStep",
     "PipInstaller",
+    "PoetryInstaller",
     "ProjectError",
     "PublishOptions",
     "PublishResult",
     "PublishStep",
+    "SourceOnlyDependencyError",
+    "StaleLockError",
     "StaleUploadError",
     "Tool",
     "ToolMissingError",
     "UploadResult",
     "UploadStep",
+    "UvInstaller",
+    "UvPipInstaller",
     "VersionStamp",
     "WorkflowResult",
     "__version__",
     "compute_fingerprint",
+    "make_installer",
 ]
