@@ -23,6 +23,7 @@ from layer_builder.regions import (
     check_regions,
     publish_regions,
 )
+from layer_builder.sharing import Grant, GrantResult, share_version
 from layer_builder.steps.build import BuildResult, BuildStep
 from layer_builder.steps.package import PackageOptions, PackageResult, PackageStep
 from layer_builder.steps.publish import (
@@ -55,6 +56,8 @@ class WorkflowResult:
     fingerprint: str = ""
     #: One result per extra region (``regions=`` of the workflow), in the order given.
     regions: tuple[RegionResult, ...] = ()
+    #: The grants (``grants=``) on the home version and each region's version.
+    grants: tuple[GrantResult, ...] = ()
 
     @property
     def skipped(self) -> bool:
@@ -92,6 +95,7 @@ class LayerWorkflow:
         upload_progress: ProgressCallback | None = None,
         storage_mode: str | None = None,
         regions: Sequence[RegionTarget] = (),
+        grants: Sequence[Grant] = (),
     ):
         self.project_dir = Path(project_dir).resolve()
         self.target = target or LayerTarget()
@@ -109,6 +113,7 @@ class LayerWorkflow:
         self.s3_layout = LayerS3Layout(s3dir_lambda)
         self.upload_progress = upload_progress
         self.regions = tuple(regions)
+        self.grants = tuple(grants)
         self._region_aws: dict[str, AwsClients] = {}
         self._aws = aws
 
@@ -238,13 +243,39 @@ class LayerWorkflow:
             if source is not None or self._regions_hold_build():
                 self.after_publish(unchanged)
                 regions = self.publish_regions(source) if self.regions else ()
-                return WorkflowResult(None, None, None, unchanged, self.fingerprint, regions)
+                grants = self.share(unchanged, regions)
+                return WorkflowResult(
+                    None, None, None, unchanged, self.fingerprint, regions, grants
+                )
         build = self.build()
         package = self.package(build)
         upload = self.upload(package)
         publish = self.publish(upload)
         regions = self.publish_regions(upload) if self.regions else ()
-        return WorkflowResult(build, package, upload, publish, package.fingerprint, regions)
+        grants = self.share(publish, regions)
+        return WorkflowResult(build, package, upload, publish, package.fingerprint, regions, grants)
+
+    def share(
+        self, publish: PublishResult, regions: Sequence[RegionResult] = ()
+    ) -> tuple[GrantResult, ...]:
+        """Apply ``grants`` to the version ``publish`` names, and to each region's version;
+        grants already in place are left alone, so this is safe to repeat."""
+        if not self.grants:
+            return ()
+        done = list(self._share_one(self.aws, publish))
+        for region in regions:
+            if region.publish is not None:
+                done += self._share_one(self.region_aws(region.region), region.publish)
+        return tuple(done)
+
+    def _share_one(self, aws: AwsClients, publish: PublishResult) -> tuple[GrantResult, ...]:
+        return share_version(
+            aws.lambda_,
+            self.layer_name,
+            publish.layer_version,
+            publish.layer_version_arn,
+            self.grants,
+        )
 
     def _uploaded_build(self) -> UploadResult | None:
         """The home region's ``layer.zip`` when it holds this very build."""
