@@ -1,0 +1,80 @@
+"""The build options of ``layer-builder build``: flags and ``[tool.layer_builder]`` keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from layer_builder.cli import main
+from tests.conftest import WheelIndex
+from tests.installers.projects import write_uv_project
+
+
+@pytest.fixture
+def uv_project(tmp_path: Path, wheel_index: WheelIndex) -> Path:
+    return write_uv_project(
+        tmp_path / "app",
+        wheel_index.url,
+        ["tinyutil", "sourceonly; extra == 'src'"],
+        dev=["s3transfer"],
+        groups={"runtime": ["tinyhttp"]},
+        extras={"yaml": ["tiny-yaml"], "src": ["sourceonly"]},
+    )
+
+
+def build(project: Path, *flags: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    code = main(["build", "--project", str(project), "--arch", "arm64", "--json", *flags])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def test_groups_and_extras_from_flags(uv_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain = build(uv_project, capsys=capsys)
+    assert plain["distributions"] == {"tinyutil": "1.1.0"}
+    more = build(uv_project, "--group", "runtime", "--extra", "yaml", capsys=capsys)
+    assert set(more["distributions"]) == {"tinyutil", "tinyhttp", "Tiny-YAML"}  # type: ignore[arg-type]
+
+
+def test_groups_and_extras_from_pyproject(
+    uv_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with (uv_project / "pyproject.toml").open("a") as f:
+        f.write('\n[tool.layer_builder]\ngroups = ["runtime"]\nextras = ["yaml"]\n')
+    # [tool.layer_builder] is no input of uv's resolution: the lock stays current.
+    result = build(uv_project, capsys=capsys)
+    assert set(result["distributions"]) == {"tinyutil", "tinyhttp", "Tiny-YAML"}  # type: ignore[arg-type]
+
+
+def test_allow_source_flag(uv_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["build", "--project", str(uv_project), "--arch", "arm64", "--extra", "src"])
+    assert code == 1
+    assert "--allow-source sourceonly" in capsys.readouterr().err
+    result = build(uv_project, "--extra", "src", "--allow-source", "sourceonly", capsys=capsys)
+    assert set(result["distributions"]) == {"tinyutil", "sourceonly"}  # type: ignore[arg-type]
+
+
+def test_stale_lock_is_one_line(
+    uv_project: Path, wheel_index: WheelIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_uv_project(uv_project, wheel_index.url, ["tinyutil", "tinyhttp"], lock=False)
+    assert main(["build", "--project", str(uv_project)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("layer-builder: error: ")
+    assert "is out of date" in err and "run `uv lock`" in err
+
+
+def test_missing_container_engine(
+    uv_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert main(["build", "--project", str(uv_project), "--container", "podman"]) == 1
+    assert "podman is not installed" in capsys.readouterr().err
+
+
+def test_bad_codeartifact_repository(uv_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--project", str(uv_project), "--codeartifact", "nodomain"]) == 1
+    assert "expected domain/repository" in capsys.readouterr().err
