@@ -64,7 +64,8 @@ def timed(func: Callable[[], T]) -> tuple[float, T]:
 def fresh_copy(project: str, into: Path) -> Path:
     destination = into / project
     shutil.rmtree(destination, ignore_errors=True)
-    return Path(shutil.copytree(BENCH / project, destination))
+    no_build = shutil.ignore_patterns("build")  # every run starts from an empty build tree
+    return Path(shutil.copytree(BENCH / project, destination, ignore=no_build))
 
 
 def raw_tools(project_dir: Path, work: Path) -> dict[str, float | int]:

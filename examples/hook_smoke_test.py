@@ -27,6 +27,8 @@ from layer_builder import (
 )
 
 SIMPLE_APP = Path(__file__).resolve().parent / "simple_app"
+# Leave out a build/ the README command may have left there: these runs start from scratch.
+NO_BUILD = shutil.ignore_patterns("build")
 
 
 class SmokeTestError(BuildError):
@@ -93,7 +95,7 @@ def main() -> None:
     machine = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine(), "x86_64")
     host_target = LayerTarget(f"{sys.version_info.major}.{sys.version_info.minor}", machine)
     with tempfile.TemporaryDirectory() as tmp, LocalAwsEndpoint() as endpoint:
-        project = Path(shutil.copytree(SIMPLE_APP, Path(tmp) / "simple_app"))
+        project = Path(shutil.copytree(SIMPLE_APP, Path(tmp) / "simple_app", ignore=NO_BUILD))
         endpoint.ensure_bucket("layer-builder-example")
         for target in (host_target, LayerTarget("3.12", "arm64")):
             name = f"simple_app_deps_{target.interpreter_tag}_{target.architecture}"

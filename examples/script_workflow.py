@@ -14,6 +14,8 @@ from pathlib import Path
 from layer_builder import LayerTarget, LayerWorkflow, LocalAwsEndpoint
 
 SIMPLE_APP = Path(__file__).resolve().parent / "simple_app"
+# Leave out a build/ the README command may have left there: these runs start from scratch.
+NO_BUILD = shutil.ignore_patterns("build")
 S3DIR = "s3://layer-builder-example/projects/simple_app/lambda/"
 
 
@@ -22,7 +24,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     with tempfile.TemporaryDirectory() as tmp, LocalAwsEndpoint() as endpoint:
         # A build writes build/ next to pyproject.toml: work on a copy, not the repository.
-        project = Path(shutil.copytree(SIMPLE_APP, Path(tmp) / "simple_app"))
+        project = Path(shutil.copytree(SIMPLE_APP, Path(tmp) / "simple_app", ignore=NO_BUILD))
         endpoint.ensure_bucket("layer-builder-example")
         workflow = LayerWorkflow(
             project_dir=project,

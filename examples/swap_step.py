@@ -18,6 +18,8 @@ import attrs
 from layer_builder import LayerTarget, LayerWorkflow, LocalAwsEndpoint, PackageStep
 
 SIMPLE_APP = Path(__file__).resolve().parent / "simple_app"
+# Leave out a build/ the README command may have left there: these runs start from scratch.
+NO_BUILD = shutil.ignore_patterns("build")
 
 
 class SmallestZipWorkflow(LayerWorkflow):
@@ -33,7 +35,7 @@ class SmallestZipWorkflow(LayerWorkflow):
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     with tempfile.TemporaryDirectory() as tmp, LocalAwsEndpoint() as endpoint:
-        project = Path(shutil.copytree(SIMPLE_APP, Path(tmp) / "simple_app"))
+        project = Path(shutil.copytree(SIMPLE_APP, Path(tmp) / "simple_app", ignore=NO_BUILD))
         endpoint.ensure_bucket("layer-builder-example")
         workflow = SmallestZipWorkflow(
             project_dir=project,

@@ -33,13 +33,17 @@ def _help_text(command: str | None) -> str:
             os.environ["COLUMNS"] = previous
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]  # type: ignore[no-any-return]
+    raise ValueError(f"no subcommand {command!r}")
+
+
 def _format_help(parser: argparse.ArgumentParser, command: str | None) -> str:
     if command is None:
         return parser.format_help()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return str(action.choices[command].format_help())
-    raise ValueError(f"no subcommand {command!r}")
+    return _subparser(parser, command).format_help()
 
 
 class CliHelp(Directive):
@@ -55,20 +59,22 @@ class CliHelp(Directive):
 
 
 class ConfigKeys(Directive):
-    """A bullet list of ``[tool.layer_builder]`` keys and their TOML types."""
+    """A table of the ``[tool.layer_builder]`` keys: TOML type and the flag each stands for."""
 
     def run(self) -> list[nodes.Node]:
+        from layer_builder.cli import _parser
         from layer_builder.config import KNOWN_KEYS
 
+        run_parser = _subparser(_parser(), "run")
+        flags = {a.dest: a.option_strings[-1] for a in run_parser._actions if a.option_strings}
         toml_names = {str: "string", list: "array of strings", bool: "boolean", int: "integer"}
-        lines = []
+        lines = [".. list-table::", "   :header-rows: 1", "", "   * - key", "     - type",
+                 "     - flag"]  # fmt: skip
         for key, expected in KNOWN_KEYS.items():
             types = expected if isinstance(expected, tuple) else (expected,)
             kind = " or ".join(toml_names.get(t, t.__name__) for t in types)
-            lines.append(f"- ``{key}`` ({kind})")
-        return self._parse(lines)
-
-    def _parse(self, lines: list[str]) -> list[nodes.Node]:
+            flag = f"``{flags[key]}``" if key in flags else ""
+            lines += [f"   * - ``{key}``", f"     - {kind}", f"     - {flag}"]
         container = nodes.container()
         self.state.nested_parse(StringList(lines, source="config-keys"), 0, container)
         return list(container.children)
