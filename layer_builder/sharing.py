@@ -90,7 +90,7 @@ class GrantResult:
     added: bool
 
 
-def _policy_statements(lambda_: Any, layer_name: str, version: int) -> dict[str, dict[str, Any]]:
+def policy_statements(lambda_: Any, layer_name: str, version: int) -> dict[str, dict[str, Any]]:
     with aws_errors(f"reading the policy of version {version} of layer {layer_name!r}"):
         try:
             response = lambda_.get_layer_version_policy(LayerName=layer_name, VersionNumber=version)
@@ -108,7 +108,7 @@ def share_version(
     """Grant ``lambda:GetLayerVersion`` on one version; grants already there are left alone."""
     if not grants:
         return ()
-    existing = _policy_statements(lambda_, layer_name, version)
+    existing = policy_statements(lambda_, layer_name, version)
     results = []
     for grant in grants:
         statement = existing.get(grant.statement_id)

@@ -1,0 +1,150 @@
+"""``plan``: what ``run`` would do (build? upload? publish which version? regions? grants?),
+found with read-only calls: nothing is built, written, published or granted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import botocore.exceptions
+
+from layer_builder.aws import AwsClients, aws_errors
+from layer_builder.sharing import Grant, policy_statements
+from layer_builder.steps.publish import PublishedVersion, latest_layer_version
+from layer_builder.steps.upload import META_FINGERPRINT
+from layer_builder.workflow import LayerWorkflow
+
+
+@attrs.frozen
+class PublishPlan:
+    """What would happen to the layer in one region."""
+
+    region: str
+    publish: bool
+    reason: str
+    #: The version that holds the build now (None when there is none yet).
+    current_version: int | None
+    current_version_arn: str | None
+    #: Lambda numbers versions upwards and never reuses one, so this is a lower bound.
+    next_version: int | None
+    #: The grants ``run`` would add (all of them on a new version).
+    grants_to_add: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Plan:
+    """What ``LayerWorkflow.run()`` would do, region by region."""
+
+    layer_name: str
+    fingerprint: str
+    s3_uri: str
+    build: bool
+    upload: str
+    home: PublishPlan
+    regions: tuple[PublishPlan, ...] = ()
+
+    @property
+    def changes(self) -> bool:
+        """Whether ``run`` would change anything at all."""
+        plans = (self.home, *self.regions)
+        return self.build or any(p.publish or p.grants_to_add for p in plans)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "layer_name": self.layer_name,
+            "fingerprint": self.fingerprint,
+            "s3_uri": self.s3_uri,
+            "build": self.build,
+            "upload": self.upload,
+            "changes": self.changes,
+            **self.home.to_json(),
+            "regions": [r.to_json() for r in self.regions],
+        }
+
+
+def _reason(workflow: LayerWorkflow, latest: PublishedVersion | None) -> tuple[bool, str]:
+    filename = workflow.manifest.filename
+    if latest is None:
+        return True, f"first version of layer {workflow.layer_name!r}"
+    if workflow.publish_options.force:
+        return True, f"forced (--force) over version {latest.version}"
+    if latest.stamp is None:
+        return True, f"version {latest.version} was not published by layer_builder"
+    if latest.stamp.fingerprint == workflow.fingerprint:
+        return False, f"{filename} and build options unchanged since version {latest.version}"
+    if latest.stamp.manifest_sha256 != workflow.manifest.sha256:
+        return True, f"{filename} changed since version {latest.version}"
+    return True, f"the target or package options changed since version {latest.version}"
+
+
+def _missing_grants(
+    aws: AwsClients, layer_name: str, version: int, grants: tuple[Grant, ...]
+) -> tuple[str, ...]:
+    if not grants:
+        return ()
+    statements = policy_statements(aws.lambda_, layer_name, version)
+    return tuple(
+        g.description
+        for g in grants
+        if not (g.statement_id in statements and g.matches(statements[g.statement_id]))
+    )
+
+
+def _plan_region(workflow: LayerWorkflow, region: str, aws: AwsClients) -> PublishPlan:
+    latest = latest_layer_version(aws.lambda_, workflow.layer_name)
+    publish, reason = _reason(workflow, latest)
+    if publish or latest is None:
+        grants = tuple(g.description for g in workflow.grants)
+    else:
+        grants = _missing_grants(aws, workflow.layer_name, latest.version, workflow.grants)
+    return PublishPlan(
+        region=region,
+        publish=publish,
+        reason=reason,
+        current_version=None if latest is None else latest.version,
+        current_version_arn=None if latest is None else latest.arn,
+        next_version=(1 if latest is None else latest.version + 1) if publish else None,
+        grants_to_add=grants,
+    )
+
+
+def _staged_fingerprint(workflow: LayerWorkflow) -> str | None:
+    s3path = workflow.s3_layout.s3path_layer_zip
+    with aws_errors(f"reading {s3path.uri}"):
+        try:
+            head = workflow.aws.s3.head_object(Bucket=s3path.bucket, Key=s3path.key)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return None
+            raise
+    return head.get("Metadata", {}).get(META_FINGERPRINT)  # type: ignore[no-any-return]
+
+
+def plan_run(workflow: LayerWorkflow) -> Plan:
+    """What ``workflow.run()`` would do now, from read-only calls."""
+    workflow.check()
+    home = _plan_region(workflow, workflow.aws.region, workflow.aws)
+    regions = tuple(
+        _plan_region(workflow, r.region, workflow.region_aws(r.region)) for r in workflow.regions
+    )
+    staged = _staged_fingerprint(workflow) == workflow.fingerprint
+    # Regions lacking the build are served from the staged zip when it is this build.
+    build = home.publish or (any(r.publish for r in regions) and not staged)
+    if not build:
+        upload = "none"
+    elif staged:
+        upload = "skipped if the rebuilt zip is identical to the staged layer.zip"
+    else:
+        upload = "upload layer.zip"
+    return Plan(
+        layer_name=workflow.layer_name,
+        fingerprint=workflow.fingerprint,
+        s3_uri=workflow.s3_layout.s3path_layer_zip.uri,
+        build=build,
+        upload=upload,
+        home=home,
+        regions=regions,
+    )
