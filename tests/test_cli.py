@@ -300,6 +300,16 @@ def test_defaults_come_from_pyproject(
     assert version["Description"].startswith("configured deps [layer_builder fingerprint=")
     assert version["LicenseInfo"] == "MIT"
 
+    other = f"{layer_name}_flag"
+    flags = cli(
+        "run", "--project", project, "--layer-name", other, "--s3dir", f"s3://{bucket}/flag/",
+        "--description", "from the flag", "--json",
+    ).json  # fmt: skip
+    assert flags["s3_uri"] == f"s3://{bucket}/flag/layer/layer.zip"
+    assert flags["layer_version_arn"].endswith(f":layer:{other}:1")
+    described = aws.lambda_.get_layer_version(LayerName=other, VersionNumber=1)["Description"]
+    assert described.startswith("from the flag [layer_builder ")
+
 
 def test_flags_override_pyproject(make_project: MakeProject, cli: Any) -> None:
     project = make_project(
