@@ -25,9 +25,15 @@ from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.installers import IndexOptions, Installer, InstallOptions
 from layer_builder.layout import LayerPathLayout, parse_s3dir
 from layer_builder.manifest import Manifest
+from layer_builder.package_cli import (
+    add_package_arguments,
+    package_json,
+    package_lines,
+    package_options,
+)
 from layer_builder.progress import TerminalProgress
 from layer_builder.steps.build import BuildResult, build_fingerprint, make_installer
-from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult
+from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageResult
 from layer_builder.steps.publish import PublishResult
 from layer_builder.steps.upload import UploadResult
 from layer_builder.target import LayerTarget
@@ -70,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--exclude", action="append", metavar="DIST",
                         help="leave this distribution out of the zip (repeatable); replaces "
                              f"the default {', '.join(DEFAULT_EXCLUDES)}")  # fmt: skip
+    add_package_arguments(common)
     common.add_argument("--description", help="text before the version stamp in Description")
     common.add_argument("--license-info", help="LicenseInfo of the published version")
     common.add_argument("--force", action="store_true", help="publish even if nothing changed")
@@ -136,7 +143,7 @@ def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWor
         architecture="x86_64" if arch is None else arch,
     )
     excludes = _setting(args, config, "exclude", "exclude")
-    options = PackageOptions() if excludes is None else PackageOptions(excludes=excludes)
+    options = package_options(args, config, excludes)
     layer_name = _setting(args, config, "layer_name", "layer_name")
     s3dir = _setting(args, config, "s3dir", "s3dir")
     if args.command in _NEEDS_AWS:
@@ -267,6 +274,7 @@ def _package_json(result: PackageResult) -> dict[str, Any]:
         "files": result.files,
         "fingerprint": result.fingerprint,
         "excluded": list(result.excluded),
+        **package_json(result),
     }
 
 
@@ -364,7 +372,7 @@ def _print_human(command: str, data: dict[str, Any]) -> None:
         print(data["s3_uri"])
         print(data["console_url"])
     elif command == "package":
-        print(f"{data['path']} ({data['zip_size']:,} bytes, sha256 {data['zip_sha256']})")
+        print("\n".join(package_lines(data)))
     else:
         print(data["dir_python"])
 

@@ -21,6 +21,11 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "arch": str,
     "tool": str,
     "exclude": list,
+    "slim": bool,
+    "strip": bool,
+    "compress_level": int,
+    "deflate_backend": str,
+    "reserve": (int, str),
     "extras": list,
     "groups": list,
     "allow_source": list,
@@ -31,6 +36,10 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "description": str,
     "license_info": str,
     "storage_mode": str,
+    "regions": dict,
+    "grant_accounts": list,
+    "grant_orgs": list,
+    "grant_public": bool,
 }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from layer_builder.distributions import InstalledDistribution
-from layer_builder.errors import LayerTooLargeError
+from layer_builder.errors import ConfigurationError, LayerTooLargeError
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +120,26 @@ def format_table(sizes: Sequence[DistributionSize]) -> list[str]:
             f"{format_size(s.zipped_size):>10}"
         )
     return lines
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2}
+_UNITS.update({"mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3})
+
+
+def parse_size(value: str | int) -> int:
+    """``52428800``, ``"50MB"``, ``"50 MiB"`` -> bytes (decimal units unless ``iB``)."""
+    if isinstance(value, int):
+        return value
+    text = value.strip().lower().replace(" ", "").replace("_", "")
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number) :]
+    try:
+        size = float(number) * _UNITS[unit]
+    except (KeyError, ValueError):
+        raise ConfigurationError(
+            f"invalid size {value!r}: give bytes or a number with kB, MB, GB (or KiB, MiB, "
+            f"GiB), e.g. --reserve 20MB"
+        ) from None
+    if size < 0:
+        raise ConfigurationError(f"invalid size {value!r}: it cannot be negative")
+    return round(size)

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from layer_builder.distributions import InstalledDistribution
-from layer_builder.errors import LayerTooLargeError
+from layer_builder.errors import ConfigurationError, LayerTooLargeError
 from layer_builder.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
     UNOWNED,
@@ -17,6 +17,7 @@ from layer_builder.size_report import (
     format_size,
     format_table,
     owners,
+    parse_size,
 )
 
 NUMPY = InstalledDistribution(
@@ -92,3 +93,18 @@ def test_warning_from_80_percent(caplog: pytest.LogCaptureFixture) -> None:
         "the layer is 0.8 kB unzipped, 85 % of the 1.0 kB limit (1,000 bytes): the function "
         "and its other layers share the rest; largest distributions: numpy 0.8 kB"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("52428800", 52_428_800), ("50MB", 50_000_000), ("50 MiB", 52_428_800),
+     ("262.143 MB", 262_143_000), ("1.5k", 1500), (0, 0), ("2 GiB", 2 * 1024**3)],
+)  # fmt: skip
+def test_parse_size(text: str | int, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "5 parsecs", "", "-3MB"])
+def test_parse_size_refuses_nonsense(text: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"invalid size"):
+        parse_size(text)

@@ -163,7 +163,7 @@ class PackageStep(Step):
         owner_of = owners(kept_distributions)
         if excluded:
             self.logger.info("leaving out %s", ", ".join(d.name for d in excluded))
-        for saving in savings:
+        for saving in (s for s in savings if s.files):
             self.logger.info("--slim: %s, %d files, %s", saving.what, saving.files,
                              format_size(saving.bytes_saved))  # fmt: skip
         prepare = strip_preparer() if options.strip else None

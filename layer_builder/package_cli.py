@@ -1,0 +1,103 @@
+"""The packaging part of the ``layer-builder`` command: flags, settings and output."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from layer_builder.deflate import BACKENDS
+from layer_builder.size_report import (
+    DistributionSize,
+    format_size,
+    format_table,
+    parse_size,
+)
+from layer_builder.steps.package import PackageOptions, PackageResult
+
+#: ``[tool.layer_builder]`` keys read here, with their types.
+PACKAGE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "slim": bool,
+    "strip": bool,
+    "compress_level": int,
+    "deflate_backend": str,
+    "reserve": (int, str),
+}
+
+
+def add_package_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that shape ``layer.zip``."""
+    parser.add_argument("--slim", action="store_true",
+                        help="leave out __pycache__, dependencies' tests, C/C++ headers, "
+                             "Cython sources and type stubs")  # fmt: skip
+    parser.add_argument("--strip", action="store_true",
+                        help="strip --strip-debug copies of shared objects")  # fmt: skip
+    parser.add_argument("--compress-level", type=int, metavar="N",
+                        help="0 (store) to 9, 12 with libdeflate (default: 6)")  # fmt: skip
+    parser.add_argument("--deflate-backend", choices=BACKENDS,
+                        help="zlib (default) or libdeflate (faster; extra [fast])")  # fmt: skip
+    parser.add_argument("--reserve", metavar="SIZE",
+                        help="room the function's own code needs within Lambda's unzipped "
+                             "limit, e.g. 20MB")  # fmt: skip
+
+
+def package_options(
+    args: argparse.Namespace, config: dict[str, Any], excludes: Any
+) -> PackageOptions:
+    """``PackageOptions`` from the flags, else ``[tool.layer_builder]``, else the defaults."""
+    settings: dict[str, Any] = {}
+    if excludes is not None:
+        settings["excludes"] = excludes
+    for flag, key, field in (
+        ("slim", "slim", "slim"),
+        ("strip", "strip", "strip"),
+        ("compress_level", "compress_level", "compresslevel"),
+        ("deflate_backend", "deflate_backend", "backend"),
+    ):
+        value = getattr(args, flag, None)
+        value = value if value not in (None, False) else config.get(key)
+        if value is not None:
+            settings[field] = value
+    reserve = getattr(args, "reserve", None) or config.get("reserve")
+    if reserve is not None:
+        settings["reserve"] = parse_size(reserve)
+    return PackageOptions(**settings)
+
+
+def package_json(result: PackageResult) -> dict[str, Any]:
+    """The size report and slimming of a package run, for ``--json``."""
+    return {
+        "size_report": [_distribution_json(d) for d in result.distributions],
+        "savings": [
+            {"what": s.what, "files": s.files, "bytes_saved": s.bytes_saved} for s in result.savings
+        ],
+        "reused_members": result.reused,
+        "size_limit": result.size_limit,
+    }
+
+
+def _distribution_json(size: DistributionSize) -> dict[str, Any]:
+    return {
+        "name": size.name,
+        "version": size.version,
+        "files": size.files,
+        "unzipped_size": size.unzipped_size,
+        "zipped_size": size.zipped_size,
+    }
+
+
+def package_lines(data: dict[str, Any]) -> list[str]:
+    """Human lines for ``layer-builder package``: the zip, the size report, the savings."""
+    limit = data.get("size_limit") or 0
+    share = f", {100 * data['unzipped_size'] / limit:.0f} % of the limit" if limit else ""
+    lines = [
+        f"{data['path']} ({data['zip_size']:,} bytes, sha256 {data['zip_sha256']})",
+        f"{data['files']} files, {format_size(data['unzipped_size'])} unzipped{share}",
+    ]
+    sizes = [DistributionSize(**d) for d in data.get("size_report", [])]
+    lines += format_table(sizes)
+    for saving in data.get("savings", []):
+        lines.append(
+            f"saved {format_size(saving['bytes_saved'])} ({saving['files']} files): "
+            f"{saving['what']}"
+        )
+    return lines

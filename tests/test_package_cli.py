@@ -1,0 +1,120 @@
+"""``layer-builder package``: the packaging flags, settings and output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from layer_builder.cli import main
+from layer_builder.package_cli import add_package_arguments, package_options
+from tests.conftest import MakeProject
+
+PINS = {"tinyhttp": "2.0.0", "tinyutil": "1.0.0", "fastcalc": "1.0.0"}
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    def run(*args: str | Path) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture
+def built_project(make_project: MakeProject, cli: Any) -> Path:
+    project = make_project(PINS)
+    code, _, err = cli("build", "--project", project)
+    assert code == 0, err
+    tests_dir = project / "build/lambda/layer/artifacts/python/tinyhttp/tests"
+    tests_dir.mkdir()
+    (tests_dir / "test_get.py").write_bytes(b"def test(): pass\n" * 10)
+    return project
+
+
+def test_json_carries_the_size_report_and_savings(built_project: Path, cli: Any) -> None:
+    code, out, err = cli("package", "--project", built_project, "--slim", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    first = data["size_report"][0]
+    assert first["unzipped_size"] == max(d["unzipped_size"] for d in data["size_report"])
+    assert "tinyhttp" in [d["name"] for d in data["size_report"]]
+    assert set(first) == {"name", "version", "files", "unzipped_size", "zipped_size"}
+    assert sum(d["unzipped_size"] for d in data["size_report"]) == data["unzipped_size"]
+    saved = {s["what"]: s["bytes_saved"] for s in data["savings"]}
+    assert saved["tests/ and test/ folders"] == 170
+    assert data["size_limit"] == 262_144_000
+    assert data["reused_members"] == 0
+    with zipfile.ZipFile(data["path"]) as zf:
+        assert not [n for n in zf.namelist() if "/tests/" in n]
+    again = json.loads(cli("package", "--project", built_project, "--slim", "--json")[1])
+    assert again["reused_members"] == again["files"]
+    assert again["zip_sha256"] == data["zip_sha256"]
+
+
+def test_human_output_lists_distributions_largest_first(built_project: Path, cli: Any) -> None:
+    code, out, _ = cli("package", "--project", built_project, "--slim", "--reserve", "250MB")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{built_project / 'build/lambda/layer/layer.zip'} (")
+    assert lines[1].endswith("unzipped, 0 % of the limit")
+    assert lines[2].split() == ["distribution", "files", "unzipped", "zipped"]
+    assert lines[3].startswith("fastcalc 1.0.0 "), "the largest after slimming"
+    assert [line for line in lines if line.startswith("tinyhttp 2.0.0 ")]
+    assert lines[-5].startswith("saved 0.0 kB (0 files): __pycache__ folders and *.pyc")
+    assert "saved 0.2 kB (1 files): tests/ and test/ folders" in lines
+
+
+def test_settings_come_from_pyproject(make_project: MakeProject, cli: Any) -> None:
+    extra = '[tool.layer_builder]\nslim = true\ncompress_level = 0\nreserve = "262.143 MB"\n'
+    project = make_project(PINS, pyproject_extra=extra)
+    assert cli("build", "--project", project)[0] == 0
+    code, out, err = cli("package", "--project", project, "--json")
+    assert code == 1
+    assert "over the 1.0 kB left of the 262.1 MB limit (1,000 bytes, after 262,143,000 " in err
+    code, out, err = cli("package", "--project", project, "--json", "--reserve", "0")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["zip_size"] > data["unzipped_size"], "level 0 stores every member"
+    assert data["savings"], "slim from pyproject"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--compress-level", "10"],
+         "compression level 10 is out of range for zlib: choose 0 (store) to 9"),
+        (["--reserve", "lots"],
+         "invalid size 'lots': give bytes or a number with kB, MB, GB (or KiB, MiB, GiB), "
+         "e.g. --reserve 20MB"),
+    ],
+)  # fmt: skip
+def test_bad_packaging_flags_are_one_line_errors(
+    make_project: MakeProject, cli: Any, flags: list[str], message: str
+) -> None:
+    project = make_project(PINS)
+    code, out, err = cli("package", "--project", project, *flags)
+    assert (code, out) == (1, "")
+    assert err.strip().splitlines()[-1] == f"layer-builder: error: {message}"
+
+
+def test_flags_win_over_pyproject() -> None:
+    parser = argparse.ArgumentParser()
+    add_package_arguments(parser)
+    args = parser.parse_args(["--compress-level", "9", "--reserve", "1 MiB"])
+    config = {"compress_level": 1, "slim": True, "strip": True, "reserve": 5}
+    options = package_options(args, config, excludes=["six"])
+    assert (options.compresslevel, options.reserve, options.slim, options.strip) == (
+        9,
+        1_048_576,
+        True,
+        True,
+    )
+    assert options.excludes == ("six",)
