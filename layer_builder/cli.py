@@ -17,6 +17,16 @@ import botocore.exceptions
 
 from layer_builder._version import __version__
 from layer_builder.aws import AwsClients, aws_errors
+from layer_builder.cli_ops import (
+    OPERATOR_COMMANDS,
+    add_operator_arguments,
+    execute_operator_command,
+    region_lines,
+    region_targets,
+    run_extras_json,
+    workflow_settings,
+)
+from layer_builder.cli_ops import human_lines as operator_lines
 from layer_builder.codeartifact import CodeArtifactRepository
 from layer_builder.config import load_project_config
 from layer_builder.distributions import find_distributions
@@ -47,8 +57,9 @@ COMMANDS = {
     "upload": "upload layer.zip to <s3dir>/layer/layer.zip",
     "publish": "publish the uploaded zip as a layer version, if the dependencies changed",
     "run": "build, package, upload and publish",
+    **OPERATOR_COMMANDS,
 }
-_NEEDS_AWS = {"upload", "publish", "run"}
+_NEEDS_AWS = {"upload", "publish", "run", *OPERATOR_COMMANDS}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--storage-mode", choices=["COPY", "REFERENCE"],
                         help="Lambda's S3ObjectStorageMode (REFERENCE needs a versioned "
                              "bucket)")  # fmt: skip
+    add_operator_arguments(common)
     common.add_argument("--local", action="store_true",
                         help="run against an embedded moto server on 127.0.0.1")  # fmt: skip
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -105,7 +117,11 @@ def _setting(args: argparse.Namespace, config: dict[str, Any], flag: str, key: s
 
 
 def _make_installer(
-    args: argparse.Namespace, config: dict[str, Any], project: Path, aws: AwsClients | None
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    project: Path,
+    aws: AwsClients | None,
+    resolve_index: bool = True,
 ) -> Installer:
     """The build's installer, with the index, extras, groups and container asked for."""
     tool = Manifest.from_project(project, _setting(args, config, "tool", "tool")).tool
@@ -114,7 +130,7 @@ def _make_installer(
         extra_index_urls=_setting(args, config, "extra_index_urls", "extra_index_urls") or (),
     )
     codeartifact = _setting(args, config, "codeartifact", "codeartifact")
-    if codeartifact and args.command in ("build", "run"):
+    if codeartifact and args.command in ("build", "run") and resolve_index:
         repository = CodeArtifactRepository.parse(codeartifact)
         session = aws.session if aws is not None and aws.session is not None else None
         client = (session or boto3.session.Session()).client("codeartifact")
@@ -128,8 +144,11 @@ def _make_installer(
     return make_installer(tool, index=index, options=options, container=container)
 
 
-def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWorkflow:
-    """Everything the user gave, validated before any work starts."""
+def _make_workflow(
+    args: argparse.Namespace, aws: AwsClients | None, resolve_index: bool = True
+) -> LayerWorkflow:
+    """Everything the user gave, validated before any work starts (``resolve_index=False``:
+    without asking CodeArtifact for the index, to validate before clients exist)."""
     project = Path(args.project).resolve()
     if not project.is_dir():
         problem = "is not a folder" if project.exists() else "does not exist"
@@ -151,7 +170,7 @@ def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWor
             raise ConfigurationError(
                 "no layer name: pass --layer-name or set layer_name in [tool.layer_builder]"
             )
-        if not s3dir:
+        if not s3dir and args.command != "prune":
             raise ConfigurationError(
                 "no S3 folder: pass --s3dir s3://bucket/prefix/ or set s3dir in "
                 "[tool.layer_builder]"
@@ -162,7 +181,7 @@ def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWor
         s3dir_lambda=s3dir or "s3://unset/",
         target=target,
         tool=_setting(args, config, "tool", "tool"),
-        installer=_make_installer(args, config, project, aws),
+        installer=_make_installer(args, config, project, aws, resolve_index),
         package_options=options,
         aws=aws,
         description=_setting(args, config, "description", "description") or "",
@@ -171,6 +190,7 @@ def _make_workflow(args: argparse.Namespace, aws: AwsClients | None) -> LayerWor
         force=args.force,
         # Progress only where someone watches: a terminal, not a CI log or a pipe.
         upload_progress=TerminalProgress(sys.stderr) if _shows_progress(args) else None,
+        **workflow_settings(args, config),
     )
     _ = workflow.manifest  # a missing manifest fails here, before anything runs
     return workflow
@@ -304,6 +324,8 @@ def _publish_json(result: PublishResult) -> dict[str, Any]:
 def _execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
     workflow = _make_workflow(args, aws)
     command = args.command
+    if command in OPERATOR_COMMANDS:
+        return execute_operator_command(args, workflow)
     if command in _NEEDS_AWS:
         workflow.check()
     if command == "build":
@@ -324,12 +346,14 @@ def _execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]
             "zip_sha256": result.zip_sha256,
             "fingerprint": result.fingerprint,
             **_publish_json(result.publish),
+            **run_extras_json(result),
         }
     return {
         "skipped": False,
         **_package_json(result.package),
         **_upload_json(result.upload),
         **_publish_json(result.publish),
+        **run_extras_json(result),
     }
 
 
@@ -349,6 +373,8 @@ def _aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
     with LocalAwsEndpoint(state_path=state_path) as endpoint:
         if s3dir:
             endpoint.ensure_bucket(parse_s3dir(s3dir).bucket)
+        for region in region_targets(args, config):
+            endpoint.ensure_bucket(region.s3dir_lambda.bucket)
         yield endpoint.clients()
 
 
@@ -364,10 +390,16 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 def _print_human(command: str, data: dict[str, Any]) -> None:
+    lines = operator_lines(command, data)
+    if lines is not None:
+        print("\n".join(lines))
+        return
     if command in ("run", "publish"):
         state = "published" if data["published"] else "unchanged, not published"
         print(f"{state}: {data['layer_version_arn']}")
         print(f"reason: {data['reason']}")
+        for line in region_lines(data):
+            print(line)
     elif command == "upload":
         print(data["s3_uri"])
         print(data["console_url"])
@@ -386,8 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = (root.handlers[:], root.propagate, root.level)
     _setup_logging(args)
     try:
-        # Bad input fails here, before a local endpoint starts or anything is built.
-        _make_workflow(args, None)
+        if args.local and args.command in _NEEDS_AWS:
+            # Bad input fails here, before the local endpoint starts (and saves its state).
+            _make_workflow(args, None, resolve_index=False)
         with _aws_for(args) as aws:
             data = _execute(args, aws)
     except LayerBuilderError as exc:

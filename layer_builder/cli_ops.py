@@ -1,0 +1,137 @@
+"""The operator side of the ``layer-builder`` command: regions, grants, ``plan``, ``prune``.
+
+Kept apart from ``cli.py`` so that the core command stays small; ``cli.py`` calls in here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from layer_builder.errors import ConfigurationError
+from layer_builder.plan import plan_run
+from layer_builder.regions import RegionTarget
+from layer_builder.retention import PruneResult, RetentionPolicy, prune
+from layer_builder.sharing import Grant
+from layer_builder.workflow import LayerWorkflow, WorkflowResult
+
+OPERATOR_COMMANDS = {
+    "plan": "show what run would do (build, upload, publish, regions, grants); changes nothing",
+    "prune": "delete old layer versions (keep the last N and/or recent ones); dry run unless --yes",
+}
+
+
+def add_operator_arguments(common: argparse.ArgumentParser) -> None:
+    common.add_argument("--region", action="append", dest="regions", metavar="REGION=S3DIR",
+                        help="also publish in REGION from a bucket there (repeatable), e.g. "
+                             "eu-west-1=s3://my-bucket-eu/app/lambda/")  # fmt: skip
+    common.add_argument("--grant-account", action="append", dest="grant_accounts",
+                        metavar="ACCOUNT_ID", help="let this AWS account use the layer "
+                        "(repeatable)")  # fmt: skip
+    common.add_argument("--grant-org", action="append", dest="grant_orgs", metavar="ORG_ID",
+                        help="let this AWS organization use the layer (repeatable)")  # fmt: skip
+    common.add_argument("--grant-public", action="store_true",
+                        help="let every AWS account use the layer")  # fmt: skip
+    common.add_argument("--keep-last", type=int, metavar="N",
+                        help="prune: keep the N newest versions")  # fmt: skip
+    common.add_argument("--newer-than-days", type=float, metavar="D",
+                        help="prune: keep versions younger than D days")  # fmt: skip
+    common.add_argument("--yes", action="store_true", help="prune: really delete")
+
+
+def region_targets(args: argparse.Namespace, config: dict[str, Any]) -> list[RegionTarget]:
+    """``--region`` flags, else ``regions = {region = "s3://..."}`` in [tool.layer_builder]."""
+    if getattr(args, "regions", None):
+        return [RegionTarget.parse(text) for text in args.regions]
+    table = config.get("regions") or {}
+    for region, s3dir in table.items():
+        if not isinstance(s3dir, str):
+            raise ConfigurationError(
+                f"[tool.layer_builder] regions.{region} must be an S3 folder string "
+                f'(e.g. regions = {{ eu-west-1 = "s3://my-bucket-eu/app/lambda/" }})'
+            )
+    return [RegionTarget(region, s3dir) for region, s3dir in table.items()]
+
+
+def grants(args: argparse.Namespace, config: dict[str, Any]) -> list[Grant]:
+    accounts = getattr(args, "grant_accounts", None) or config.get("grant_accounts") or []
+    orgs = getattr(args, "grant_orgs", None) or config.get("grant_orgs") or []
+    found = [Grant.account(str(a)) for a in accounts]
+    found += [Grant.organization(str(o)) for o in orgs]
+    if getattr(args, "grant_public", False) or config.get("grant_public"):
+        found.append(Grant.everyone())
+    return found
+
+
+def workflow_settings(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``LayerWorkflow`` arguments the operator flags give."""
+    return {"regions": region_targets(args, config), "grants": grants(args, config)}
+
+
+def _prune_json(result: PruneResult) -> dict[str, Any]:
+    return {
+        "layer_name": result.layer_name,
+        "dry_run": result.dry_run,
+        "kept": [v.version for v in result.kept],
+        "deleted": [v.version for v in result.deleted],
+        "deleted_arns": [v.arn for v in result.deleted],
+    }
+
+
+def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) -> dict[str, Any]:
+    if args.command == "plan":
+        return plan_run(workflow).to_json()
+    policy = RetentionPolicy(keep_last=args.keep_last, newer_than_days=args.newer_than_days)
+    result = prune(workflow.aws.lambda_, workflow.layer_name, policy, yes=args.yes)
+    return _prune_json(result)
+
+
+def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
+    """What ``run --json`` adds for regions and grants."""
+    return {
+        "regions": [
+            {
+                "region": r.region,
+                "published": r.publish.published if r.publish else None,
+                "reason": r.publish.reason if r.publish else None,
+                "layer_version": r.publish.layer_version if r.publish else None,
+                "layer_version_arn": r.publish.layer_version_arn if r.publish else None,
+                "error": r.error,
+            }
+            for r in result.regions
+        ],
+        "grants": [
+            {
+                "grant": g.grant.description,
+                "layer_version_arn": g.layer_version_arn,
+                "added": g.added,
+            }
+            for g in result.grants
+        ],
+    }
+
+
+def human_lines(command: str, data: dict[str, Any]) -> list[str] | None:
+    """The human output of ``plan`` and ``prune`` (None for other commands)."""
+    if command == "plan":
+        lines = [f"build: {'yes' if data['build'] else 'no'}; upload: {data['upload']}"]
+        for plan in (data, *data["regions"]):
+            action = f"publish version {plan['next_version']}" if plan["publish"] else "no publish"
+            lines.append(f"{plan['region']}: {action} ({plan['reason']})")
+            lines += [f"{plan['region']}: grant {grant}" for grant in plan["grants_to_add"]]
+        return lines
+    if command == "prune":
+        verb = "would delete" if data["dry_run"] else "deleted"
+        deleted = ", ".join(map(str, data["deleted"])) or "nothing"
+        lines = [f"{verb}: {deleted}; kept: {', '.join(map(str, data['kept'])) or 'nothing'}"]
+        if data["dry_run"] and data["deleted"]:
+            lines.append("dry run: pass --yes to delete")
+        return lines
+    return None
+
+
+def region_lines(data: dict[str, Any]) -> list[str]:
+    """``run``'s line per extra region."""
+    return [
+        f"{r['region']}: {r['layer_version_arn']} ({r['reason']})" for r in data.get("regions", [])
+    ]

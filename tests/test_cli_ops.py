@@ -1,0 +1,120 @@
+"""The operator commands and flags of ``layer-builder``: plan, prune, --region, --grant-*."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from layer_builder import LocalAwsEndpoint
+from layer_builder.cli import main
+from tests.conftest import MakeProject
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if "--json" in argv and code == 0 else out), err
+
+
+@pytest.fixture
+def eu_bucket(moto_endpoint: LocalAwsEndpoint) -> str:
+    name = f"test-eu-{uuid.uuid4().hex[:8]}"
+    s3 = moto_endpoint.session().client(
+        "s3", region_name="eu-west-1", endpoint_url=moto_endpoint.endpoint_url
+    )
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    return name
+
+
+def test_plan_run_with_region_and_grant_then_plan_again(
+    make_project: MakeProject,
+    aws_env: None,
+    bucket: str,
+    eu_bucket: str,
+    layer_name: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    common = ["--project", str(project), "--layer-name", layer_name, "--s3dir",
+              f"s3://{bucket}/app/", "--region", f"eu-west-1=s3://{eu_bucket}/app/",
+              "--grant-account", "210987654321", "--json"]  # fmt: skip
+
+    code, plan, _ = _run(capsys, "plan", *common)
+    assert code == 0
+    assert (plan["build"], plan["publish"], plan["next_version"]) == (True, True, 1)
+    assert plan["regions"][0]["region"] == "eu-west-1"
+    assert plan["grants_to_add"] == ["account 210987654321"]
+    assert not (project / "build").exists()
+
+    code, run, _ = _run(capsys, "run", *common)
+    assert code == 0
+    assert run["published"] and run["layer_version"] == 1
+    [eu] = run["regions"]
+    assert eu["published"] and eu["layer_version_arn"].startswith("arn:aws:lambda:eu-west-1:")
+    assert [g["added"] for g in run["grants"]] == [True, True]
+
+    code, again, _ = _run(capsys, "plan", *common)
+    assert code == 0
+    assert again["changes"] is False
+
+    code, human, _ = _run(capsys, "run", *common[:-1])
+    assert code == 0
+    assert "unchanged, not published" in human
+    assert f"eu-west-1: {eu['layer_version_arn']}" in human
+
+
+def test_prune_is_a_dry_run_unless_yes(
+    aws_env: None,
+    moto_endpoint: LocalAwsEndpoint,
+    bucket: str,
+    layer_name: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+) -> None:
+    aws = moto_endpoint.clients()
+    aws.s3.put_object(Bucket=bucket, Key="layer.zip", Body=b"PK")
+    for _ in range(3):
+        aws.lambda_.publish_layer_version(
+            LayerName=layer_name, Content={"S3Bucket": bucket, "S3Key": "layer.zip"}
+        )
+    (tmp_path / "requirements.txt").write_text("tinyutil==1.0.0\n")
+    common = ["--project", str(tmp_path), "--layer-name", layer_name, "--keep-last", "1"]
+
+    code, out, _ = _run(capsys, "prune", *common)
+    assert code == 0
+    assert out == "would delete: 2, 1; kept: 3\ndry run: pass --yes to delete\n"
+
+    code, data, _ = _run(capsys, "prune", *common, "--yes", "--json")
+    assert code == 0
+    assert (data["dry_run"], data["deleted"], data["kept"]) == (False, [2, 1], [3])
+    versions = aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"]
+    assert [v["Version"] for v in versions] == [3]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["prune"], "prune needs a rule: --keep-last N and/or --newer-than-days D"),
+        (["plan", "--region", "eu-west-1"], "invalid region target 'eu-west-1': expected "
+         "REGION=s3://bucket/prefix/"),
+        (["plan", "--grant-account", "42"], "invalid AWS account id '42': expected 12 digits"),
+    ],
+)  # fmt: skip
+def test_operator_input_errors_exit_1_with_one_line(
+    aws_env: None,
+    bucket: str,
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    (tmp_path / "requirements.txt").write_text("tinyutil==1.0.0\n")
+    command, *flags = extra
+    code, _, err = _run(capsys, command, "--project", str(tmp_path), "--layer-name", "my_layer",
+                        "--s3dir", f"s3://{bucket}/app/", *flags)  # fmt: skip
+    assert code == 1
+    assert err.startswith(f"layer-builder: error: {message}")
+    assert err.count("\n") == 1
