@@ -840,3 +840,21 @@ def test_local_build_needs_no_endpoint(make_project: MakeProject, cli: Any) -> N
     assert outcome.json["distributions"] == {"tinyutil": "1.0.0"}
     assert "local AWS endpoint" not in outcome.err
     assert not (project / "build" / "lambda" / "local-aws").exists()
+
+
+def test_local_steps_one_process_each(make_project: MakeProject) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    remote = ["--layer-name", "local_steps", "--s3dir", "s3://local-steps/a/", "--local"]
+    for command in ("build", "package"):
+        assert run_subprocess(command, "--project", project).code == 0
+    upload = run_subprocess("upload", "--project", project, *remote, "--json")
+    assert upload.code == 0, upload.err
+    publish = run_subprocess("publish", "--project", project, *remote, "--json")
+    assert publish.code == 0, publish.err
+    data = publish.json
+    assert data["published"] is True
+    assert data["layer_version"] == 1
+    assert data["zip_sha256"] == upload.json["zip_sha256"]
+    again = run_subprocess("publish", "--project", project, *remote, "--json")
+    assert again.json["published"] is False
+    assert again.json["layer_version_arn"] == data["layer_version_arn"]
