@@ -32,7 +32,12 @@ from layer_builder.installers import (
 )
 from layer_builder.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.local import LocalAwsEndpoint
+from layer_builder.lock import LockTimeoutError, PublishLock
 from layer_builder.manifest import Manifest, Tool
+from layer_builder.plan import Plan, PublishPlan, plan_run
+from layer_builder.regions import RegionResult, RegionsFailedError, RegionTarget
+from layer_builder.retention import PruneResult, RetentionPolicy, prune
+from layer_builder.sharing import Grant, GrantResult
 from layer_builder.steps.build import BuildResult, BuildStep, make_installer
 from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult, PackageStep
 from layer_builder.steps.publish import PublishOptions, PublishResult, PublishStep
@@ -49,6 +54,8 @@ __all__ = [
     "BuildStep",
     "ConfigurationError",
     "ContainerInstaller",
+    "Grant",
+    "GrantResult",
     "IncompatibleWheelError",
     "IndexOptions",
     "InstallOptions",
@@ -62,6 +69,7 @@ __all__ = [
     "LayerTooLargeError",
     "LayerWorkflow",
     "LocalAwsEndpoint",
+    "LockTimeoutError",
     "Manifest",
     "NoCompatibleWheelError",
     "PackageError",
@@ -69,11 +77,19 @@ __all__ = [
     "PackageResult",
     "PackageStep",
     "PipInstaller",
+    "Plan",
     "PoetryInstaller",
     "ProjectError",
+    "PruneResult",
+    "PublishLock",
     "PublishOptions",
+    "PublishPlan",
     "PublishResult",
     "PublishStep",
+    "RegionResult",
+    "RegionTarget",
+    "RegionsFailedError",
+    "RetentionPolicy",
     "SourceOnlyDependencyError",
     "StaleLockError",
     "StaleUploadError",
@@ -88,4 +104,6 @@ __all__ = [
     "__version__",
     "compute_fingerprint",
     "make_installer",
+    "plan_run",
+    "prune",
 ]
