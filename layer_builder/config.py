@@ -23,6 +23,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "exclude": list,
     "slim": bool,
     "strip": bool,
+    "compile_bytecode": bool,
     "compress_level": int,
     "deflate_backend": str,
     "reserve": (int, str),

@@ -18,6 +18,7 @@ from layer_builder.steps.package import PackageOptions, PackageResult
 PACKAGE_KEYS: dict[str, type | tuple[type, ...]] = {
     "slim": bool,
     "strip": bool,
+    "compile_bytecode": bool,
     "compress_level": int,
     "deflate_backend": str,
     "reserve": (int, str),
@@ -31,6 +32,8 @@ def add_package_arguments(parser: argparse.ArgumentParser) -> None:
                              "Cython sources and type stubs")  # fmt: skip
     parser.add_argument("--strip", action="store_true",
                         help="strip --strip-debug copies of shared objects")  # fmt: skip
+    parser.add_argument("--compile-bytecode", action="store_true",
+                        help="add unchecked-hash .pyc files (needs the target Python)")  # fmt: skip
     parser.add_argument("--compress-level", type=int, metavar="N",
                         help="0 (store) to 9, 12 with libdeflate (default: 6)")  # fmt: skip
     parser.add_argument("--deflate-backend", choices=BACKENDS,
@@ -50,6 +53,7 @@ def package_options(
     for flag, key, field in (
         ("slim", "slim", "slim"),
         ("strip", "strip", "strip"),
+        ("compile_bytecode", "compile_bytecode", "compile_bytecode"),
         ("compress_level", "compress_level", "compresslevel"),
         ("deflate_backend", "deflate_backend", "backend"),
     ):

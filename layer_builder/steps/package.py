@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 import attrs
 from packaging.utils import canonicalize_name
 
+from layer_builder import bytecode
 from layer_builder.deflate import Deflater
-from layer_builder.distributions import find_distributions
+from layer_builder.distributions import InstalledDistribution, find_distributions
 from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
@@ -62,6 +64,8 @@ class PackageOptions:
     strip: bool = False
     #: After slimming, import every top-level package when the host can run the target.
     smoke_test: bool = True
+    #: Add unchecked-hash ``.pyc`` files (needs the target's Python version on the host).
+    compile_bytecode: bool = False
     #: ``zlib`` or ``libdeflate`` (extra ``[fast]``): each gives its own reproducible bytes.
     backend: str = "zlib"
     #: Compression workers; None means every core. Never changes the bytes.
@@ -79,6 +83,8 @@ class PackageOptions:
             fields["slim"] = True
         if self.strip:
             fields["strip"] = True
+        if self.compile_bytecode:
+            fields["bytecode"] = "unchecked-hash"
         return fields
 
     @property
@@ -166,6 +172,8 @@ class PackageStep(Step):
         for saving in (s for s in savings if s.files):
             self.logger.info("--slim: %s, %d files, %s", saving.what, saving.files,
                              format_size(saving.bytes_saved))  # fmt: skip
+        if options.compile_bytecode:
+            files = self._add_bytecode(build, files, sizes, owner_of)
         prepare = strip_preparer() if options.strip else None
         members = [
             ZipMember.from_file(
@@ -227,3 +235,24 @@ class PackageStep(Step):
             format_size(result.zip_size), format_size(result.unzipped_size), result.sha256,
         )  # fmt: skip
         return result
+
+    def _add_bytecode(
+        self,
+        build: BuildResult,
+        files: dict[str, Path],
+        sizes: dict[str, int],
+        owner_of: dict[str, InstalledDistribution],
+    ) -> dict[str, Path]:
+        """``files`` with a compiled ``.pyc`` for every module (replacing any in the tree)."""
+        bytecode.check_target(build.target)
+        cache = self.path_zip.with_name(self.path_zip.name + ".pycache")
+        workers = self.options.workers or len(os.sched_getaffinity(0))
+        with self.timed("compiling bytecode (unchecked-hash pycs)"):
+            compiled = bytecode.compile_bytecode(files, cache, workers)
+        merged = dict(files)
+        for pyc, (source, path) in compiled.items():
+            merged[pyc] = path
+            sizes[pyc] = path.stat().st_size
+            if source in owner_of:
+                owner_of[pyc] = owner_of[source]
+        return dict(sorted(merged.items()))
