@@ -78,6 +78,7 @@ class AwsClients:
 _HINTS = {
     "NoSuchBucket": "create the bucket or pass another --s3dir",
     "NoSuchKey": "check the S3 folder (--s3dir), or upload the object first",
+    "InvalidBucketName": "use 3 to 63 lowercase letters, digits, '.' and '-' (--s3dir)",
     "404": "check the name, or create it",
     "AccessDenied": "grant the caller access, or use other credentials",
     "403": "grant the caller access, or use other credentials",

@@ -372,7 +372,9 @@ def _aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
     state_path = LayerPathLayout(project).path_local_aws_state if project.is_dir() else None
     with LocalAwsEndpoint(state_path=state_path) as endpoint:
         if s3dir:
-            endpoint.ensure_bucket(parse_s3dir(s3dir).bucket)
+            bucket = parse_s3dir(s3dir).bucket
+            with aws_errors(f"creating S3 bucket {bucket!r} on the local endpoint"):
+                endpoint.ensure_bucket(bucket)
         for region in region_targets(args, config):
             endpoint.ensure_bucket(region.s3dir_lambda.bucket)
         yield endpoint.clients()

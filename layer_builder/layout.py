@@ -49,9 +49,10 @@ class LayerPathLayout:
         return self.dir_artifacts / "build-record.json"
 
 
-# What botocore accepts as a bucket name (S3 itself is stricter for buckets made since 2018);
-# anything else would fail inside botocore with a parameter validation traceback.
-_BUCKET_NAME = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
+# What botocore accepts as a bucket name, at least 3 characters as S3 has always required
+# (S3 is stricter for buckets made since 2018); botocore would refuse anything else with a
+# parameter validation traceback.
+_BUCKET_NAME = re.compile(r"[a-zA-Z0-9.\-_]{3,255}")
 
 
 def parse_s3dir(value: S3Path | str) -> S3Path:

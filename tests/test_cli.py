@@ -443,7 +443,7 @@ def test_missing_manifest(tmp_path: Path, cli: Any) -> None:
     project = tmp_path / "empty"
     project.mkdir()
     (project / "pyproject.toml").write_text('[project]\nname = "x"\n')
-    outcome = cli("run", "--project", project, "--layer-name", "x", "--s3dir", "s3://b/a/")
+    outcome = cli("run", "--project", project, "--layer-name", "x", "--s3dir", "s3://bkt/a/")
     assert outcome.error == (
         f"no dependency manifest in {project}: expected one of uv.lock, poetry.lock, "
         f"requirements.txt; lock the project first (e.g. `uv lock` or "
@@ -466,7 +466,7 @@ def test_tool_override_to_a_missing_manifest(make_project: MakeProject, cli: Any
     ("flags", "message"),
     [
         (
-            ["--s3dir", "s3://b/a/"],
+            ["--s3dir", "s3://bkt/a/"],
             "no layer name: pass --layer-name or set layer_name in [tool.layer_builder]",
         ),
         (
@@ -665,7 +665,7 @@ def test_missing_region(
 
 def test_errors_in_a_subprocess_exit_1_with_one_line(tmp_path: Path) -> None:
     outcome = run_subprocess(
-        "run", "--project", tmp_path / "missing", "--layer-name", "x", "--s3dir", "s3://b/a/",
+        "run", "--project", tmp_path / "missing", "--layer-name", "x", "--s3dir", "s3://bkt/a/",
         "--json",
     )  # fmt: skip
     assert outcome.code == 1
@@ -827,7 +827,7 @@ def test_local_run_keeps_its_state_across_processes(
 def test_local_bad_input_starts_no_endpoint(make_project: MakeProject, cli: Any) -> None:
     project = make_project({"tinyutil": "1.0.0"})
     outcome = cli(
-        "run", "--project", project, "--layer-name", "bad name", "--s3dir", "s3://b/a/", "--local"
+        "run", "--project", project, "--layer-name", "bad name", "--s3dir", "s3://bkt/a/", "--local"
     )
     assert outcome.error.startswith("invalid layer name 'bad name': ")
     assert "local AWS endpoint" not in outcome.err
@@ -858,3 +858,19 @@ def test_local_steps_one_process_each(make_project: MakeProject) -> None:
     again = run_subprocess("publish", "--project", project, *remote, "--json")
     assert again.json["published"] is False
     assert again.json["layer_version_arn"] == data["layer_version_arn"]
+
+
+def test_local_endpoint_refusing_the_bucket_is_one_line(
+    make_project: MakeProject, cli: Any
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    name = "b" * 64  # botocore accepts it, S3 (and moto) refuse to create it
+    outcome = cli(
+        "run", "--project", project, "--layer-name", "x", "--s3dir", f"s3://{name}/a/", "--local"
+    )
+    assert outcome.error == (
+        f"creating S3 bucket {name!r} on the local endpoint failed: InvalidBucketName The "
+        f"specified bucket is not valid.: use 3 to 63 lowercase letters, digits, '.' and '-' "
+        f"(--s3dir)"
+    )
+    assert not (project / "build" / "lambda" / "layer").exists()

@@ -47,7 +47,7 @@ def test_s3_keys_follow_the_published_contract() -> None:
     [(1, "000001"), (12, "000012"), (999_999, "999999"), (1_000_000, "1000000")],
 )
 def test_backup_folders_are_zero_padded_to_six_digits(version: int, folder: str) -> None:
-    layout = LayerS3Layout("s3://b/app/")
+    layout = LayerS3Layout("s3://bkt/app/")
     path = layout.s3path_manifest_backup(version, "requirements.txt")
     assert path.key == f"app/layer/{folder}/requirements.txt"
 
@@ -55,7 +55,7 @@ def test_backup_folders_are_zero_padded_to_six_digits(version: int, folder: str)
 @pytest.mark.parametrize("filename", ["requirements.txt", "poetry.lock", "uv.lock"])
 def test_every_manifest_has_its_last_copy(filename: str) -> None:
     assert (
-        LayerS3Layout("s3://b/x").s3path_last_manifest(filename).key == f"x/layer/last-{filename}"
+        LayerS3Layout("s3://bkt/x").s3path_last_manifest(filename).key == f"x/layer/last-{filename}"
     )
 
 
@@ -103,7 +103,7 @@ def test_bad_s3_uris_are_refused_with_an_example(uri: str) -> None:
         LayerS3Layout(uri)
 
 
-@pytest.mark.parametrize("bucket", ["bad bucket", "b@d", "a" * 256, "bucket?x=1"])
+@pytest.mark.parametrize("bucket", ["bad bucket", "b@d", "a" * 256, "bucket?x=1", "ab", "b"])
 def test_bucket_names_boto_would_refuse_are_refused_first(bucket: str) -> None:
     uri = f"s3://{bucket}/app/"
     with pytest.raises(ConfigurationError) as info:
