@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from layer_builder import AwsClients, AwsError, ConfigurationError, LocalAwsEndpoint
 from layer_builder.regions import RegionsFailedError, RegionTarget
+from layer_builder.sharing import Grant
 from tests.aws_helpers import HandmadeWorkflow, count_calls, failing, make_manifest, object_keys
 
 RegionBucket = Callable[[str], str]
@@ -159,3 +161,78 @@ def test_bad_region_target_says_the_form(text: str) -> None:
         f"invalid region target {text!r}: expected REGION=s3://bucket/prefix/ "
         "(e.g. --region eu-west-1=s3://my-bucket-eu-west-1/app/lambda/)"
     )
+
+
+# Every AWS call made in an extra region by a first run, in order.
+REGION_CALLS = [
+    ("s3", "HeadBucket", 1),
+    ("lambda_", "ListLayerVersions", 1),  # does the region hold the build?
+    ("s3", "HeadObject", 1),  # is the zip already copied?
+    ("s3", "CopyObject", 1),
+    ("s3", "HeadObject", 2),  # what was copied
+    ("s3", "PutObject", 1),  # the region's publish lock
+    ("lambda_", "ListLayerVersions", 2),
+    ("s3", "HeadObject", 3),  # is the copy still the one made?
+    ("lambda_", "PublishLayerVersion", 1),
+    ("s3", "PutObject", 2),  # 000001/requirements.txt
+    ("s3", "PutObject", 3),  # last-requirements.txt
+]
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["request-lost", "response-lost"])
+@pytest.mark.parametrize(("client", "operation", "nth"), REGION_CALLS)
+def test_rerun_after_a_failure_in_a_region_converges(
+    tmp_path: Path,
+    aws: AwsClients,
+    bucket: str,
+    layer_name: str,
+    region_bucket: RegionBucket,
+    client: str,
+    operation: str,
+    nth: int,
+    after: bool,
+) -> None:
+    eu = region_bucket("eu-west-1")
+    regions = [RegionTarget("eu-west-1", f"s3://{eu}/app/")]
+    workflow = _workflow(tmp_path, aws, bucket, layer_name, regions)
+    eu_aws = workflow.region_aws("eu-west-1")
+    with (
+        failing(getattr(eu_aws, client), operation, nth, after) as seen,
+        pytest.raises(AwsError, match="InternalError injected failure"),
+    ):
+        workflow.run()
+    assert seen[0] == nth
+
+    rerun = _workflow(tmp_path, aws, bucket, layer_name, regions)
+    result = rerun.run()
+
+    [eu_result] = result.regions
+    assert eu_result.ok and eu_result.publish is not None
+    assert eu_result.publish.layer_version == 1
+    versions = eu_aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"]
+    assert [v["Version"] for v in versions] == [1]
+    assert object_keys(eu_aws, eu) == [
+        "app/layer/000001/requirements.txt",
+        "app/layer/last-requirements.txt",
+        "app/layer/layer.zip",
+    ]
+    home = aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"]
+    assert [v["Version"] for v in home] == [1]
+
+
+def test_grants_reach_every_region(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str, region_bucket: RegionBucket
+) -> None:
+    regions = [RegionTarget("eu-west-1", f"s3://{region_bucket('eu-west-1')}/app/")]
+    project = tmp_path / "project"
+    make_manifest(project)
+    workflow = HandmadeWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws,
+                                regions=regions, grants=[Grant.everyone()])  # fmt: skip
+
+    result = workflow.run()
+
+    assert [g.layer_version_arn.split(":")[3] for g in result.grants] == ["us-east-1", "eu-west-1"]
+    eu_lambda = workflow.region_aws("eu-west-1").lambda_
+    policy = eu_lambda.get_layer_version_policy(LayerName=layer_name, VersionNumber=1)
+    [statement] = json.loads(policy["Policy"])["Statement"]
+    assert statement["Sid"] == "layer-builder-public"
