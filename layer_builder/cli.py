@@ -428,6 +428,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LayerBuilderError as exc:
         print(f"layer-builder: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        # The file system refused (a file where a folder must be, no permission, no space):
+        # one line like every other error; -v shows where it happened.
+        logger.debug("file system error", exc_info=True)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(
+            f"layer-builder: error: {exc.strerror or exc}{where}: check that path "
+            f"(permissions, free space, a file in the way of a folder)",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("layer-builder: interrupted", file=sys.stderr)
         return 130

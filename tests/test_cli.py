@@ -439,6 +439,18 @@ def test_project_that_is_a_file(make_project: MakeProject, cli: Any) -> None:
     assert outcome.error == f"project folder {path} is not a folder: check --project"
 
 
+def test_a_file_in_the_way_of_the_build_folder(make_project: MakeProject, cli: Any) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    (project / "build").write_text("not a folder\n")
+    outcome = cli("build", "--project", project)
+    # Which path the build step trips on is its business; the line names one under build/.
+    assert outcome.error.startswith(f"Not a directory: {project / 'build'}/")
+    assert outcome.error.endswith(
+        ": check that path (permissions, free space, a file in the way of a folder)"
+    )
+    assert (project / "build").read_text() == "not a folder\n"
+
+
 def test_missing_manifest(tmp_path: Path, cli: Any) -> None:
     project = tmp_path / "empty"
     project.mkdir()
