@@ -886,3 +886,22 @@ def test_local_endpoint_refusing_the_bucket_is_one_line(
         f"(--s3dir)"
     )
     assert not (project / "build" / "lambda" / "layer").exists()
+
+
+def test_console_script_defaults_to_the_current_folder(make_project: MakeProject) -> None:
+    script = Path(sys.executable).with_name("layer-builder")
+    if not script.is_file():
+        pytest.skip("the console script is not installed next to this interpreter")
+    project = make_project(
+        {"fastcalc": "1.0.0"}, pyproject_extra='\n[tool.layer_builder]\narch = "arm64"\n'
+    )
+    process = subprocess.run(
+        [script, "build", "--json"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert process.returncode == 0, process.stderr
+    outcome = Outcome(process.returncode, process.stdout, process.stderr)
+    assert outcome.json["architecture"] == "arm64"
+    assert outcome.json["dir_python"] == str(
+        project.resolve() / "build" / "lambda" / "layer" / "artifacts" / "python"
+    )
+    assert "installing requirements.txt for python3.12 arm64" in process.stderr
