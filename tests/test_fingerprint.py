@@ -120,4 +120,3 @@ def test_description_fits_lambda_limit_at_the_longest_prefix() -> None:
     PublishOptions(layer_name="ok", description=longest)
     with pytest.raises(ConfigurationError, match="shorten --description"):
         PublishOptions(layer_name="ok", description=longest + "x")
-
