@@ -83,7 +83,22 @@ def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) 
         return plan_run(workflow).to_json()
     policy = RetentionPolicy(keep_last=args.keep_last, newer_than_days=args.newer_than_days)
     result = prune(workflow.aws.lambda_, workflow.layer_name, policy, yes=args.yes)
-    return _prune_json(result)
+    # Each --region has its own versions: the same rule applies there too.
+    regions = [
+        {
+            "region": region.region,
+            **_prune_json(
+                prune(
+                    workflow.region_aws(region.region).lambda_,
+                    workflow.layer_name,
+                    policy,
+                    yes=args.yes,
+                )
+            ),
+        }
+        for region in workflow.regions
+    ]
+    return {"region": workflow.aws.region, **_prune_json(result), "regions": regions}
 
 
 def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
@@ -122,9 +137,13 @@ def human_lines(command: str, data: dict[str, Any]) -> list[str] | None:
         return lines
     if command == "prune":
         verb = "would delete" if data["dry_run"] else "deleted"
-        deleted = ", ".join(map(str, data["deleted"])) or "nothing"
-        lines = [f"{verb}: {deleted}; kept: {', '.join(map(str, data['kept'])) or 'nothing'}"]
-        if data["dry_run"] and data["deleted"]:
+        lines = []
+        for pruned in (data, *data["regions"]):
+            where = f"{pruned['region']}: " if data["regions"] else ""
+            deleted = ", ".join(map(str, pruned["deleted"])) or "nothing"
+            kept = ", ".join(map(str, pruned["kept"])) or "nothing"
+            lines.append(f"{where}{verb}: {deleted}; kept: {kept}")
+        if data["dry_run"] and any(p["deleted"] for p in (data, *data["regions"])):
             lines.append("dry run: pass --yes to delete")
         return lines
     return None

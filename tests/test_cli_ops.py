@@ -94,6 +94,35 @@ def test_prune_is_a_dry_run_unless_yes(
     assert [v["Version"] for v in versions] == [3]
 
 
+def test_prune_applies_the_rule_in_every_region(
+    aws_env: None,
+    moto_endpoint: LocalAwsEndpoint,
+    bucket: str,
+    eu_bucket: str,
+    layer_name: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+) -> None:
+    home, eu = moto_endpoint.clients(), moto_endpoint.clients().for_region("eu-west-1")
+    for aws, where in ((home, bucket), (eu, eu_bucket)):
+        aws.s3.put_object(Bucket=where, Key="layer.zip", Body=b"PK")
+        for _ in range(2):
+            aws.lambda_.publish_layer_version(
+                LayerName=layer_name, Content={"S3Bucket": where, "S3Key": "layer.zip"}
+            )
+    (tmp_path / "requirements.txt").write_text("tinyutil==1.0.0\n")
+
+    region = f"eu-west-1=s3://{eu_bucket}/app/"
+    code, out, _ = _run(capsys, "prune", "--project", str(tmp_path), "--layer-name", layer_name,
+                        "--keep-last", "1", "--region", region)  # fmt: skip
+
+    assert code == 0
+    assert out == (
+        "us-east-1: would delete: 1; kept: 2\neu-west-1: would delete: 1; kept: 2\n"
+        "dry run: pass --yes to delete\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
