@@ -99,12 +99,13 @@ class ContainerInstaller(Installer):
             command.append("--require-hashes")
         return command
 
-    def export(self, manifest: Manifest, requirements: Path) -> None:
+    def export(self, manifest: Manifest, requirements: Path, target: LayerTarget) -> None:
         """Write the manifest's locked dependencies as a requirements file on the host."""
         if manifest.tool is Tool.UV:
             UvInstaller(index=self.index, options=self.options).export(manifest, requirements)
         elif manifest.tool is Tool.POETRY:
-            PoetryInstaller(index=self.index, options=self.options).export(manifest, requirements)
+            poetry = PoetryInstaller(index=self.index, options=self.options)
+            poetry.export(manifest, requirements, target)
         else:
             shutil.copyfile(manifest.path, requirements)
 
@@ -115,7 +116,7 @@ class ContainerInstaller(Installer):
                 f"install {self.engine}, or build on the host (drop --container)"
             )
         with scratch_file("requirements.txt") as requirements:
-            self.export(manifest, requirements)
+            self.export(manifest, requirements, target)
             text = requirements.read_text(encoding="utf-8")
             command = self.command(
                 manifest.project_dir,

@@ -13,6 +13,7 @@ from pathlib import Path
 from layer_builder.errors import InstallerFailedError, StaleLockError, ToolMissingError
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.pip import PipInstaller
+from layer_builder.installers.poetry_lock import export_for_target
 from layer_builder.installers.uv import UvPipInstaller, find_uv, scratch_file
 from layer_builder.manifest import Manifest, Tool
 from layer_builder.process import run_command
@@ -46,12 +47,14 @@ class PoetryInstaller(Installer):
         options: InstallOptions | None = None,
         uv: str | None = None,
         use_uv: bool = True,
+        read_lock_directly: bool = True,
     ):
         self.poetry = poetry
         self.index = index or IndexOptions()
         self.options = options or InstallOptions()
         self.uv = uv
         self.use_uv = use_uv
+        self.read_lock_directly = read_lock_directly
 
     def fingerprint_fields(self) -> dict[str, object]:
         return {
@@ -77,8 +80,21 @@ class PoetryInstaller(Installer):
             command.append("--without-urls")
         return command
 
-    def export(self, manifest: Manifest, requirements: Path) -> None:
-        """Write the locked dependencies of ``manifest``'s project to ``requirements``."""
+    def export(
+        self, manifest: Manifest, requirements: Path, target: LayerTarget | None = None
+    ) -> None:
+        """Write the locked dependencies of ``manifest``'s project to ``requirements``.
+
+        With a ``target``, a current lock from PyPI is read directly (see
+        :mod:`layer_builder.installers.poetry_lock`), which saves starting Poetry.
+        """
+        if target is not None and self.read_lock_directly:
+            text = export_for_target(
+                manifest.path, target, self.options.groups, self.options.extras
+            )
+            if text is not None:
+                requirements.write_text(text, encoding="utf-8")
+                return
         try:
             run_command(
                 self.export_command(requirements),
@@ -103,7 +119,7 @@ class PoetryInstaller(Installer):
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         with scratch_file("requirements.txt") as requirements:
-            self.export(manifest, requirements)
+            self.export(manifest, requirements, target)
             uv = (self.uv or find_uv()) if self.use_uv else None
             if uv:
                 UvPipInstaller(uv, self.index, self.options).install_requirements(

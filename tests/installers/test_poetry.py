@@ -7,10 +7,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from layer_builder import LayerTarget, Manifest
 from layer_builder.errors import StaleLockError, ToolMissingError
 from layer_builder.installers import InstallOptions, PoetryInstaller, find_poetry
+from layer_builder.installers.poetry_lock import content_hash, export_for_target
 from tests.conftest import WheelIndex
 from tests.installers.projects import write_poetry_project
 
@@ -104,3 +106,102 @@ def test_missing_poetry_names_the_fix(
     assert find_poetry() is None
     with pytest.raises(ToolMissingError, match="pip install poetry poetry-plugin-export"):
         install(PoetryInstaller(), poetry_project, ARM312, tmp_path / "out")
+
+
+def _pypi_only_copy(project: Path, destination: Path) -> Path:
+    """``project`` as if locked against PyPI: no source in pyproject.toml or in the lock,
+    content-hash recomputed (checked against Poetry's own Locker)."""
+    import re
+
+    from poetry.packages.locker import Locker
+
+    from layer_builder.config import tomllib
+
+    destination.mkdir()
+    pyproject = (project / "pyproject.toml").read_text()
+    pyproject = pyproject[: pyproject.index("[[tool.poetry.source]]")]
+    (destination / "pyproject.toml").write_text(pyproject)
+    data = tomllib.loads(pyproject)
+    new_hash = content_hash(data)
+    assert new_hash == Locker(destination / "poetry.lock", data)._get_content_hash()
+    lock = re.sub(
+        r"\n\[package\.source\]\n(?:[a-z]+ = .*\n)+", "\n", (project / "poetry.lock").read_text()
+    )
+    lock = re.sub(r'content-hash = "[0-9a-f]+"', f'content-hash = "{new_hash}"', lock)
+    (destination / "poetry.lock").write_text(lock)
+    return destination
+
+
+def _poetry_export_for(project: Path, target: LayerTarget, options: InstallOptions) -> set[str]:
+    """What ``poetry export`` says, with its markers evaluated on the target."""
+    from packaging.requirements import Requirement
+
+    from layer_builder.installers.poetry_lock import marker_environment
+
+    out = project / "exported.txt"
+    installer = PoetryInstaller(options=options, read_lock_directly=False)
+    installer.export(Manifest.from_project(project), out, target)
+    text = out.read_text().replace("\\\n", " ")
+    out.unlink()
+    selected = set()
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("-"):
+            continue
+        requirement = Requirement(line.split(" --hash")[0])
+        hashes = sorted(h.strip() for h in line.split("--hash=")[1:])
+        holds = requirement.marker is None or any(
+            requirement.marker.evaluate(marker_environment(target, e))
+            for e in ("", *options.extras)
+        )
+        if holds:
+            selected.add(f"{canonicalize_name(requirement.name)}{requirement.specifier} {hashes}")
+    return selected
+
+
+def _direct_for(project: Path, target: LayerTarget, options: InstallOptions) -> set[str]:
+    text = export_for_target(project / "poetry.lock", target, options.groups, options.extras)
+    assert text is not None, "a current PyPI-only 2.1 lock is read directly"
+    selected = set()
+    for entry in text.replace("\\\n", " ").splitlines():
+        name, rest = entry.split("==", 1)
+        version = rest.split()[0]
+        hashes = sorted(h.strip() for h in entry.split("--hash=")[1:])
+        selected.add(f"{canonicalize_name(name)}=={version} {hashes}")
+    return selected
+
+
+@pytest.mark.parametrize(
+    "options",
+    [InstallOptions(), InstallOptions(groups=["dev"]), InstallOptions(extras=["yaml"])],
+)
+@pytest.mark.parametrize("target", [ARM312, LayerTarget("3.11", "x86_64")])
+def test_reading_the_lock_directly_matches_poetry_export(
+    poetry_project: Path, tmp_path: Path, options: InstallOptions, target: LayerTarget
+) -> None:
+    project = _pypi_only_copy(poetry_project, tmp_path / "pypi")
+    direct = _direct_for(project, target, options)
+    assert direct == _poetry_export_for(project, target, options)
+    assert any(s.startswith("tiny-yaml==") for s in direct) == bool(options.extras)
+    assert any(s.startswith("s3transfer==") for s in direct) == bool(options.groups)
+
+
+def test_stale_or_sourced_lock_is_left_to_poetry(poetry_project: Path, tmp_path: Path) -> None:
+    assert export_for_target(poetry_project / "poetry.lock", ARM312) is None, "has a source"
+    project = _pypi_only_copy(poetry_project, tmp_path / "pypi")
+    with (project / "pyproject.toml").open("a") as f:
+        f.write('\n[dependency-groups]\nnew = ["tinyutil"]\n')
+    assert export_for_target(project / "poetry.lock", ARM312) is None
+
+
+@pytest.mark.parametrize("target", [ARM312, LayerTarget("3.10", "x86_64")])
+def test_reading_the_reference_lock_directly_matches_poetry_export(
+    tmp_path: Path, target: LayerTarget
+) -> None:
+    """The bench poetry-app lock has per-package markers (``python_version == "3.10"``)."""
+    from tests.installers.test_reference_projects import copy_reference_project
+
+    project = copy_reference_project("poetry-app", tmp_path)
+    options = InstallOptions(groups=["dev"])
+    direct = _direct_for(project, target, options)
+    assert direct == _poetry_export_for(project, target, options)
+    assert any(s.startswith("tomli==") for s in direct) == (target.python_version == "3.10")
