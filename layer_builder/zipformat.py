@@ -119,7 +119,7 @@ def write_central_directory(out: BinaryIO, entries: Sequence[Entry], dos: tuple[
 
 @attrs.frozen
 class StoredMember:
-    """A member of an existing zip, and where its (compressed) data starts."""
+    """A member of an existing zip, as its central directory describes it."""
 
     name: str
     mode: int
@@ -127,28 +127,63 @@ class StoredMember:
     crc: int
     compressed_size: int
     size: int
-    data_offset: int
+    header_offset: int
+
+
+def data_offset(raw: BinaryIO, member: StoredMember) -> int:
+    """Where ``member``'s data starts in the open zip ``raw`` (after its local header)."""
+    raw.seek(member.header_offset)
+    fields = _LOCAL.unpack(raw.read(_LOCAL.size))
+    if fields[0] != 0x04034B50:
+        raise zipfile.BadZipFile(f"bad local header for {member.name}")
+    offset: int = member.header_offset + _LOCAL.size + fields[9] + fields[10]
+    return offset
+
+
+def _central_directory(raw: BinaryIO) -> tuple[int, int, int]:
+    """``(offset, size, count)`` of the central directory, from the end records."""
+    end = raw.seek(0, 2)
+    tail_start = max(0, end - _END.size - _MAX16)
+    raw.seek(tail_start)
+    tail = raw.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0:
+        raise zipfile.BadZipFile("no end of central directory record")
+    fields = _END.unpack_from(tail, at)
+    count, size, offset = fields[4], fields[5], fields[6]
+    locator = at - _LOCATOR64.size
+    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        raw.seek(_LOCATOR64.unpack_from(tail, locator)[2])
+        end64 = _END64.unpack(raw.read(_END64.size))
+        count, size, offset = end64[7], end64[8], end64[9]
+    return offset, size, count
 
 
 def read_members(path_zip: Path) -> dict[str, StoredMember]:
-    """The members of a zip by name, with the offset of their data; raises ``zipfile.BadZipFile``
-    (or ``OSError``) for a file that is not a readable zip."""
+    """The members of a zip by name, in order; raises ``zipfile.BadZipFile`` (or ``OSError``)
+    for a file that is not a readable zip. Reads only the central directory."""
     members = {}
-    with zipfile.ZipFile(path_zip) as zf, path_zip.open("rb") as raw:
-        for info in zf.infolist():
-            raw.seek(info.header_offset)
-            header = raw.read(_LOCAL.size)
-            fields = _LOCAL.unpack(header)
-            if fields[0] != 0x04034B50:
-                raise zipfile.BadZipFile(f"bad local header for {info.filename}")
-            data_offset = info.header_offset + _LOCAL.size + fields[9] + fields[10]
-            members[info.filename] = StoredMember(
-                name=info.filename,
-                mode=stat.S_IMODE(info.external_attr >> 16),
-                method=info.compress_type,
-                crc=info.CRC,
-                compressed_size=info.compress_size,
-                size=info.file_size,
-                data_offset=data_offset,
-            )
+    with path_zip.open("rb") as raw:
+        offset, size, count = _central_directory(raw)
+        raw.seek(offset)
+        directory = raw.read(size)
+    position = 0
+    for _ in range(count):
+        fields = _CENTRAL.unpack_from(directory, position)
+        if fields[0] != 0x02014B50:
+            raise zipfile.BadZipFile(f"bad central directory entry at {offset + position}")
+        name_length, extra_length, comment_length = fields[10], fields[11], fields[12]
+        start = position + _CENTRAL.size
+        raw_name = directory[start : start + name_length]
+        name = raw_name.decode("utf-8" if fields[3] & _UTF8_FLAG else "cp437")
+        members[name] = StoredMember(
+            name=name,
+            mode=stat.S_IMODE(fields[15] >> 16),
+            method=fields[4],
+            crc=fields[7],
+            compressed_size=fields[8],
+            size=fields[9],
+            header_offset=fields[16],
+        )
+        position = start + name_length + extra_length + comment_length
     return members

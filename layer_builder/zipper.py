@@ -27,7 +27,7 @@ import attrs
 from layer_builder import zipformat
 from layer_builder.deflate import Deflater, PieceJob, already_compressed, compress_job
 from layer_builder.pipeline import ordered_map
-from layer_builder.reuse import ReuseIndex, member_key
+from layer_builder.reuse import ReuseIndex, member_key, stat_key
 from layer_builder.zipformat import DEFLATED, STORED, Entry
 
 #: The earliest time a zip entry can hold; used when SOURCE_DATE_EPOCH is not set.
@@ -105,6 +105,7 @@ class _Plan:
     crc: int
     method: int
     key: list[object]
+    stat: list[int]
     reuse: zipformat.StoredMember | None = None
 
 
@@ -137,14 +138,37 @@ class _Writer:
         self.scratch = Path(tempfile.mkdtemp(prefix="layer-zip-"))
         self.window = 2 * workers + 2
 
+    def quick_plan(self, member: ZipMember) -> _Plan | None:
+        """The plan of a member whose source is untouched since the previous zip (by its
+        stat), without reading it; None when it must be read."""
+        if self.previous is None:
+            return None
+        prepared = member.prepare.key if member.prepare else ""
+        stat = stat_key(member.source)
+        if not self.previous.untouched(member.arcname, stat, member.mode, prepared):
+            return None
+        key = self.previous.keys[member.arcname]
+        stored = self.previous.reusable(member.arcname, key)
+        if stored is None:
+            return None
+        return _Plan(member, member.source, stored.size, stored.crc, stored.method, key, stat,
+                     stored)  # fmt: skip
+
+    def plan_batch(self, members: Sequence[ZipMember]) -> list[_Plan]:
+        return [self.plan(member) for member in members]
+
     def plan(self, member: ZipMember) -> _Plan:
+        quick = self.quick_plan(member)
+        if quick is not None:
+            return quick
+        stat = stat_key(member.source)
         size, crc = _crc_file(member.source)
         key = member_key(size, crc, member.mode, member.prepare.key if member.prepare else "")
         if self.previous is not None:
             stored = self.previous.reusable(member.arcname, key)
             if stored is not None:
                 return _Plan(member, member.source, stored.size, stored.crc, stored.method, key,
-                             stored)  # fmt: skip
+                             stat, stored)  # fmt: skip
         content = member.source
         if member.prepare is not None:
             handle, name = tempfile.mkstemp(dir=self.scratch, suffix=f"-{member.source.name}")
@@ -154,7 +178,7 @@ class _Writer:
             size, crc = _crc_file(content)
         store = size == 0 or self.deflater.level == 0 or already_compressed(member.arcname)
         method = STORED if store else DEFLATED
-        return _Plan(member, content, size, crc, method, key)
+        return _Plan(member, content, size, crc, method, key, stat)
 
     def jobs(self, plans: Sequence[_Plan]) -> Iterator[tuple[PieceJob, int]]:
         """The pieces to compress, in writing order, in batches of about ``BATCH_BYTES``."""
@@ -210,7 +234,7 @@ class _Writer:
         if plan.reuse is not None and old is not None:
             entry = attrs.evolve(entry, compressed_size=plan.reuse.compressed_size)
             out.write(zipformat.local_header(entry, dos))
-            old.seek(plan.reuse.data_offset)
+            old.seek(zipformat.data_offset(old, plan.reuse))
             _copy(old, out, plan.reuse.compressed_size, f"the previous {self.previous_name}")
             return entry
         header = zipformat.local_header(entry, dos)
@@ -282,12 +306,25 @@ def write_reproducible_zip(
     writer = _Writer(deflater, workers, previous)
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="layer-zip-scan") as pool:
-            plans = list(ordered_map(pool, writer.plan, ((m, 0) for m in members), 4 * workers))
+            quick = [writer.quick_plan(m) for m in members]  # no thread hand-off per file
+            rest = [m for m, q in zip(members, quick, strict=True) if q is None]
+            batches = [(rest[i : i + BATCH_FILES], 0) for i in range(0, len(rest), BATCH_FILES)]
+            planned = (
+                plan
+                for batch in ordered_map(pool, writer.plan_batch, batches, 4 * workers)
+                for plan in batch
+            )
+            plans = [q if q is not None else next(planned) for q in quick]
         if before_write is not None:
             before_write([(p.member.arcname, p.size) for p in plans])
         date_time = fixed_date_time()
         reused = [p.member.arcname for p in plans if p.reuse is not None]
         if previous is not None and previous.unchanged(reused, len(plans), date_time):
+            stats = {p.member.arcname: p.stat for p in plans}
+            if stats != previous.stats:  # read again: remember them untouched for next time
+                keys = {p.member.arcname: p.key for p in plans}
+                ReuseIndex.save(path_zip, deflater.identity, previous.sha256, keys, date_time,
+                                stats)  # fmt: skip
             return _report_unchanged(plans, previous)
         with partial.open("wb") as out:
             dos = zipformat.dos_date_time(date_time)
@@ -308,7 +345,8 @@ def write_reproducible_zip(
         zip_size=path_zip.stat().st_size,
     )
     keys = {p.member.arcname: p.key for p in plans}
-    ReuseIndex.save(path_zip, deflater.identity, report.sha256, keys, date_time)
+    stats = {p.member.arcname: p.stat for p in plans}
+    ReuseIndex.save(path_zip, deflater.identity, report.sha256, keys, date_time, stats)
     return report
 
 

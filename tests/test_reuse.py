@@ -197,3 +197,61 @@ def test_before_write_sees_final_sizes_and_can_stop(entries: list, tmp_path: Pat
         write_reproducible_zip(entries, path_zip, before_write=refuse)
     assert dict(seen)["python/pkg/data.txt"] == 5000
     assert list(path_zip.parent.iterdir()) == []
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    import layer_builder.zipper as zipper
+
+    reads: list[Path] = []
+    real = zipper._crc_file
+
+    def spy(path: Path) -> tuple[int, int]:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(zipper, "_crc_file", spy)
+    return reads
+
+
+def test_untouched_sources_are_not_read_again(
+    entries: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path_zip = tmp_path / "layer.zip"
+    write_reproducible_zip(entries, path_zip)
+    reads = _count_reads(monkeypatch)
+    assert write_reproducible_zip(entries, path_zip).reused == 4
+    assert reads == []
+    # A same-size edit changes the mtime: read, and caught by the CRC.
+    source = entries[0][1]
+    source.write_bytes(b"from pkg.core import ran\n")
+    report = write_reproducible_zip(entries, path_zip)
+    assert reads == [source]
+    assert [m.name for m in report.members if not m.reused] == ["python/pkg/__init__.py"]
+
+
+def test_a_rebuilt_tree_is_read_once_then_trusted(
+    entries: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path_zip = tmp_path / "layer.zip"
+    write_reproducible_zip(entries, path_zip)
+    copy = [(name, tmp_path / "copy" / path.name) for name, path in entries]
+    for (_, path), (_, new) in zip(entries, copy, strict=True):
+        new.parent.mkdir(exist_ok=True)
+        shutil.copy2(path, new)  # same content and mtime, another inode
+    reads = _count_reads(monkeypatch)
+    assert write_reproducible_zip(copy, path_zip).reused == 4
+    assert len(reads) == 4
+    reads.clear()
+    assert write_reproducible_zip(copy, path_zip).reused == 4
+    assert reads == []
+
+
+def test_a_touched_zip_is_verified_and_its_sources_read(
+    entries: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path_zip = tmp_path / "layer.zip"
+    write_reproducible_zip(entries, path_zip)
+    path_zip.touch()  # same bytes, new mtime: the stat of the sources is not trusted
+    reads = _count_reads(monkeypatch)
+    assert write_reproducible_zip(entries, path_zip).reused == 4
+    assert len(reads) == 4

@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import zipfile
+import zlib
 from pathlib import Path
 
 import attrs
@@ -204,7 +205,7 @@ def test_compressed_members_match_zipfiles_own_reading(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_zip64_end_records_when_over_65535_entries() -> None:
+def test_zip64_end_records_when_over_65535_entries(tmp_path: Path) -> None:
     entries = [Entry(f"python/f{i:05}", 0o644, STORED, 0, 0, 0, 0) for i in range(65_536 + 3)]
     out = io.BytesIO()
     dos = zipformat.dos_date_time(ZIP_EPOCH)
@@ -215,6 +216,37 @@ def test_zip64_end_records_when_over_65535_entries() -> None:
     with zipfile.ZipFile(out) as zf:
         assert len(zf.infolist()) == 65_539
         assert zf.read("python/f65538") == b""
+    path = tmp_path / "many.zip"
+    path.write_bytes(out.getvalue())
+    members = zipformat.read_members(path)
+    assert len(members) == 65_539
+    assert list(members)[-1] == "python/f65538"
+
+
+def test_read_members_agrees_with_zipfile(tmp_path: Path) -> None:
+    path = tmp_path / "other.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:  # extra fields, a comment
+        zf.writestr("a/ünï.txt", b"text " * 100)
+        info = zipfile.ZipInfo("b/run.sh")
+        info.external_attr = 0o100755 << 16
+        info.extra = b"\xfe\xca\x00\x00"
+        info.comment = b"a member comment"
+        zf.writestr(info, b"#!/bin/sh\n", compress_type=zipfile.ZIP_STORED)
+        zf.comment = b"an archive comment"
+    members = zipformat.read_members(path)
+    with zipfile.ZipFile(path) as zf, path.open("rb") as raw:
+        for info in zf.infolist():
+            member = members[info.filename]
+            assert (member.crc, member.size, member.compressed_size, member.method) == (
+                info.CRC, info.file_size, info.compress_size, info.compress_type,
+            )  # fmt: skip
+            raw.seek(zipformat.data_offset(raw, member))
+            data = raw.read(member.compressed_size)
+            assert zf.read(info) == (zlib.decompress(data, -15) if member.method else data)
+    assert members["b/run.sh"].mode == 0o755
+    (tmp_path / "not.zip").write_bytes(b"PK but not a zip" * 10)
+    with pytest.raises(zipfile.BadZipFile):
+        zipformat.read_members(tmp_path / "not.zip")
 
 
 def test_member_over_4_gib_is_refused_with_a_reason() -> None:

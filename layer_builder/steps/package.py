@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -135,6 +136,29 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _walk(root: Path, skipped: set[str]) -> tuple[dict[str, Path], dict[str, int], dict[str, int]]:
+    """Files of the tree (symlinks followed) not in ``skipped``: ``{relative: path}``, their
+    sizes and normalised modes, with one ``stat`` per file."""
+    files, sizes, modes = {}, {}, {}
+    prefix = len(str(root)) + 1
+    for directory, folders, names in os.walk(root):
+        folders.sort()
+        for name in sorted(names):
+            full = os.path.join(directory, name)
+            relative = full[prefix:].replace(os.sep, "/")
+            if relative in skipped:
+                continue
+            try:
+                st = os.stat(full)
+            except FileNotFoundError:  # a dangling symlink: nothing to zip
+                continue
+            if stat.S_ISREG(st.st_mode):
+                files[relative] = Path(full)
+                sizes[relative] = st.st_size
+                modes[relative] = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
+    return files, sizes, modes
+
+
 class PackageStep(Step):
     """Zips ``BuildResult.dir_python`` reproducibly, leaving out excluded distributions.
 
@@ -155,12 +179,7 @@ class PackageStep(Step):
         distributions = find_distributions(root)
         excluded = [d for d in distributions if d.canonical_name in options.excludes]
         skipped = {f for d in excluded for f in d.files}
-        files = {}
-        for path in sorted(root.rglob("*")):
-            relative = path.relative_to(root).as_posix()
-            if relative not in skipped and path.is_file():
-                files[relative] = path
-        sizes = {relative: path.stat().st_size for relative, path in files.items()}
+        files, sizes, modes = _walk(root, skipped)
         savings: tuple[Saving, ...] = ()
         if options.slim:
             kept, savings = slim(list(sizes.items()))
@@ -176,8 +195,11 @@ class PackageStep(Step):
             files = self._add_bytecode(build, files, sizes, owner_of)
         prepare = strip_preparer() if options.strip else None
         members = [
-            ZipMember.from_file(
-                f"{ZIP_ROOT}/{relative}", path, prepare if is_shared_object(relative) else None
+            ZipMember(
+                f"{ZIP_ROOT}/{relative}",
+                path,
+                modes.get(relative, 0o644),
+                prepare if is_shared_object(relative) else None,
             )
             for relative, path in files.items()
         ]
