@@ -185,3 +185,19 @@ def test_private_index_credentials_stay_in_the_environment(
     for path in project.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_lock_checked_once_per_pyproject(
+    tmp_path: Path, wheel_index: WheelIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = write_uv_project(tmp_path / "app", wheel_index.url, ["tinyutil"])
+    caplog.set_level(logging.INFO, logger="layer_builder")
+    install(project, ARM312, tmp_path / "first")
+    install(project, LayerTarget("3.11", "x86_64"), tmp_path / "second")
+    exports = [r.getMessage() for r in caplog.records if "uv export" in r.getMessage()]
+    assert [" --locked " in m for m in exports] == [True, False]
+    assert " --frozen " in exports[1]
+
+    write_uv_project(project, wheel_index.url, ["tinyutil", "tinyhttp"], lock=False)
+    with pytest.raises(StaleLockError):
+        install(project, ARM312, tmp_path / "third")
