@@ -324,3 +324,19 @@ def test_unknown_storage_mode_is_refused() -> None:
     assert (
         str(info.value) == "unknown storage mode 'LINK': choose COPY or REFERENCE (--storage-mode)"
     )
+
+
+def test_storage_mode_needs_a_botocore_that_knows_it(publisher: Publisher, aws: AwsClients) -> None:
+    # An older botocore's model: Content without S3ObjectStorageMode (this client's copy only).
+    operation = aws.lambda_.meta.service_model.operation_model("PublishLayerVersion")
+    del operation.input_shape.members["Content"].members["S3ObjectStorageMode"]
+    manifest, upload = publisher.upload()
+
+    with pytest.raises(ConfigurationError) as info:
+        publisher.step(manifest, storage_mode="COPY").run(upload)
+
+    assert str(info.value) == (
+        "the installed boto3/botocore does not know Lambda's S3ObjectStorageMode: upgrade "
+        "boto3, or drop --storage-mode"
+    )
+    assert publisher.versions() == []

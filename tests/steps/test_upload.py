@@ -12,7 +12,14 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from s3pathlib.api import S3Path
 
-from layer_builder import AwsClients, AwsError, LayerS3Layout, UploadResult, UploadStep
+from layer_builder import (
+    AwsClients,
+    AwsError,
+    LayerS3Layout,
+    StaleUploadError,
+    UploadResult,
+    UploadStep,
+)
 from tests.aws_helpers import count_calls, make_manifest, make_package
 
 
@@ -192,3 +199,26 @@ def test_small_zip_reports_progress_once(tmp_path: Path, aws: AwsClients, bucket
                       progress=lambda sent, total: reports.append((sent, total)))  # fmt: skip
     step.run(package)
     assert reports == [(package.zip_size, package.zip_size)]
+
+
+def test_zip_replaced_during_a_multipart_upload_is_a_stale_upload(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest, payload=os.urandom(6 * 1024 * 1024))
+    config = TransferConfig(multipart_threshold=5 * 1024 * 1024)
+
+    def another_run_uploads(**_: object) -> None:
+        # Between the last part and the read-back, a concurrent run puts its own zip.
+        aws.s3.put_object(Bucket=bucket, Key="app/layer/layer.zip", Body=b"other",
+                          Metadata={"zip-sha256": "0" * 64})  # fmt: skip
+
+    aws.s3.meta.events.register("after-call.s3.CompleteMultipartUpload", another_run_uploads)
+    step = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3,
+                      transfer_config=config)  # fmt: skip
+    with pytest.raises(StaleUploadError) as info:
+        step.run(package)
+    assert str(info.value) == (
+        f"s3://{bucket}/app/layer/layer.zip was replaced while it was uploaded, probably by a "
+        "concurrent run: run the upload again"
+    )
