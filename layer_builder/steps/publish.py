@@ -154,8 +154,10 @@ class PublishStep(Step):
     """Publishes ``UploadResult``'s object as a new layer version when its fingerprint is new.
 
     The latest version's Description carries the fingerprint it was built from, so the
-    decision needs no state but Lambda's. Manifest backups are written only after the
-    version exists; a rerun after a failure in between writes the missing ones.
+    decision needs no state but Lambda's. Deciding and publishing hold the publish lock
+    (``layer/.publish.lock``, see ``layer_builder.lock``), so two runs of the same build make
+    one version. Manifest backups are written only after the version exists; a rerun after
+    a failure in between writes the missing ones.
     """
 
     name = "publish"
