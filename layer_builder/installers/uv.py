@@ -227,7 +227,7 @@ class UvInstaller(UvPipInstaller):
             "--no-emit-workspace",
             "--no-header",
             "--no-annotate",
-            "--no-progress",
+            "--quiet",  # with --output-file, uv also prints the file; the log needs it once
             "--output-file", str(requirements),
         ]  # fmt: skip
         for extra in self.options.extras:
