@@ -143,6 +143,16 @@ class BuildStep(Step):
             cached=cached,
         )
 
+    def _drop_console_scripts(self, staging: Path) -> None:
+        """``--target`` installs put console scripts in ``bin/``: in a layer that folder is
+        on no ``PATH`` (``/opt/python/bin``), and each script's first line names the build
+        host's interpreter, which would also make the zip differ from host to host."""
+        scripts = staging / "bin"
+        if scripts.is_dir():
+            names = sorted(p.name for p in scripts.iterdir())
+            shutil.rmtree(scripts)
+            self.logger.info("left out console scripts (no use in a layer): %s", ", ".join(names))
+
     def run(self) -> BuildResult:
         dir_python = self.layout.dir_python
         fingerprint = build_fingerprint(self.manifest, self.target, self.installer)
@@ -157,6 +167,7 @@ class BuildStep(Step):
                 self.installer.install(self.manifest, self.target, staging)
             if self.check_wheels:
                 check_wheel_tags(staging, self.target, self.installer.builds_natively)
+            self._drop_console_scripts(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

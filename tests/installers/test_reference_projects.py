@@ -62,6 +62,7 @@ def test_reference_project_builds_for_arm64_cp312(name: str, tmp_path: Path) -> 
     assert f"{NATIVE[name]}.cpython-312-aarch64-linux-gnu.so" in shared_objects
     assert all("aarch64" in so for so in shared_objects), shared_objects
     assert not (build.dir_python / "pytest").exists()
+    assert not (build.dir_python / "bin").exists(), "scripts name the host interpreter"
 
     package = PackageStep(layout.path_layer_zip).run(build)
     with zipfile.ZipFile(package.path_zip) as zf:

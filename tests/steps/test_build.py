@@ -175,3 +175,23 @@ def test_uv_project_cache_sees_a_pyproject_change(tmp_path: Path, wheel_index: W
 )
 def test_default_installer_per_tool(tool: Tool, expected: type[Installer]) -> None:
     assert type(default_installer(tool)) is expected
+
+
+class _ScriptInstaller(Installer):
+    """Installs a wheel with a console script, as ``--target`` lays it out."""
+
+    name = "script"
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        (dir_target / "tool").mkdir()
+        (dir_target / "tool" / "__init__.py").write_text("")
+        (dir_target / "bin").mkdir()
+        (dir_target / "bin" / "tool").write_text("#!/home/someone/.venv/bin/python\n")
+
+
+def test_console_scripts_naming_the_host_interpreter_are_left_out(
+    make_project: MakeProject,
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    result = build(project, ARM312, _ScriptInstaller())
+    assert sorted(p.name for p in result.dir_python.iterdir()) == ["tool"]
