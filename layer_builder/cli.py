@@ -47,6 +47,7 @@ from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageResult
 from layer_builder.steps.publish import PublishResult
 from layer_builder.steps.upload import UploadResult
 from layer_builder.target import LayerTarget
+from layer_builder.wheel_check import incompatible_wheels
 from layer_builder.workflow import LayerWorkflow
 
 logger = logging.getLogger("layer_builder.cli")
@@ -200,9 +201,19 @@ def _shows_progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() and not args.quiet
 
 
-def _check_tree_matches(workflow: LayerWorkflow) -> None:
+def _check_tree_matches(workflow: LayerWorkflow, args: argparse.Namespace) -> None:
     """Refuse a tree that ``build`` made from another manifest or for another target: its
     zip would be stamped, uploaded and published as this target's layer."""
+    dir_python = workflow.layout.dir_python
+    foreign = incompatible_wheels(dir_python, workflow.target, built_natively=True)
+    if foreign:
+        raise ProjectError(
+            f"{dir_python} holds wheels that {workflow.target.description} cannot load "
+            f"({', '.join(w.name for w in foreign)}): pass the --python and --arch given to "
+            f"`layer-builder build`, or build again"
+        )
+    if _setting(args, load_project_config(workflow.project_dir), "codeartifact", "codeartifact"):
+        return  # its index URL is resolved only when building: the record cannot be recomputed
     try:
         record = json.loads(workflow.layout.path_build_record.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -211,17 +222,17 @@ def _check_tree_matches(workflow: LayerWorkflow) -> None:
     expected = build_fingerprint(workflow.manifest, workflow.target, installer)
     if isinstance(record, dict) and record.get("fingerprint") != expected:
         raise ProjectError(
-            f"{workflow.layout.dir_python} was built from another {workflow.manifest.filename} "
-            f"or for another target than {workflow.target.description}: run "
-            f"`layer-builder build` with the same --python, --arch and --tool first"
+            f"{dir_python} was built from another {workflow.manifest.filename} or with other "
+            f"options (--python, --arch, --tool, index, extras, groups, container) than this "
+            f"command's: pass the options given to `layer-builder build`, or build again"
         )
 
 
-def _existing_build(workflow: LayerWorkflow) -> BuildResult:
+def _existing_build(workflow: LayerWorkflow, args: argparse.Namespace) -> BuildResult:
     dir_python = workflow.layout.dir_python
     if not dir_python.is_dir():
         raise ProjectError(f"{dir_python} does not exist: run `layer-builder build` first")
-    _check_tree_matches(workflow)
+    _check_tree_matches(workflow, args)
     return BuildResult(
         dir_python=dir_python,
         manifest=workflow.manifest,
@@ -231,11 +242,11 @@ def _existing_build(workflow: LayerWorkflow) -> BuildResult:
     )
 
 
-def _existing_package(workflow: LayerWorkflow) -> PackageResult:
+def _existing_package(workflow: LayerWorkflow, args: argparse.Namespace) -> PackageResult:
     path_zip = workflow.layout.path_layer_zip
     if not path_zip.is_file():
         raise ProjectError(f"{path_zip} does not exist: run `layer-builder package` first")
-    _check_tree_matches(workflow)
+    _check_tree_matches(workflow, args)
     fields = workflow.package_options.fingerprint_fields()
     return PackageResult.from_zip(
         path_zip, compute_fingerprint(workflow.manifest, workflow.target, fields)
@@ -331,9 +342,9 @@ def _execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]
     if command == "build":
         return _build_json(workflow.build())
     if command == "package":
-        return _package_json(workflow.package(_existing_build(workflow)))
+        return _package_json(workflow.package(_existing_build(workflow, args)))
     if command == "upload":
-        return _upload_json(workflow.upload(_existing_package(workflow)))
+        return _upload_json(workflow.upload(_existing_package(workflow, args)))
     if command == "publish":
         upload = _existing_upload(workflow)
         return {**_upload_json(upload), **_publish_json(workflow.publish(upload))}

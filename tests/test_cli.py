@@ -718,13 +718,19 @@ def test_package_refuses_a_tree_built_for_another_target(
     assert cli("build", "--project", project, "--arch", "arm64").code == 0
     outcome = cli("package", "--project", project)
     assert outcome.error == (
-        f"{project / 'build' / 'lambda' / 'layer' / 'artifacts' / 'python'} was built from "
-        f"another requirements.txt or for another target than python3.12 x86_64 (manylinux "
-        f"glibc <= 2.34): run `layer-builder build` with the same --python, --arch and --tool "
-        f"first"
+        f"{project / 'build' / 'lambda' / 'layer' / 'artifacts' / 'python'} holds wheels that "
+        f"python3.12 x86_64 (manylinux glibc <= 2.34) cannot load (fastcalc): pass the --python "
+        f"and --arch given to `layer-builder build`, or build again"
     )
     assert not (project / "build" / "lambda" / "layer" / "layer.zip").exists()
     assert cli("package", "--project", project, "--arch", "arm64").code == 0
+
+
+STALE_TREE = (
+    "{dir_python} was built from another requirements.txt or with other options (--python, "
+    "--arch, --tool, index, extras, groups, container) than this command's: pass the options "
+    "given to `layer-builder build`, or build again"
+)
 
 
 def test_package_refuses_a_tree_of_older_requirements(make_project: MakeProject, cli: Any) -> None:
@@ -732,10 +738,21 @@ def test_package_refuses_a_tree_of_older_requirements(make_project: MakeProject,
     assert cli("build", "--project", project).code == 0
     make_project({"tinyutil": "1.1.0"})
     outcome = cli("package", "--project", project)
-    assert outcome.error.startswith(
-        f"{project / 'build' / 'lambda' / 'layer' / 'artifacts' / 'python'} was built from "
-        f"another requirements.txt or for another target than python3.12 x86_64"
-    )
+    dir_python = project / "build" / "lambda" / "layer" / "artifacts" / "python"
+    assert outcome.error == STALE_TREE.format(dir_python=dir_python)
+    assert not (project / "build" / "lambda" / "layer" / "layer.zip").exists()
+
+
+def test_package_refuses_a_pure_python_tree_built_for_another_target(
+    make_project: MakeProject, cli: Any
+) -> None:
+    # No wheel tag tells the targets apart here; the build record still does.
+    project = make_project({"tinyutil": "1.0.0"})
+    assert cli("build", "--project", project, "--python", "3.11").code == 0
+    outcome = cli("package", "--project", project)
+    dir_python = project / "build" / "lambda" / "layer" / "artifacts" / "python"
+    assert outcome.error == STALE_TREE.format(dir_python=dir_python)
+    assert cli("package", "--project", project, "--python", "3.11").code == 0
 
 
 @pytest.mark.usefixtures("aws_env")
@@ -748,8 +765,8 @@ def test_upload_refuses_a_zip_built_for_another_target(
     assert cli("package", *arm).code == 0
     outcome = cli("upload", "--project", project, "--s3dir", f"s3://{bucket}/a/")
     assert outcome.error.endswith(
-        "or for another target than python3.12 x86_64 (manylinux glibc <= 2.34): run "
-        "`layer-builder build` with the same --python, --arch and --tool first"
+        " holds wheels that python3.12 x86_64 (manylinux glibc <= 2.34) cannot load (fastcalc): "
+        "pass the --python and --arch given to `layer-builder build`, or build again"
     )
     assert bucket_keys(aws, bucket) == set()
 
@@ -905,3 +922,16 @@ def test_console_script_defaults_to_the_current_folder(make_project: MakeProject
         project.resolve() / "build" / "lambda" / "layer" / "artifacts" / "python"
     )
     assert "installing requirements.txt for python3.12 arm64" in process.stderr
+
+
+def test_a_codeartifact_build_is_not_checked_against_its_record(
+    make_project: MakeProject, cli: Any, wheel_index: Any
+) -> None:
+    # A CodeArtifact index URL is resolved (with a fresh token) only when building, so
+    # `package` cannot recompute the record; an index given by hand shows the difference.
+    project = make_project({"tinyutil": "1.0.0"})
+    assert cli("build", "--project", project, "--index-url", wheel_index.url).code == 0
+    stale = cli("package", "--project", project)
+    assert stale.error.endswith("pass the options given to `layer-builder build`, or build again")
+    package = cli("package", "--project", project, "--codeartifact", "my-domain/pypi-store")
+    assert package.code == 0, package.err
