@@ -40,22 +40,42 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
     raise ValueError(f"no subcommand {command!r}")
 
 
+def _subparser_names(parser: argparse.ArgumentParser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
 def _format_help(parser: argparse.ArgumentParser, command: str | None) -> str:
     if command is None:
         return parser.format_help()
     return _subparser(parser, command).format_help()
 
 
+def _literal(text: str) -> nodes.literal_block:
+    block = nodes.literal_block(text, text)
+    block["language"] = "text"
+    return block
+
+
 class CliHelp(Directive):
-    """Render ``layer-builder [COMMAND] --help`` as a literal block."""
+    """``layer-builder [COMMAND] --help`` as a literal block; ``*``: every subcommand's, each
+    under a rubric, so that a new subcommand appears without editing the page."""
 
     optional_arguments = 1
 
     def run(self) -> list[nodes.Node]:
-        text = _help_text(self.arguments[0] if self.arguments else None).rstrip()
-        block = nodes.literal_block(text, text)
-        block["language"] = "text"
-        return [block]
+        command = self.arguments[0] if self.arguments else None
+        if command != "*":
+            return [_literal(_help_text(command).rstrip())]
+        from layer_builder.cli import _parser
+
+        found: list[nodes.Node] = []
+        for name in _subparser_names(_parser()):
+            found.append(nodes.rubric(text=f"layer-builder {name}"))
+            found.append(_literal(_help_text(name).rstrip()))
+        return found
 
 
 class ConfigKeys(Directive):
