@@ -44,6 +44,17 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+#: How the messages name each type: in TOML's words, since that is what the user wrote.
+_TOML_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a float",
+    bool: "a boolean (true or false)",
+    list: "an array",
+    dict: "a table",
+}
+
+
 def load_project_config(project_dir: Path) -> dict[str, Any]:
     """The ``[tool.layer_builder]`` table, checked; empty when there is none."""
     path = Path(project_dir) / "pyproject.toml"
@@ -67,10 +78,14 @@ def load_project_config(project_dir: Path) -> dict[str, Any]:
                 f"unknown key {key!r} in [tool.layer_builder] of {path}: "
                 f"known keys are {', '.join(KNOWN_KEYS)}"
             )
-        if not isinstance(value, expected):
+        types = expected if isinstance(expected, tuple) else (expected,)
+        # TOML's true/false are Python bools, which isinstance() also counts as ints.
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if wrong_bool or not isinstance(value, types):
+            names = " or ".join(_TOML_NAMES.get(t, t.__name__) for t in types)
             raise ConfigurationError(
-                f"[tool.layer_builder] {key} in {path} must be a "
-                f"{getattr(expected, '__name__', expected)}, not {type(value).__name__}"
+                f"[tool.layer_builder] {key} in {path} must be {names}, not "
+                f"{_TOML_NAMES.get(type(value), type(value).__name__)}"
             )
         if isinstance(value, list) and not all(isinstance(item, str) for item in value):
             raise ConfigurationError(

@@ -503,8 +503,11 @@ def test_run_needs_a_layer_name_and_an_s3_folder(
             "unknown key 'layer-name' in [tool.layer_builder] of {path}: known keys are "
             + ", ".join(KNOWN_KEYS),
         ),
-        ("python = 3.12", "[tool.layer_builder] python in {path} must be a str, not float"),
-        ('exclude = "boto3"', "[tool.layer_builder] exclude in {path} must be a list, not str"),
+        ("python = 3.12", "[tool.layer_builder] python in {path} must be a string, not a float"),
+        (
+            'exclude = "boto3"',
+            "[tool.layer_builder] exclude in {path} must be an array, not a string",
+        ),
         (
             "exclude = [1]",
             "[tool.layer_builder] exclude in {path} must be a list of strings "

@@ -57,6 +57,13 @@ def test_no_pyproject_or_no_table_means_no_defaults(tmp_path: Path) -> None:
     assert load_project_config(project) == {}
 
 
+def test_values_of_alternative_types_are_kept(tmp_path: Path) -> None:
+    project = project_with(tmp_path, '[tool.layer_builder]\nreserve = "10MB"\nslim = true\n')
+    assert load_project_config(project) == {"reserve": "10MB", "slim": True}
+    (project / "pyproject.toml").write_text("[tool.layer_builder]\nreserve = 1000\n")
+    assert load_project_config(project) == {"reserve": 1000}
+
+
 def test_an_empty_exclude_list_is_kept(tmp_path: Path) -> None:
     project = project_with(tmp_path, "[tool.layer_builder]\nexclude = []\n")
     assert load_project_config(project) == {"exclude": []}
@@ -76,10 +83,20 @@ def test_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("python = 3.12", "python in {path} must be a str, not float"),
-        ('exclude = "boto3"', "exclude in {path} must be a list, not str"),
-        ("layer_name = 7", "layer_name in {path} must be a str, not int"),
-        ("arch = ['arm64']", "arch in {path} must be a str, not list"),
+        ("python = 3.12", "python in {path} must be a string, not a float"),
+        ('exclude = "boto3"', "exclude in {path} must be an array, not a string"),
+        ("layer_name = 7", "layer_name in {path} must be a string, not an integer"),
+        ("arch = ['arm64']", "arch in {path} must be a string, not an array"),
+        (
+            "compress_level = true",
+            "compress_level in {path} must be an integer, not a boolean (true or false)",
+        ),
+        ("reserve = 1.5", "reserve in {path} must be an integer or a string, not a float"),
+        (
+            "reserve = false",
+            "reserve in {path} must be an integer or a string, not a boolean (true or false)",
+        ),
+        ("slim = 1", "slim in {path} must be a boolean (true or false), not an integer"),
     ],
 )
 def test_wrong_types_name_the_key_and_the_type(tmp_path: Path, line: str, message: str) -> None:
