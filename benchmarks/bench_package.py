@@ -75,8 +75,10 @@ def zipfile_single(dir_python: Path, out: Path, level: int) -> float:
         for path in files_of(dir_python):
             info = zipfile.ZipInfo(f"python/{path.relative_to(dir_python).as_posix()}")
             info.compress_type = zipfile.ZIP_DEFLATED
-            info._compresslevel = level  # type: ignore[attr-defined]  # per entry, 3.10-3.12
-            info.compress_level = level  # type: ignore[attr-defined]  # the name from 3.13 on
+            if hasattr(info, "compress_level"):  # the per-entry level, Python 3.13 on
+                info.compress_level = level
+            else:
+                info._compresslevel = level  # type: ignore[attr-defined]  # 3.10-3.12
             info.external_attr = 0o100644 << 16
             with path.open("rb") as src, zf.open(info, "w") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)

@@ -230,10 +230,13 @@ class PackageStep(Step):
                     if is_shared_object(m.name)
                 ),
             )
-        slimmed = options.slim or prepare is not None
-        if slimmed and options.smoke_test and smoke_test_applies(build.target):
-            with self.timed("import smoke test of the slimmed layer"):
-                import_smoke_test(root, self.path_zip, kept_distributions)
+        if (options.slim or prepare is not None) and options.smoke_test:
+            if smoke_test_applies(build.target):
+                with self.timed("import smoke test of the slimmed layer"):
+                    import_smoke_test(root, self.path_zip, kept_distributions)
+            else:
+                self.logger.info("no import smoke test: this host cannot run %s",
+                                 build.target.description)  # fmt: skip
         result = PackageResult(
             path_zip=self.path_zip,
             sha256=report.sha256,
