@@ -84,10 +84,7 @@ def marker_environment(target: LayerTarget, extra: str = "") -> dict[str, str]:
 
 def _holds(marker: str, target: LayerTarget, extras: Iterable[str]) -> bool:
     parsed = Marker(marker)
-    return any(
-        parsed.evaluate(marker_environment(target, extra))
-        for extra in ("", *extras)
-    )
+    return any(parsed.evaluate(marker_environment(target, extra)) for extra in ("", *extras))
 
 
 def _package_marker(package: dict[str, Any], groups: set[str]) -> list[str]:
