@@ -9,6 +9,8 @@ request that changes state, the log is saved there on ``stop()`` and replayed on
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import logging
 import os
@@ -19,7 +21,7 @@ from typing import Any
 
 import boto3
 
-from layer_builder.aws import AwsClients
+from layer_builder.aws import AwsClients, aws_errors
 from layer_builder.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -31,17 +33,23 @@ _RECORDER = "/moto-api/recorder"
 _READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+@functools.cache
 def _import_moto_server() -> Any:
-    # moto's recorder reads its log location once, at import; keep it out of the cwd.
+    # moto's recorder reads its log location from the environment once, at import: point it
+    # at a scratch file (removed at exit) instead of the cwd, without leaving the variable set.
     scratch = Path(tempfile.gettempdir()) / f"layer-builder-moto-{os.getpid()}.jsonl"
+    previous = os.environ.get("MOTO_RECORDER_FILEPATH")
     os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(scratch))
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
         raise ConfigurationError(
-            "the local AWS endpoint needs moto's server: "
-            "pip install 'lambda-layer-builder[local]'"
+            "the local AWS endpoint needs moto's server: pip install 'lambda-layer-builder[local]'"
         ) from None
+    finally:
+        if previous is None:
+            os.environ.pop("MOTO_RECORDER_FILEPATH", None)
+    atexit.register(scratch.unlink, missing_ok=True)
     return ThreadedMotoServer
 
 
@@ -141,9 +149,10 @@ class LocalAwsEndpoint:
 
     def ensure_bucket(self, bucket: str) -> None:
         s3 = self.client("s3")
-        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        if bucket not in existing:
-            s3.create_bucket(Bucket=bucket)
+        with aws_errors(f"creating bucket {bucket!r} on the local endpoint"):
+            existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+            if bucket not in existing:
+                s3.create_bucket(Bucket=bucket)
 
     def __enter__(self) -> LocalAwsEndpoint:
         return self.start()
