@@ -49,7 +49,9 @@ class ContainerInstaller(Installer):
                 f"unknown container engine {engine!r}: choose docker or podman (--container docker)"
             )
         self.engine = engine
-        self.index = index or IndexOptions()
+        # The container sees no pip configuration of the host: hand over the index the
+        # host's pip environment names, unless one was given.
+        self.index = (index or IndexOptions()).merged_over(IndexOptions.from_environment())
         self.options = options or InstallOptions()
         self.image = image
 
@@ -102,7 +104,9 @@ class ContainerInstaller(Installer):
     def export(self, manifest: Manifest, requirements: Path, target: LayerTarget) -> None:
         """Write the manifest's locked dependencies as a requirements file on the host."""
         if manifest.tool is Tool.UV:
-            UvInstaller(index=self.index, options=self.options).export(manifest, requirements)
+            # pip in the container reads the lock's indexes from the exported file.
+            uv = UvInstaller(index=self.index, options=self.options)
+            uv.export(manifest, requirements, emit_index_url=True)
         elif manifest.tool is Tool.POETRY:
             poetry = PoetryInstaller(index=self.index, options=self.options)
             poetry.export(manifest, requirements, target)

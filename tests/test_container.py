@@ -14,7 +14,8 @@ from layer_builder.errors import ConfigurationError, ToolMissingError
 from layer_builder.installers import IndexOptions
 from layer_builder.steps.build import BuildStep, make_installer
 from layer_builder.wheel_check import incompatible_wheels
-from tests.conftest import MakeProject
+from tests.conftest import MakeProject, WheelIndex
+from tests.installers.projects import write_uv_project
 from tests.wheelhouse import WheelSpec, make_wheel
 
 SECRET_URL = "https://aws:tok3n-in-env-only@example.invalid/simple/"
@@ -108,3 +109,25 @@ def test_real_container_build(make_project: MakeProject) -> None:  # pragma: no 
         ContainerInstaller("docker", index=IndexOptions.from_environment()),
     ).run()
     assert {d.name for d in result.distributions} == {"tinyutil"}
+
+
+def test_uv_export_for_the_container_names_the_lock_index(
+    tmp_path: Path, wheel_index: WheelIndex
+) -> None:
+    project = write_uv_project(tmp_path / "app", wheel_index.url, ["tinyhttp"])
+    requirements = tmp_path / "requirements.txt"
+    ContainerInstaller("docker").export(
+        Manifest.from_project(project), requirements, LayerTarget("3.12", "arm64")
+    )
+    text = requirements.read_text()
+    assert f"--index-url {wheel_index.url}" in text
+    assert "tinyhttp==2.0.0" in text and "--hash=sha256:" in text
+
+
+def test_host_pip_index_is_handed_over_by_name(tmp_path: Path, wheel_index: WheelIndex) -> None:
+    # conftest sets PIP_INDEX_URL, as a user's shell may.
+    command = ContainerInstaller("docker").command(
+        tmp_path, tmp_path / "r.txt", LayerTarget("3.12", "x86_64"), tmp_path, require_hashes=False
+    )
+    assert command[command.index("PIP_INDEX_URL") - 1] == "--env"
+    assert wheel_index.url not in " ".join(command)

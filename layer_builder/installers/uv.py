@@ -215,7 +215,9 @@ class UvInstaller(UvPipInstaller):
 
     name = "uv"
 
-    def export_command(self, requirements: Path, *, frozen: bool = False) -> list[str]:
+    def export_command(
+        self, requirements: Path, *, frozen: bool = False, emit_index_url: bool = False
+    ) -> list[str]:
         """``uv export --locked``, or ``--frozen`` for a lock already checked against the
         same pyproject.toml (``--locked`` re-resolves: about 0.5 s)."""
         check = "--frozen" if frozen else "--locked"
@@ -234,6 +236,8 @@ class UvInstaller(UvPipInstaller):
             command += ["--extra", extra]
         for group in self.options.groups:
             command += ["--group", group]
+        if emit_index_url:
+            command.append("--emit-index-url")
         return command
 
     @staticmethod
@@ -252,8 +256,11 @@ class UvInstaller(UvPipInstaller):
             digest.update(f"\0{uv}\0{Path(uv).stat().st_mtime_ns}".encode())
         return digest.hexdigest()
 
-    def export(self, manifest: Manifest, requirements: Path) -> None:
-        """Write the locked dependencies of ``manifest``'s project to ``requirements``."""
+    def export(
+        self, manifest: Manifest, requirements: Path, *, emit_index_url: bool = False
+    ) -> None:
+        """Write the locked dependencies of ``manifest``'s project to ``requirements``
+        (with ``--index-url`` lines for another installer when ``emit_index_url``)."""
         env = {"UV_PYTHON_DOWNLOADS": "never", **self.index.uv_environment()}
         key = self.lock_check_key(manifest)
         record = LayerPathLayout(manifest.project_dir).dir_build / "uv-lock-checked"
@@ -263,7 +270,7 @@ class UvInstaller(UvPipInstaller):
             checked = False
         try:
             run_command(
-                self.export_command(requirements, frozen=checked),
+                self.export_command(requirements, frozen=checked, emit_index_url=emit_index_url),
                 what=f"uv export of {manifest.path}",
                 env=env,
                 cwd=manifest.project_dir,
