@@ -22,7 +22,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "tool": str,
     "exclude": list,
     "slim": bool,
-    "strip": bool,
+    "strip": (bool, str),
     "compile_bytecode": bool,
     "compress_level": int,
     "deflate_backend": str,

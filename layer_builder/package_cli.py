@@ -12,12 +12,13 @@ from layer_builder.size_report import (
     format_table,
     parse_size,
 )
+from layer_builder.slimming import STRIP_MODES
 from layer_builder.steps.package import PackageOptions, PackageResult
 
 #: ``[tool.layer_builder]`` keys read here, with their types.
 PACKAGE_KEYS: dict[str, type | tuple[type, ...]] = {
     "slim": bool,
-    "strip": bool,
+    "strip": (bool, str),
     "compile_bytecode": bool,
     "compress_level": int,
     "deflate_backend": str,
@@ -30,8 +31,9 @@ def add_package_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slim", action="store_true",
                         help="leave out __pycache__, dependencies' tests, C/C++ headers, "
                              "Cython sources and type stubs")  # fmt: skip
-    parser.add_argument("--strip", action="store_true",
-                        help="strip --strip-debug copies of shared objects")  # fmt: skip
+    parser.add_argument("--strip", nargs="?", const="debug", choices=STRIP_MODES,
+                        metavar="MODE", help="strip copies of shared objects: debug "
+                        "(--strip-debug, default) or unneeded (also symbol tables)")  # fmt: skip
     parser.add_argument("--compile-bytecode", action="store_true",
                         help="add unchecked-hash .pyc files (needs the target Python)")  # fmt: skip
     parser.add_argument("--compress-level", type=int, metavar="N",
@@ -52,7 +54,6 @@ def package_options(
         settings["excludes"] = excludes
     for flag, key, field in (
         ("slim", "slim", "slim"),
-        ("strip", "strip", "strip"),
         ("compile_bytecode", "compile_bytecode", "compile_bytecode"),
         ("compress_level", "compress_level", "compresslevel"),
         ("deflate_backend", "deflate_backend", "backend"),
@@ -61,6 +62,10 @@ def package_options(
         value = value if value not in (None, False) else config.get(key)
         if value is not None:
             settings[field] = value
+    strip = getattr(args, "strip", None) or config.get("strip")
+    if strip:
+        settings["strip"] = True
+        settings["strip_mode"] = "debug" if strip is True else strip
     reserve = getattr(args, "reserve", None) or config.get("reserve")
     if reserve is not None:
         settings["reserve"] = parse_size(reserve)

@@ -1,8 +1,9 @@
 """Opt-in slimming of the layer tree: files a Lambda function never reads at run time.
 
 ``--slim`` leaves out bytecode caches, the test suites that dependencies ship, C/C++ headers,
-Cython sources and type stubs; ``--strip`` removes debug sections from copies of shared
-objects as they go into the zip (the build tree is never changed). Nothing inside a
+Cython sources and type stubs; ``--strip`` removes debug sections (``--strip unneeded``:
+also the symbol tables) from copies of shared objects as they go into the zip (the build tree
+is never changed). Nothing inside a
 ``*.dist-info`` folder is ever dropped, so ``importlib.metadata`` keeps working.
 """
 
@@ -88,9 +89,16 @@ def is_shared_object(relative: str) -> bool:
     return _SHARED_OBJECT.search(relative) is not None
 
 
-def _run_strip(strip: str, source: Path, dest: Path) -> None:
+#: ``strip`` modes: what each removes from a shared object, as the report names it.
+STRIP_MODES = {
+    "debug": "debug sections of shared objects (strip)",
+    "unneeded": "symbol tables of shared objects (strip --strip-unneeded)",
+}
+
+
+def _run_strip(strip: str, mode: str, source: Path, dest: Path) -> None:
     process = subprocess.run(
-        [strip, "--strip-debug", "-o", str(dest), str(source)],
+        [strip, f"--strip-{mode}", "-o", str(dest), str(source)],
         capture_output=True,
         text=True,
         check=False,
@@ -101,21 +109,28 @@ def _run_strip(strip: str, source: Path, dest: Path) -> None:
         shutil.copyfile(source, dest)
 
 
-def strip_preparer() -> Preparer | None:
-    """A ``Preparer`` running ``strip --strip-debug`` into the copy, or None without strip."""
+def strip_preparer(mode: str = "debug") -> Preparer | None:
+    """A ``Preparer`` running ``strip --strip-<mode>`` into the copy, or None without strip.
+
+    ``debug`` removes debug sections only; ``unneeded`` also the symbol tables a loader does
+    not use (``.symtab``; ``.dynsym`` stays, so imports work): far more on wheels, which
+    rarely ship debug sections, at the price of less telling native backtraces.
+    """
     strip = shutil.which("strip")
     if strip is None:
         logger.warning("--strip: no `strip` program on PATH (binutils): shared objects kept")
         return None
-    return Preparer("strip --strip-debug", lambda source, dest: _run_strip(strip, source, dest))
+    return Preparer(
+        f"strip --strip-{mode}", lambda source, dest: _run_strip(strip, mode, source, dest)
+    )
 
 
-def strip_saving(stripped: Iterable[tuple[int, int]]) -> Saving:
+def strip_saving(stripped: Iterable[tuple[int, int]], mode: str = "debug") -> Saving:
     """The saving of ``--strip`` from ``(size before, size after)`` per shared object."""
     pairs = list(stripped)
     changed = [(before, after) for before, after in pairs if after < before]
     return Saving(
-        "debug sections of shared objects (strip)",
+        STRIP_MODES[mode],
         len(changed),
         sum(before - after for before, after in changed),
     )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from layer_builder.cli import main
+from layer_builder.errors import ConfigurationError
 from layer_builder.package_cli import add_package_arguments, package_options
 from tests.conftest import MakeProject
 
@@ -118,3 +119,29 @@ def test_flags_win_over_pyproject() -> None:
         True,
     )
     assert options.excludes == ("six",)
+
+
+def test_strip_takes_an_optional_mode() -> None:
+    parser = argparse.ArgumentParser()
+    add_package_arguments(parser)
+    plain = package_options(parser.parse_args(["--strip"]), {}, None)
+    assert (plain.strip, plain.strip_mode) == (True, "debug")
+    unneeded = package_options(parser.parse_args(["--strip", "unneeded"]), {}, None)
+    assert (unneeded.strip, unneeded.strip_mode) == (True, "unneeded")
+    from_config = package_options(parser.parse_args([]), {"strip": "unneeded"}, None)
+    assert from_config.strip_mode == "unneeded"
+    assert unneeded.fingerprint_fields()["strip"] == "unneeded"
+    assert plain.fingerprint_fields()["strip"] is True
+    assert not package_options(parser.parse_args([]), {}, None).strip
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--strip", "everything"])
+
+
+def test_unknown_strip_mode_in_pyproject_is_a_clear_error() -> None:
+    parser = argparse.ArgumentParser()
+    add_package_arguments(parser)
+    with pytest.raises(ConfigurationError) as caught:
+        package_options(parser.parse_args([]), {"strip": "all"}, None)
+    assert str(caught.value) == (
+        "unknown strip mode 'all': choose debug or unneeded (e.g. --strip unneeded)"
+    )

@@ -124,3 +124,22 @@ def test_strip_saving_counts_only_smaller_files() -> None:
     assert strip_saving([(1000, 600), (50, 50), (300, 100)]) == Saving(
         "debug sections of shared objects (strip)", 2, 600
     )
+
+
+def test_strip_unneeded_also_drops_the_symbol_table(tmp_path: Path) -> None:
+    if shutil.which("strip") is None:
+        pytest.skip("binutils strip is not installed")
+    shared = _compile_shared_object(tmp_path)
+    debug, unneeded = strip_preparer("debug"), strip_preparer("unneeded")
+    assert debug is not None and unneeded is not None
+    assert (debug.key, unneeded.key) == ("strip --strip-debug", "strip --strip-unneeded")
+    debug.run(shared, tmp_path / "debug.so")
+    unneeded.run(shared, tmp_path / "unneeded.so")
+    assert (tmp_path / "unneeded.so").stat().st_size < (tmp_path / "debug.so").stat().st_size
+    symbols = subprocess.run(["nm", "-D", str(tmp_path / "unneeded.so")], capture_output=True,
+                             text=True)  # fmt: skip
+    if symbols.returncode == 0:
+        assert "answer" in symbols.stdout, "the dynamic symbols a loader needs stay"
+    assert strip_saving([(10, 4)], "unneeded") == Saving(
+        "symbol tables of shared objects (strip --strip-unneeded)", 1, 6
+    )

@@ -15,6 +15,7 @@ from packaging.utils import canonicalize_name
 from layer_builder import bytecode
 from layer_builder.deflate import Deflater
 from layer_builder.distributions import InstalledDistribution, find_distributions
+from layer_builder.errors import ConfigurationError
 from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
@@ -24,7 +25,14 @@ from layer_builder.size_report import (
     format_size,
     owners,
 )
-from layer_builder.slimming import Saving, is_shared_object, slim, strip_preparer, strip_saving
+from layer_builder.slimming import (
+    STRIP_MODES,
+    Saving,
+    is_shared_object,
+    slim,
+    strip_preparer,
+    strip_saving,
+)
 from layer_builder.smoke import import_smoke_test, smoke_test_applies
 from layer_builder.steps.base import Step
 from layer_builder.steps.build import BuildResult
@@ -47,6 +55,14 @@ def _canonical_names(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({canonicalize_name(n) for n in names}))
 
 
+def _check_strip_mode(_: object, __: attrs.Attribute[str], value: str) -> None:
+    if value not in STRIP_MODES:
+        raise ConfigurationError(
+            f"unknown strip mode {value!r}: choose {' or '.join(STRIP_MODES)} (e.g. --strip "
+            f"unneeded)"
+        )
+
+
 @attrs.frozen
 class PackageOptions:
     """How the tree becomes a zip. What changes the layer's content (excludes, slimming) is
@@ -63,6 +79,8 @@ class PackageOptions:
     slim: bool = False
     #: ``strip --strip-debug`` copies of shared objects on their way into the zip.
     strip: bool = False
+    #: ``debug`` (``--strip-debug``) or ``unneeded`` (``--strip-unneeded``: also symbol tables).
+    strip_mode: str = attrs.field(default="debug", validator=_check_strip_mode)
     #: After slimming, import every top-level package when the host can run the target.
     smoke_test: bool = True
     #: Add unchecked-hash ``.pyc`` files (needs the target's Python version on the host).
@@ -83,7 +101,7 @@ class PackageOptions:
         if self.slim:
             fields["slim"] = True
         if self.strip:
-            fields["strip"] = True
+            fields["strip"] = True if self.strip_mode == "debug" else self.strip_mode
         if self.compile_bytecode:
             fields["bytecode"] = "unchecked-hash"
         return fields
@@ -193,7 +211,7 @@ class PackageStep(Step):
                              format_size(saving.bytes_saved))  # fmt: skip
         if options.compile_bytecode:
             files = self._add_bytecode(build, files, sizes, owner_of)
-        prepare = strip_preparer() if options.strip else None
+        prepare = strip_preparer(options.strip_mode) if options.strip else None
         members = [
             ZipMember(
                 f"{ZIP_ROOT}/{relative}",
@@ -223,13 +241,12 @@ class PackageStep(Step):
         if report.reused:
             self.logger.info("reused %d unchanged members of the previous zip", report.reused)
         if prepare is not None:
-            savings += (
-                strip_saving(
-                    (sizes[m.name[len(ZIP_ROOT) + 1 :]], m.size)
-                    for m in report.members
-                    if is_shared_object(m.name)
-                ),
-            )
+            stripped = [
+                (sizes[m.name[len(ZIP_ROOT) + 1 :]], m.size)
+                for m in report.members
+                if is_shared_object(m.name)
+            ]
+            savings += (strip_saving(stripped, options.strip_mode),)
         if (options.slim or prepare is not None) and options.smoke_test:
             if smoke_test_applies(build.target):
                 with self.timed("import smoke test of the slimmed layer"):
