@@ -34,12 +34,17 @@ _READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @functools.cache
+def _scratch_recording() -> Path:
+    scratch = Path(tempfile.gettempdir()) / f"layer-builder-moto-{os.getpid()}.jsonl"
+    atexit.register(scratch.unlink, missing_ok=True)
+    return scratch
+
+
 def _import_moto_server() -> Any:
     # moto's recorder reads its log location from the environment once, at import: point it
     # at a scratch file (removed at exit) instead of the cwd, without leaving the variable set.
-    scratch = Path(tempfile.gettempdir()) / f"layer-builder-moto-{os.getpid()}.jsonl"
     previous = os.environ.get("MOTO_RECORDER_FILEPATH")
-    os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(scratch))
+    os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(_scratch_recording()))
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
@@ -49,7 +54,6 @@ def _import_moto_server() -> Any:
     finally:
         if previous is None:
             os.environ.pop("MOTO_RECORDER_FILEPATH", None)
-    atexit.register(scratch.unlink, missing_ok=True)
     return ThreadedMotoServer
 
 
