@@ -14,9 +14,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from layer_builder.errors import (
+    IncompatibleWheelError,
     InstallerFailedError,
     NoCompatibleWheelError,
     SourceOnlyDependencyError,
@@ -37,6 +38,7 @@ _NOT_FOUND = re.compile(
     r"Because (?:(?P<missing>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry"
     r"|there is no version of (?P<version>[A-Za-z0-9][A-Za-z0-9._-]*)\S*)"
 )
+_BUILT_INCOMPATIBLE = re.compile(r"The built wheel `(?P<wheel>[^`]+\.whl)` is not compatible")
 _REQUIREMENT_NAME = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^]]*\])?\s*[=<>~!;@ ]"
 )
@@ -185,6 +187,12 @@ class UvPipInstaller(Installer):
                     raise SourceOnlyDependencyError(package, target.description) from None
                 raise NoCompatibleWheelError(
                     package, target.description, detail=_uv_detail(flat, missing["detail"])
+                ) from None
+            built = _BUILT_INCOMPATIBLE.search(flat)
+            if built:
+                name, _, _, tags = parse_wheel_filename(built["wheel"])
+                raise IncompatibleWheelError(
+                    [(name, sorted(str(t) for t in tags))], target.description
                 ) from None
             absent = _NOT_FOUND.search(flat)
             if absent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
@@ -11,9 +12,10 @@ from packaging.utils import canonicalize_name
 
 from layer_builder import LayerTarget, Manifest
 from layer_builder.errors import StaleLockError, ToolMissingError
-from layer_builder.installers import InstallOptions, PoetryInstaller, find_poetry
+from layer_builder.installers import IndexOptions, InstallOptions, PoetryInstaller, find_poetry
 from layer_builder.installers.poetry_lock import content_hash, export_for_target
 from tests.conftest import WheelIndex
+from tests.installers.conftest import AuthIndex
 from tests.installers.projects import write_poetry_project
 
 ARM312 = LayerTarget("3.12", "arm64")
@@ -205,3 +207,26 @@ def test_reading_the_reference_lock_directly_matches_poetry_export(
     direct = _direct_for(project, target, options)
     assert direct == _poetry_export_for(project, target, options)
     assert any(s.startswith("tomli==") for s in direct) == (target.python_version == "3.10")
+
+
+def test_private_source_with_credentials_from_the_environment(
+    tmp_path: Path,
+    auth_index: AuthIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("POETRY_HTTP_BASIC_LOCAL_USERNAME", auth_index.user)
+    monkeypatch.setenv("POETRY_HTTP_BASIC_LOCAL_PASSWORD", auth_index.password)
+    project = write_poetry_project(tmp_path / "app", auth_index.url, ["tinyhttp"])
+    monkeypatch.delenv("POETRY_HTTP_BASIC_LOCAL_PASSWORD")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))  # really ask the index
+    caplog.set_level(logging.DEBUG, logger="layer_builder")
+
+    index = IndexOptions(auth_index.url_with_credentials)
+    out = install(PoetryInstaller(index=index), project, ARM312, tmp_path / "out")
+    assert installed(out) == {"tinyhttp", "tinyutil"}
+    assert "--without-urls" in caplog.text, "the given index replaces the lock's source"
+    assert auth_index.password not in caplog.text
+    for path in [*out.rglob("*"), *project.rglob("*")]:
+        if path.is_file():
+            assert auth_index.password.encode() not in path.read_bytes(), path

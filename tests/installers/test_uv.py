@@ -10,6 +10,7 @@ import pytest
 from layer_builder import LayerPathLayout, LayerTarget, Manifest
 from layer_builder.errors import (
     BuildError,
+    IncompatibleWheelError,
     InstallerFailedError,
     NoCompatibleWheelError,
     SourceOnlyDependencyError,
@@ -201,3 +202,15 @@ def test_lock_checked_once_per_pyproject(
     write_uv_project(project, wheel_index.url, ["tinyutil", "tinyhttp"], lock=False)
     with pytest.raises(StaleLockError):
         install(project, ARM312, tmp_path / "third")
+
+
+def test_allowed_source_package_that_compiles_for_the_host_is_refused(
+    tmp_path: Path, wheel_index: WheelIndex
+) -> None:
+    # ``hostonly`` publishes only an sdist, whose build makes a cp311 linux_x86_64 wheel.
+    project = write_uv_project(tmp_path / "app", wheel_index.url, ["tinyutil", "hostonly"])
+    installer = UvInstaller(options=InstallOptions(allow_source=["hostonly"]))
+    step = BuildStep(ARM312, Manifest.from_project(project), LayerPathLayout(project), installer)
+    with pytest.raises(IncompatibleWheelError, match=r"hostonly \(cp311-cp311-linux_x86_64\)"):
+        step.run()
+    assert not LayerPathLayout(project).dir_python.exists()
