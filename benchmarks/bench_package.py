@@ -1,6 +1,7 @@
 """Packaging speed, size, memory and reproducibility on the large reference tree, in one run.
 
     .venv/bin/python benchmarks/bench_package.py [--tree DIR] [--skip-slow]
+    .venv/bin/python benchmarks/bench_package.py --backends   # raw deflate backends only
 
 Builds ``../shared/bench/large`` once (uv, python3.12 x86_64, no bytecode) into ``--tree``
 (default: a folder under the system temp dir, kept between runs), then measures on the same
@@ -85,6 +86,40 @@ def zipfile_single(dir_python: Path, out: Path, level: int) -> float:
     return time.perf_counter() - started
 
 
+def compare_backends(dir_python: Path) -> None:
+    """Raw deflate of every member, one thread, per backend installed (store when bigger)."""
+    import zlib
+
+    candidates: list[tuple[str, Any, list[int]]] = [("zlib", zlib, [6, 9])]
+    for module_name, label, levels in (
+        ("zlib_ng.zlib_ng", "zlib-ng", [6, 9]),
+        ("isal.isal_zlib", "isal", [2, 3]),
+    ):
+        try:
+            candidates.append((label, __import__(module_name, fromlist=["x"]), levels))
+        except ImportError:
+            print(f"  ({label} not installed: pip install {label} to compare it)")
+    datas = [p.read_bytes() for p in files_of(dir_python)]
+    for label, module, levels in candidates:
+        for level in levels:
+            started = time.perf_counter()
+            size = 0
+            for data in datas:
+                compressor = module.compressobj(level, zlib.DEFLATED, -15)
+                size += min(len(data), len(compressor.compress(data) + compressor.flush()))
+            print(f"  {label} level {level}, one thread: {time.perf_counter() - started:.2f} s, "
+                  f"{size:,} bytes of member data")  # fmt: skip
+    try:
+        import deflate
+    except ImportError:
+        return
+    for level in (6, 9):
+        started = time.perf_counter()
+        size = sum(min(len(d), len(deflate.deflate_compress(d, level))) for d in datas)
+        print(f"  libdeflate level {level}, one thread: {time.perf_counter() - started:.2f} s, "
+              f"{size:,} bytes of member data")  # fmt: skip
+
+
 def child(args: argparse.Namespace) -> None:
     """One PackageStep run, in this process; prints its figures as JSON."""
     from layer_builder import BuildResult, LayerTarget, Manifest, PackageOptions, PackageStep
@@ -135,6 +170,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", default=str(Path(tempfile.gettempdir()) / "lb-bench-large"))
     parser.add_argument("--skip-slow", action="store_true", help="skip zip -9 and zipfile -9")
+    parser.add_argument("--backends", action="store_true",
+                        help="only compare the deflate backends installed (zlib, zlib-ng, "
+                             "isal, libdeflate) on the members, one thread")  # fmt: skip
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--level", type=int, default=6, help=argparse.SUPPRESS)
@@ -150,6 +188,9 @@ def main() -> None:
 
     tree = Path(args.tree)
     dir_python = build_tree(tree)
+    if args.backends:
+        compare_backends(dir_python)
+        return
     files = files_of(dir_python)
     unzipped = sum(p.stat().st_size for p in files)
     cores = len(os.sched_getaffinity(0))

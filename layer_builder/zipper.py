@@ -2,10 +2,11 @@
 
 Entries are written in sorted order with a fixed timestamp and normalised permissions, so
 the archive depends only on file names, contents, the executable bit and the ``Deflater``
-(backend, level). Members are deflated in pieces on a thread pool (zlib releases the GIL) and
-written in order; at most a few pieces are in flight, so memory stays flat whatever the tree.
-A previous zip written by this module is reused: members whose content is unchanged are
-copied compressed, not compressed again (see ``layer_builder.reuse``).
+(backend, level). Members are deflated on a pool (pieces on threads for zlib, whole members on
+processes for libdeflate: see ``layer_builder.deflate``) and written in order; a bounded amount
+of work is in flight, so memory stays flat whatever the tree. A previous zip written by this
+module is reused: members whose content is unchanged are copied compressed, not compressed
+again (see ``layer_builder.reuse``). The tree must not change while it is being zipped.
 """
 
 from __future__ import annotations
