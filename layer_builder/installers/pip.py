@@ -89,14 +89,15 @@ class PipInstaller(Installer):
                 cwd=manifest.project_dir,
             )
         except InstallerFailedError as exc:
-            missing = _NO_MATCH.search(exc.output)
+            failed = InstallerFailedError(
+                exc.args[0], exc.command, self.index.redact(exc.output), exc.returncode
+            )
+            missing = _NO_MATCH.search(failed.output)
             if missing:
-                detail = _FROM_VERSIONS.search(exc.output)
+                detail = _FROM_VERSIONS.search(failed.output)
                 raise NoCompatibleWheelError(
                     missing["requirement"],
                     target.description,
                     detail=f"pip: {detail[0]}" if detail else "",
-                ) from None
-            raise InstallerFailedError(
-                exc.args[0], exc.command, self.index.redact(exc.output), exc.returncode
-            ) from None
+                ) from failed
+            raise failed from None

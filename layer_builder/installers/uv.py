@@ -179,28 +179,30 @@ class UvPipInstaller(Installer):
             return run_command(command, what=what, env=env, cwd=cwd)
         except InstallerFailedError as exc:
             output = index.redact(exc.output)
+            # The typed errors below keep the (redacted) command and output as their cause.
+            failed = InstallerFailedError(exc.args[0], exc.command, output, exc.returncode)
             flat = " ".join(output.split())  # uv wraps long lines
             missing = _NO_WHEEL.search(flat)
             if missing:
                 package = canonicalize_name(missing["package"])
                 if missing["kind"] and "building from source is disabled" in output:
-                    raise SourceOnlyDependencyError(package, target.description) from None
+                    raise SourceOnlyDependencyError(package, target.description) from failed
                 raise NoCompatibleWheelError(
                     package, target.description, detail=_uv_detail(flat, missing["detail"])
-                ) from None
+                ) from failed
             built = _BUILT_INCOMPATIBLE.search(flat)
             if built:
                 name, _, _, tags = parse_wheel_filename(built["wheel"])
                 raise IncompatibleWheelError(
                     [(name, sorted(str(t) for t in tags))], target.description
-                ) from None
+                ) from failed
             absent = _NOT_FOUND.search(flat)
             if absent:
                 package = canonicalize_name(absent["missing"] or absent["version"])
                 raise NoCompatibleWheelError(
                     package, target.description, detail="uv: no such version in the index"
-                ) from None
-            raise InstallerFailedError(exc.args[0], exc.command, output, exc.returncode) from None
+                ) from failed
+            raise failed from None
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         # A requirements file is pip's format: uv follows the index pip's environment names

@@ -62,6 +62,9 @@ def test_glibc_2_28_wheel_loads_on_python312_only(
     with pytest.raises(NoCompatibleWheelError, match="modernlib") as info:
         build(project, LayerTarget("3.11", "x86_64"), installer)
     assert "python3.11 x86_64" in str(info.value)
+    cause = info.value.__cause__
+    assert isinstance(cause, InstallerFailedError), "the command and output stay reachable"
+    assert "--python-version" in cause.command and "modernlib" in cause.output
 
 
 def test_hashes_are_required_when_pinned(make_project: MakeProject, installer: Installer) -> None:
