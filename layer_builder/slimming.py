@@ -96,17 +96,26 @@ STRIP_MODES = {
 }
 
 
-def _run_strip(strip: str, mode: str, source: Path, dest: Path) -> None:
-    process = subprocess.run(
-        [strip, f"--strip-{mode}", "-o", str(dest), str(source)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if process.returncode != 0:
-        # Not an ELF this strip knows (another architecture, a fake): keep it as it is.
-        logger.debug("strip left %s as it is: %s", source, process.stderr.strip())
-        shutil.copyfile(source, dest)
+#: Tried in this order: GNU strip knows the host's architecture only, llvm-strip them all
+#: (an arm64 layer built on an x86_64 host).
+STRIP_PROGRAMS = ("strip", "llvm-strip")
+
+
+def _run_strip(programs: Sequence[str], mode: str, source: Path, dest: Path) -> None:
+    errors = []
+    for program in programs:
+        process = subprocess.run(
+            [program, f"--strip-{mode}", "-o", str(dest), str(source)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if process.returncode == 0:
+            return
+        errors.append(process.stderr.strip())
+    # Not an ELF any of them knows (a fake, a foreign format): keep it as it is.
+    logger.debug("strip left %s as it is: %s", source, " / ".join(errors))
+    shutil.copyfile(source, dest)
 
 
 def strip_preparer(mode: str = "debug") -> Preparer | None:
@@ -116,12 +125,14 @@ def strip_preparer(mode: str = "debug") -> Preparer | None:
     not use (``.symtab``; ``.dynsym`` stays, so imports work): far more on wheels, which
     rarely ship debug sections, at the price of less telling native backtraces.
     """
-    strip = shutil.which("strip")
-    if strip is None:
-        logger.warning("--strip: no `strip` program on PATH (binutils): shared objects kept")
+    programs = [found for name in STRIP_PROGRAMS if (found := shutil.which(name))]
+    if not programs:
+        logger.warning(
+            "--strip: neither `strip` (binutils) nor `llvm-strip` is on PATH: shared objects kept"
+        )
         return None
     return Preparer(
-        f"strip --strip-{mode}", lambda source, dest: _run_strip(strip, mode, source, dest)
+        f"strip --strip-{mode}", lambda source, dest: _run_strip(programs, mode, source, dest)
     )
 
 
