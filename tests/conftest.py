@@ -33,11 +33,21 @@ def wheel_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def uv_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """uv caches index pages by URL: one that an earlier session's index served on the same
+    port must not answer for this session's index."""
+    return tmp_path_factory.mktemp("uv-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, wheel_index: WheelIndex) -> None:
+def isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, wheel_index: WheelIndex, uv_cache_dir: Path
+) -> None:
     """Installers see only the local index; AWS sees no real account."""
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # devnull: pip loads no config file
     monkeypatch.setenv("PIP_INDEX_URL", wheel_index.url)
+    monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache_dir))
     for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT", "SOURCE_DATE_EPOCH"):
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
