@@ -59,7 +59,6 @@ class ContainerInstaller(Installer):
         return {
             "installer": f"{self.name}:{self.engine}",
             "image": self.image,
-            "index": repr(self.index),
             **self.options.fingerprint_fields(),
         }
 

@@ -37,7 +37,9 @@ class PipInstaller(Installer):
         self.index = index or IndexOptions()
 
     def fingerprint_fields(self) -> dict[str, object]:
-        return {"installer": self.name, "index": repr(self.index)}
+        # Not the index: locks and hashed requirements pin the files, and a CodeArtifact
+        # URL carries a token that changes every build.
+        return {"installer": self.name}
 
     def command(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> list[str]:
         """The exact command line; credentials are never part of it."""

@@ -59,7 +59,6 @@ class PoetryInstaller(Installer):
     def fingerprint_fields(self) -> dict[str, object]:
         return {
             "installer": self.name,
-            "index": repr(self.index),
             **self.options.fingerprint_fields(),
         }
 

@@ -109,7 +109,6 @@ class UvPipInstaller(Installer):
     def fingerprint_fields(self) -> dict[str, object]:
         return {
             "installer": self.name,
-            "index": repr(self.index),  # redacted: the record holds no credentials
             **self.options.fingerprint_fields(),
         }
 
