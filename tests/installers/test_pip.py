@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from layer_builder import LayerTarget, Manifest
+from layer_builder.cli import main
 from layer_builder.errors import BuildError, NoCompatibleWheelError
 from layer_builder.installers import IndexOptions, Installer, PipInstaller, UvPipInstaller
 from tests.conftest import MakeProject
@@ -118,3 +120,27 @@ def test_wrong_credentials_fail_with_the_output(
         install(UvPipInstaller(index=IndexOptions(wrong)), project, ARM312, tmp_path / "o")
     assert "401" in str(info.value) or "tinyutil" in str(info.value)
     assert "wrong-password" not in str(info.value)
+
+
+def test_cli_index_url_secret_stays_out_of_output_and_tree(
+    make_project: MakeProject,
+    auth_index: AuthIndex,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PIP_INDEX_URL")
+    project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
+    flags = ["--index-url", auth_index.url_with_credentials, "-v"]
+    assert main(["build", "--project", str(project), "--arch", "arm64", "--json", *flags]) == 0
+    out, err = capsys.readouterr()
+    assert set(json.loads(out)["distributions"]) == {"tinyhttp", "tinyutil"}
+    assert auth_index.password not in out + err
+
+    (project / "requirements.txt").write_text("tinyutil==9.9\n")
+    assert main(["build", "--project", str(project), "--arch", "arm64", *flags]) == 1
+    out, err = capsys.readouterr()
+    assert "tinyutil" in err
+    assert auth_index.password not in out + err
+    for path in project.rglob("*"):
+        if path.is_file():
+            assert auth_index.password.encode() not in path.read_bytes(), path
