@@ -230,3 +230,24 @@ def test_private_source_with_credentials_from_the_environment(
     for path in [*out.rglob("*"), *project.rglob("*")]:
         if path.is_file():
             assert auth_index.password.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize(
+    "pyproject",
+    [
+        '[project]\nname = "a"\nrequires-python = ">=3.10"\ndependencies = ["x>=1"]\n',
+        '[tool.poetry]\nname = "a"\n[tool.poetry.dependencies]\npython = "^3.10"\nx = "^1"\n'
+        '[tool.poetry.group.dev.dependencies]\npytest = "*"\n',
+        '[project]\nname = "a"\ndependencies = ["x"]\n[project.optional-dependencies]\n'
+        'y = ["z"]\n[dependency-groups]\ndev = ["pytest"]\n[tool.poetry]\npackage-mode = false\n'
+        '[[tool.poetry.source]]\nname = "s"\nurl = "https://example.com/simple"\n',
+        '[tool.poetry]\nname = "a"\n',
+    ],
+)
+def test_content_hash_is_poetrys(pyproject: str, tmp_path: Path) -> None:
+    from poetry.packages.locker import Locker
+
+    from layer_builder.config import tomllib
+
+    data = tomllib.loads(pyproject)
+    assert content_hash(data) == Locker(tmp_path / "poetry.lock", data)._get_content_hash()
