@@ -46,6 +46,7 @@ def _import_moto_server() -> Any:
     previous = os.environ.get("MOTO_RECORDER_FILEPATH")
     os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(_scratch_recording()))
     try:
+        import moto.moto_api  # noqa: F401  # creates the recorder while the variable is set
         from moto.server import ThreadedMotoServer
     except ImportError:
         raise ConfigurationError(
