@@ -31,7 +31,6 @@ from layer_builder.codeartifact import CodeArtifactRepository
 from layer_builder.config import load_project_config
 from layer_builder.distributions import find_distributions
 from layer_builder.errors import AwsError, ConfigurationError, LayerBuilderError, ProjectError
-from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.installers import IndexOptions, Installer, InstallOptions
 from layer_builder.layout import LayerPathLayout, parse_s3dir
 from layer_builder.manifest import Manifest
@@ -239,6 +238,7 @@ def _existing_build(workflow: LayerWorkflow, args: argparse.Namespace) -> BuildR
         target=workflow.target,
         distributions=find_distributions(dir_python),
         installer="(existing tree)",
+        install_options=workflow.make_build_step().installer.options,
     )
 
 
@@ -247,10 +247,7 @@ def _existing_package(workflow: LayerWorkflow, args: argparse.Namespace) -> Pack
     if not path_zip.is_file():
         raise ProjectError(f"{path_zip} does not exist: run `layer-builder package` first")
     _check_tree_matches(workflow, args)
-    fields = workflow.package_options.fingerprint_fields()
-    return PackageResult.from_zip(
-        path_zip, compute_fingerprint(workflow.manifest, workflow.target, fields)
-    )
+    return PackageResult.from_zip(path_zip, workflow.fingerprint)
 
 
 def _existing_upload(workflow: LayerWorkflow) -> UploadResult:

@@ -26,15 +26,22 @@ _DESCRIPTION_TAG = re.compile(
 
 
 def compute_fingerprint(
-    manifest: Manifest, target: LayerTarget, package_options: Mapping[str, object]
+    manifest: Manifest,
+    target: LayerTarget,
+    package_options: Mapping[str, object],
+    install_options: Mapping[str, object] | None = None,
 ) -> str:
-    """The sha256 hex digest of everything that decides the layer's content."""
+    """The sha256 hex digest of everything that decides the layer's content: the manifest,
+    the target, what is installed beyond the main dependencies (extras, groups) and what the
+    package step leaves out."""
     document = {
         "format": FINGERPRINT_FORMAT,
         "tool": manifest.tool.value,
         "manifest_sha256": manifest.sha256,
         "runtime": target.runtime,
         "architecture": target.architecture,
+        # Empty options are left out, so that None and the defaults give the same value.
+        "install": {k: v for k, v in (install_options or {}).items() if v},
         "package": dict(package_options),
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))

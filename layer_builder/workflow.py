@@ -136,8 +136,12 @@ class LayerWorkflow:
     @cached_property
     def fingerprint(self) -> str:
         """What identifies the build before it exists: the same value ``PackageStep`` stamps."""
+        # Asked of the steps the factories make, so that a swapped step counts.
         return compute_fingerprint(
-            self.manifest, self.target, self.package_options.fingerprint_fields()
+            self.manifest,
+            self.target,
+            self.make_package_step().options.fingerprint_fields(),
+            self.make_build_step().installer.options.fingerprint_fields(),
         )
 
     # -- factories: override one to swap a step ------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from layer_builder import (
     ConfigurationError,
+    InstallOptions,
     LayerTarget,
     Manifest,
     PackageOptions,
@@ -120,3 +121,13 @@ def test_description_fits_lambda_limit_at_the_longest_prefix() -> None:
     PublishOptions(layer_name="ok", description=longest)
     with pytest.raises(ConfigurationError, match="shorten --description"):
         PublishOptions(layer_name="ok", description=longest + "x")
+
+
+def test_extras_and_groups_change_the_fingerprint_and_defaults_do_not(manifest: Manifest) -> None:
+    plain = compute_fingerprint(manifest, LayerTarget(), OPTIONS)
+    defaults = InstallOptions().fingerprint_fields()
+    assert compute_fingerprint(manifest, LayerTarget(), OPTIONS, defaults) == plain
+    with_extra = InstallOptions(extras=("speedups",)).fingerprint_fields()
+    with_group = InstallOptions(groups=("lambda",)).fingerprint_fields()
+    assert compute_fingerprint(manifest, LayerTarget(), OPTIONS, with_extra) != plain
+    assert compute_fingerprint(manifest, LayerTarget(), OPTIONS, with_group) != plain

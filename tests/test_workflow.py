@@ -14,15 +14,19 @@ from layer_builder import (
     AwsError,
     BuildResult,
     ConfigurationError,
+    InstallOptions,
     LayerBuilderError,
     LayerTarget,
     LayerWorkflow,
     Manifest,
     PackageResult,
     UploadResult,
+    UvInstaller,
+    WorkflowResult,
 )
 from tests.aws_helpers import HandmadeWorkflow, count_calls, make_manifest, object_keys
-from tests.conftest import MakeProject
+from tests.conftest import MakeProject, WheelIndex
+from tests.installers.projects import write_uv_project
 
 
 def test_run_publishes_then_reruns_as_no_op(
@@ -213,3 +217,24 @@ def test_reference_storage_on_an_unversioned_bucket_fails_before_any_build(
     result = workflow.run()
     assert result.publish.published
     assert result.upload is not None and result.upload.version_id
+
+
+def test_adding_an_extra_publishes_a_new_version(
+    tmp_path: Path, wheel_index: WheelIndex, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    project = write_uv_project(
+        tmp_path / "app", wheel_index.url, ["tinyutil"], extras={"yaml": ["tiny-yaml"]}
+    )
+    s3dir = f"s3://{bucket}/app/lambda/"
+
+    def run(extras: tuple[str, ...]) -> WorkflowResult:
+        installer = UvInstaller(options=InstallOptions(extras=extras))
+        return LayerWorkflow(project, layer_name, s3dir, aws=aws, installer=installer).run()
+
+    plain = run(())
+    with_extra = run(("yaml",))
+    assert (plain.publish.layer_version, with_extra.publish.layer_version) == (1, 2)
+    assert with_extra.publish.published
+    assert with_extra.build is not None
+    assert "Tiny-YAML" in {d.name for d in with_extra.build.distributions}
+    assert run(("yaml",)).publish.published is False

@@ -143,6 +143,8 @@ class Installer(abc.ABC):
     #: Whether it installs inside the target's own environment (a build container), where
     #: a wheel built from source is right for the target.
     builds_natively: bool = False
+    #: Extras and groups installed beyond the main dependencies; they change the layer.
+    options: InstallOptions = InstallOptions()
 
     def fingerprint_fields(self) -> dict[str, object]:
         """What about this installer changes the tree it makes (for the build cache)."""

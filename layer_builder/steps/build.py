@@ -41,6 +41,8 @@ class BuildResult:
     installer: str
     #: True when the tree was reused because nothing that decides it changed.
     cached: bool = False
+    #: The extras and groups installed beyond the main dependencies (part of the fingerprint).
+    install_options: InstallOptions = attrs.field(factory=InstallOptions)
 
 
 def default_installer(
@@ -141,6 +143,7 @@ class BuildStep(Step):
             distributions=distributions,
             installer=self.installer.name,
             cached=cached,
+            install_options=self.installer.options,
         )
 
     def _drop_console_scripts(self, staging: Path) -> None:

@@ -261,7 +261,10 @@ class PackageStep(Step):
             unzipped_size=sum(m.size for m in report.members),
             files=len(report.members),
             fingerprint=compute_fingerprint(
-                build.manifest, build.target, options.fingerprint_fields()
+                build.manifest,
+                build.target,
+                options.fingerprint_fields(),
+                build.install_options.fingerprint_fields(),
             ),
             excluded=tuple(d.name for d in excluded),
             distributions=distribution_sizes(
