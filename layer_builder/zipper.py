@@ -12,6 +12,7 @@ again (see ``layer_builder.reuse``). The tree must not change while it is being 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import stat
@@ -27,6 +28,7 @@ import attrs
 
 from layer_builder import zipformat
 from layer_builder.deflate import Deflater, PieceJob, already_compressed, compress_job
+from layer_builder.errors import PackageError
 from layer_builder.pipeline import ordered_map
 from layer_builder.reuse import ReuseIndex, member_key, stat_key
 from layer_builder.zipformat import DEFLATED, STORED, Entry
@@ -269,7 +271,14 @@ class _Writer:
 
 def _as_members(entries: Sequence[tuple[str, Path]] | Sequence[ZipMember]) -> list[ZipMember]:
     members = [e if isinstance(e, ZipMember) else ZipMember.from_file(*e) for e in entries]
-    return sorted(members, key=lambda m: m.arcname)
+    members.sort(key=lambda m: m.arcname)
+    for before, after in itertools.pairwise(members):
+        if before.arcname == after.arcname:
+            raise PackageError(
+                f"two files would be {after.arcname} in the zip ({before.source} and "
+                f"{after.source}): a zip member name must be unique"
+            )
+    return members
 
 
 def _sha256_file(path: Path) -> str:

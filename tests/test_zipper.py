@@ -257,3 +257,22 @@ def test_member_over_4_gib_is_refused_with_a_reason() -> None:
         "python/huge.bin is 4,294,967,296 bytes (size), over the 4 GiB a zip member can hold "
         "without zip64: a Lambda layer cannot use such a file; exclude it"
     )
+
+
+def test_an_empty_zip_is_a_valid_zip(tmp_path: Path) -> None:
+    report = write_reproducible_zip([], tmp_path / "empty.zip")
+    with zipfile.ZipFile(tmp_path / "empty.zip") as zf:
+        assert zf.namelist() == []
+    assert (report.members, report.zip_size) == ((), 22)
+
+
+def test_two_files_for_one_name_are_refused(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    entries.append((entries[0][0], entries[1][1]))
+    with pytest.raises(PackageError) as caught:
+        write_reproducible_zip(entries, tmp_path / "layer.zip")
+    assert str(caught.value) == (
+        f"two files would be python/pkg/__init__.py in the zip ({entries[0][1]} and "
+        f"{entries[1][1]}): a zip member name must be unique"
+    )
+    assert not (tmp_path / "layer.zip").exists()
