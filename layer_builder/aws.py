@@ -11,6 +11,7 @@ import attrs
 import boto3
 import botocore.config
 import botocore.exceptions
+from s3pathlib.api import S3Path
 
 from layer_builder.errors import AwsError
 
@@ -118,6 +119,29 @@ def aws_errors(action: str) -> Iterator[None]:
         raise AwsError(
             f"{action} failed: {message}: check the arguments and your AWS configuration"
         ) from exc
+
+
+_NOT_FOUND = frozenset({"404", "NoSuchKey", "NoSuchVersion"})
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """Whether ``exc`` says the S3 object (or the object version) does not exist."""
+    return isinstance(exc, botocore.exceptions.ClientError) and (
+        str(exc.response.get("Error", {}).get("Code", "")) in _NOT_FOUND
+    )
+
+
+def head_object_or_none(s3: Any, s3path: S3Path, version_id: str | None = None) -> Any:
+    """HeadObject of ``s3path`` (or one version of it), or None when it does not exist;
+    any other failure is an ``AwsError``."""
+    kwargs = {"VersionId": version_id} if version_id else {}
+    with aws_errors(f"reading {s3path.uri}"):
+        try:
+            return s3.head_object(Bucket=s3path.bucket, Key=s3path.key, **kwargs)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
 
 
 def check_bucket(s3: Any, bucket: str) -> None:

@@ -13,10 +13,9 @@ from typing import Any
 
 import attrs
 import boto3
-import botocore.exceptions
 
 from layer_builder._version import __version__
-from layer_builder.aws import AwsClients, aws_errors
+from layer_builder.aws import AwsClients, aws_errors, head_object_or_none
 from layer_builder.cli_ops import (
     OPERATOR_COMMANDS,
     add_operator_arguments,
@@ -253,19 +252,11 @@ def _existing_package(workflow: LayerWorkflow, args: argparse.Namespace) -> Pack
 def _existing_upload(workflow: LayerWorkflow) -> UploadResult:
     """The object ``upload`` left, checked against this command's manifest and options."""
     s3path = workflow.s3_layout.s3path_layer_zip
-    try:
-        workflow.aws.s3.head_object(Bucket=s3path.bucket, Key=s3path.key)
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-            raise AwsError(
-                f"nothing uploaded at {s3path.uri}: run `layer-builder upload` first "
-                f"(or `layer-builder run`)"
-            ) from None
-        with aws_errors(f"reading {s3path.uri}"):
-            raise
-    except botocore.exceptions.BotoCoreError:
-        with aws_errors(f"reading {s3path.uri}"):
-            raise
+    if head_object_or_none(workflow.aws.s3, s3path) is None:
+        raise AwsError(
+            f"nothing uploaded at {s3path.uri}: run `layer-builder upload` first "
+            f"(or `layer-builder run`)"
+        )
     upload = UploadResult.from_s3_object(workflow.aws.s3, s3path)
     if upload.manifest_sha256 != workflow.manifest.sha256:
         raise ProjectError(

@@ -27,7 +27,7 @@ import attrs
 import botocore.exceptions
 from s3pathlib.api import S3Path
 
-from layer_builder.aws import aws_errors
+from layer_builder.aws import aws_errors, is_not_found
 from layer_builder.errors import AwsError
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_TTL = 300.0
 
 _CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
-_MISSING = ("404", "NoSuchKey")
 
 
 class LockTimeoutError(AwsError):
@@ -160,7 +159,7 @@ class PublishLock:
             try:
                 response = self.s3.get_object(Bucket=self.s3path.bucket, Key=self.s3path.key)
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) in _MISSING:
+                if is_not_found(exc):
                     return None
                 raise
         try:
@@ -175,7 +174,7 @@ class PublishLock:
             try:
                 self.s3.delete_object(Bucket=self.s3path.bucket, Key=self.s3path.key, IfMatch=etag)
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) not in _CONFLICT + _MISSING:
+                if _code(exc) not in _CONFLICT and not is_not_found(exc):
                     raise
                 # Already gone, or someone else's now: either way not ours to delete.
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-import botocore.exceptions
 
-from layer_builder.aws import AwsClients, aws_errors
+from layer_builder.aws import AwsClients, head_object_or_none
 from layer_builder.sharing import Grant, policy_statements
 from layer_builder.steps.publish import PublishedVersion, latest_layer_version
 from layer_builder.steps.upload import META_FINGERPRINT
@@ -113,13 +112,9 @@ def _plan_region(workflow: LayerWorkflow, region: str, aws: AwsClients) -> Publi
 
 def _staged_fingerprint(workflow: LayerWorkflow) -> str | None:
     s3path = workflow.s3_layout.s3path_layer_zip
-    with aws_errors(f"reading {s3path.uri}"):
-        try:
-            head = workflow.aws.s3.head_object(Bucket=s3path.bucket, Key=s3path.key)
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                return None
-            raise
+    head = head_object_or_none(workflow.aws.s3, s3path)
+    if head is None:
+        return None
     return head.get("Metadata", {}).get(META_FINGERPRINT)  # type: ignore[no-any-return]
 
 

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import botocore.exceptions
 from s3pathlib.api import S3Path
 
-from layer_builder.aws import AwsClients, aws_errors
+from layer_builder.aws import AwsClients, aws_errors, head_object_or_none
 from layer_builder.errors import AwsError, ConfigurationError, LayerBuilderError
 from layer_builder.layout import LayerS3Layout, parse_s3dir
 from layer_builder.steps.publish import PublishResult, PublishStep
@@ -135,13 +134,8 @@ class RegionPublisher:
         return UploadResult.from_s3_object(s3, dest, version_id)
 
     def _head(self, s3path: S3Path) -> dict[str, Any] | None:
-        with aws_errors(f"reading {s3path.uri}"):
-            try:
-                return dict(self.aws.s3.head_object(Bucket=s3path.bucket, Key=s3path.key))
-            except botocore.exceptions.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                    return None
-                raise
+        head = head_object_or_none(self.aws.s3, s3path)
+        return None if head is None else dict(head)
 
 
 def publish_regions(

@@ -10,7 +10,7 @@ import attrs
 import botocore.exceptions
 from s3pathlib.api import S3Path
 
-from layer_builder.aws import AwsClients, aws_errors
+from layer_builder.aws import AwsClients, aws_errors, head_object_or_none, is_not_found
 from layer_builder.errors import ConfigurationError, StaleUploadError
 from layer_builder.fingerprint import VersionStamp
 from layer_builder.layout import LayerS3Layout
@@ -236,16 +236,11 @@ class PublishStep(Step):
 
     def _check_object_unchanged(self, upload: UploadResult) -> None:
         s3path = upload.s3path
-        kwargs = {"VersionId": upload.version_id} if upload.version_id else {}
-        try:
-            head = self.aws.s3.head_object(Bucket=s3path.bucket, Key=s3path.key, **kwargs)
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
-                raise StaleUploadError(
-                    f"{s3path.uri} no longer exists: run the upload again before publishing"
-                ) from None
-            with aws_errors(f"checking {s3path.uri}"):
-                raise
+        head = head_object_or_none(self.aws.s3, s3path, upload.version_id)
+        if head is None:
+            raise StaleUploadError(
+                f"{s3path.uri} no longer exists: run the upload again before publishing"
+            )
         found = head.get("Metadata", {}).get(META_ZIP_SHA256)
         if found != upload.zip_sha256:
             raise StaleUploadError(
@@ -301,7 +296,7 @@ class PublishStep(Step):
         try:
             body = self.aws.s3.get_object(Bucket=s3path.bucket, Key=s3path.key)["Body"].read()
         except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            if is_not_found(exc):
                 return False
             with aws_errors(f"reading {s3path.uri}"):
                 raise

@@ -8,11 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 from s3pathlib.api import S3Path
 
-from layer_builder.aws import aws_errors
+from layer_builder.aws import aws_errors, head_object_or_none
 from layer_builder.errors import AwsError, StaleUploadError
 from layer_builder.layout import LayerS3Layout
 from layer_builder.manifest import Manifest
@@ -129,13 +128,8 @@ class UploadStep(Step):
         return result
 
     def _head(self, s3path: S3Path) -> dict[str, Any] | None:
-        with aws_errors(f"reading {s3path.uri}"):
-            try:
-                return dict(self.s3.head_object(Bucket=s3path.bucket, Key=s3path.key))
-            except botocore.exceptions.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                    return None
-                raise
+        head = head_object_or_none(self.s3, s3path)
+        return None if head is None else dict(head)
 
     def _put(self, package: PackageResult, s3path: S3Path, metadata: dict[str, str]) -> Any:
         # S3 recomputes the checksum and refuses the object if a byte changed on the way.
