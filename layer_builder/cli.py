@@ -199,7 +199,7 @@ def _shows_progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() and not args.quiet
 
 
-def _check_tree_matches(workflow: LayerWorkflow, args: argparse.Namespace) -> None:
+def _check_tree_matches(workflow: LayerWorkflow) -> None:
     """Refuse a tree that ``build`` made from another manifest or for another target: its
     zip would be stamped, uploaded and published as this target's layer."""
     dir_python = workflow.layout.dir_python
@@ -210,8 +210,6 @@ def _check_tree_matches(workflow: LayerWorkflow, args: argparse.Namespace) -> No
             f"({', '.join(w.name for w in foreign)}): pass the --python and --arch given to "
             f"`layer-builder build`, or build again"
         )
-    if _setting(args, load_project_config(workflow.project_dir), "codeartifact", "codeartifact"):
-        return  # its index URL is resolved only when building: the record cannot be recomputed
     try:
         record = json.loads(workflow.layout.path_build_record.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -221,16 +219,16 @@ def _check_tree_matches(workflow: LayerWorkflow, args: argparse.Namespace) -> No
     if isinstance(record, dict) and record.get("fingerprint") != expected:
         raise ProjectError(
             f"{dir_python} was built from another {workflow.manifest.filename} or with other "
-            f"options (--python, --arch, --tool, index, extras, groups, container) than this "
+            f"options (--python, --arch, --tool, extras, groups, container) than this "
             f"command's: pass the options given to `layer-builder build`, or build again"
         )
 
 
-def _existing_build(workflow: LayerWorkflow, args: argparse.Namespace) -> BuildResult:
+def _existing_build(workflow: LayerWorkflow) -> BuildResult:
     dir_python = workflow.layout.dir_python
     if not dir_python.is_dir():
         raise ProjectError(f"{dir_python} does not exist: run `layer-builder build` first")
-    _check_tree_matches(workflow, args)
+    _check_tree_matches(workflow)
     return BuildResult(
         dir_python=dir_python,
         manifest=workflow.manifest,
@@ -241,11 +239,11 @@ def _existing_build(workflow: LayerWorkflow, args: argparse.Namespace) -> BuildR
     )
 
 
-def _existing_package(workflow: LayerWorkflow, args: argparse.Namespace) -> PackageResult:
+def _existing_package(workflow: LayerWorkflow) -> PackageResult:
     path_zip = workflow.layout.path_layer_zip
     if not path_zip.is_file():
         raise ProjectError(f"{path_zip} does not exist: run `layer-builder package` first")
-    _check_tree_matches(workflow, args)
+    _check_tree_matches(workflow)
     return PackageResult.from_zip(path_zip, workflow.fingerprint)
 
 
@@ -330,9 +328,9 @@ def _execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]
     if command == "build":
         return _build_json(workflow.build())
     if command == "package":
-        return _package_json(workflow.package(_existing_build(workflow, args)))
+        return _package_json(workflow.package(_existing_build(workflow)))
     if command == "upload":
-        return _upload_json(workflow.upload(_existing_package(workflow, args)))
+        return _upload_json(workflow.upload(_existing_package(workflow)))
     if command == "publish":
         upload = _existing_upload(workflow)
         return {**_upload_json(upload), **_publish_json(workflow.publish(upload))}

@@ -154,7 +154,7 @@ class LocalAwsEndpoint:
 
     def ensure_bucket(self, bucket: str) -> None:
         s3 = self.client("s3")
-        with aws_errors(f"creating bucket {bucket!r} on the local endpoint"):
+        with aws_errors(f"creating S3 bucket {bucket!r} on the local endpoint"):
             existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
             if bucket not in existing:
                 s3.create_bucket(Bucket=bucket)
