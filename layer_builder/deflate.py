@@ -28,6 +28,9 @@ import attrs
 from layer_builder.errors import ConfigurationError
 
 PIECE_SIZE = 1 << 20
+
+#: A compressed piece: its deflate bytes, and the CRC-32 and length of the data it holds.
+Piece = tuple[bytes, int, int]
 WINDOW = 1 << 15
 
 #: Deflate backends; ``zlib`` is the default.
@@ -113,11 +116,12 @@ class Deflater:
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
         return ProcessPoolExecutor(workers, mp_context=context)
 
-    def compress_piece(self, path: Path, index: int, last: bool) -> bytes:
+    def compress_piece(self, path: Path, index: int, last: bool) -> Piece:
         """Deflate piece ``index`` of the member in ``path``, as part of its one stream."""
         if self.backend == "libdeflate":
-            compressed: bytes = _libdeflate().deflate_compress(path.read_bytes(), self.level)
-            return compressed
+            data = path.read_bytes()
+            compressed: bytes = _libdeflate().deflate_compress(data, self.level)
+            return compressed, zlib.crc32(data), len(data)
         offset = index * PIECE_SIZE
         with path.open("rb") as f:
             start = max(0, offset - WINDOW)
@@ -128,9 +132,10 @@ class Deflater:
             compressor = zlib.compressobj(self.level, zlib.DEFLATED, -15, zdict=dictionary)
         else:
             compressor = zlib.compressobj(self.level, zlib.DEFLATED, -15)
-        return compressor.compress(data) + compressor.flush(
+        out = compressor.compress(data) + compressor.flush(
             zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
         )
+        return out, zlib.crc32(data), len(data)
 
 
 #: Pieces to deflate in one call: the deflater, then per piece the member's file, the piece
@@ -139,7 +144,7 @@ class Deflater:
 PieceJob = tuple[Deflater, tuple[tuple[Path, int, bool], ...]]
 
 
-def compress_job(job: PieceJob) -> list[bytes]:
+def compress_job(job: PieceJob) -> list[Piece]:
     """``Deflater.compress_piece`` over a batch, as a function a process pool can pickle."""
     deflater, pieces = job
     return [deflater.compress_piece(path, index, last) for path, index, last in pieces]

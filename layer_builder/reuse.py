@@ -102,6 +102,11 @@ class ReuseIndex:
         key = self.keys.get(name)
         return self.stats.get(name) == stat and key is not None and key[2:] == [mode, prepared]
 
+    def may_reuse(self, name: str, size: int) -> bool:
+        """Whether a source of ``size`` bytes could match ``name``'s (worth reading it)."""
+        key = self.keys.get(name)
+        return key is not None and key[0] == size and name in self.members
+
     def reusable(self, name: str, key: list[object]) -> StoredMember | None:
         """The stored member to copy for ``name``, or None when it must be compressed."""
         if self.keys.get(name) != key:

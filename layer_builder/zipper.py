@@ -27,7 +27,8 @@ from typing import BinaryIO
 import attrs
 
 from layer_builder import zipformat
-from layer_builder.deflate import Deflater, PieceJob, already_compressed, compress_job
+from layer_builder.crc import crc32_combine
+from layer_builder.deflate import Deflater, Piece, PieceJob, already_compressed, compress_job
 from layer_builder.errors import PackageError
 from layer_builder.pipeline import ordered_map
 from layer_builder.reuse import ReuseIndex, member_key, stat_key
@@ -105,9 +106,9 @@ class _Plan:
     member: ZipMember
     content: Path
     size: int
-    crc: int
+    crc: int | None  # None: computed while writing, from the data compressed or copied
     method: int
-    key: list[object]
+    key: list[object] | None  # None: computed from the CRC-32 found while writing
     stat: list[int]
     reuse: zipformat.StoredMember | None = None
 
@@ -121,14 +122,36 @@ def _crc_file(path: Path) -> tuple[int, int]:
     return size, crc
 
 
-def _copy(src: BinaryIO, out: BinaryIO, size: int, what: str) -> None:
+def _copy(src: BinaryIO, out: BinaryIO, size: int, what: str) -> int:
+    """Copy ``size`` bytes; returns their CRC-32."""
     remaining = size
+    crc = 0
     while remaining:
         chunk = src.read(min(remaining, 1 << 20))
         if not chunk:
             raise OSError(f"{what} ended {remaining:,} bytes early: did it change while zipping?")
         out.write(chunk)
+        crc = zlib.crc32(chunk, crc)
         remaining -= len(chunk)
+    return crc
+
+
+def _patch(out: BinaryIO, offset: int, field: int, value: int | bytes, size: int = -1) -> None:
+    """Rewrite a local header field (the CRC-32, and the compressed size after it when
+    ``size`` is given), then go back to the end."""
+    out.seek(offset + field)
+    out.write(value if isinstance(value, bytes) else value.to_bytes(4, "little"))
+    if size >= 0:
+        out.write(size.to_bytes(4, "little"))
+    out.seek(0, os.SEEK_END)
+
+
+def _check_unchanged(plan: _Plan, length: int, crc: int) -> None:
+    if length != plan.size or (plan.crc is not None and crc != plan.crc):
+        raise PackageError(
+            f"{plan.content} changed while it was being zipped ({length:,} bytes read, "
+            f"{plan.size:,} expected): leave the build tree alone while packaging, then retry"
+        )
 
 
 class _Writer:
@@ -165,6 +188,13 @@ class _Writer:
         if quick is not None:
             return quick
         stat = stat_key(member.source)
+        if member.prepare is None and not (
+            self.previous is not None and self.previous.may_reuse(member.arcname, stat[0])
+        ):
+            # Nothing to compare with: the CRC-32 comes from the writing, not a reading.
+            store = stat[0] == 0 or self.deflater.level == 0 or already_compressed(member.arcname)
+            method = STORED if store else DEFLATED
+            return _Plan(member, member.source, stat[0], None, method, None, stat)
         size, crc = _crc_file(member.source)
         key = member_key(size, crc, member.mode, member.prepare.key if member.prepare else "")
         if self.previous is not None:
@@ -228,12 +258,12 @@ class _Writer:
         plan: _Plan,
         out: BinaryIO,
         dos: tuple[int, int],
-        compressed: Iterator[bytes],
+        compressed: Iterator[Piece],
         old: BinaryIO | None,
     ) -> Entry:
         offset = out.tell()
-        entry = Entry(plan.member.arcname, plan.member.mode, plan.method, plan.crc, plan.size,
-                      plan.size, offset)  # fmt: skip
+        entry = Entry(plan.member.arcname, plan.member.mode, plan.method, plan.crc or 0,
+                      plan.size, plan.size, offset)  # fmt: skip
         if plan.reuse is not None and old is not None:
             entry = attrs.evolve(entry, compressed_size=plan.reuse.compressed_size)
             out.write(zipformat.local_header(entry, dos))
@@ -243,26 +273,28 @@ class _Writer:
         header = zipformat.local_header(entry, dos)
         out.write(header)
         if plan.method == DEFLATED:
-            written = 0
+            written = length = crc = 0
             for _ in range(self.deflater.pieces(plan.size)):
-                data = next(compressed)
+                data, piece_crc, piece_length = next(compressed)
                 out.write(data)
                 written += len(data)
+                crc = crc32_combine(crc, piece_crc, piece_length)
+                length += piece_length
+            _check_unchanged(plan, length, crc)
+            entry = attrs.evolve(entry, crc=crc)
             if written < plan.size:
-                out.seek(offset + zipformat.COMPRESSED_SIZE_OFFSET)
-                out.write(written.to_bytes(4, "little"))
-                out.seek(0, os.SEEK_END)
+                _patch(out, offset, zipformat.CRC_OFFSET, crc, written)
                 return attrs.evolve(entry, compressed_size=written)
             # Deflate did not pay: store the member as it is, like zip(1) does.
             out.seek(offset + len(header))
             out.truncate()
             entry = attrs.evolve(entry, method=STORED)
-            out.seek(offset + zipformat.METHOD_OFFSET)
-            out.write(STORED.to_bytes(2, "little"))
-            out.seek(0, os.SEEK_END)
+            _patch(out, offset, zipformat.METHOD_OFFSET, STORED.to_bytes(2, "little"))
         with plan.content.open("rb") as src:
-            _copy(src, out, plan.size, str(plan.content))
-        return entry
+            crc = _copy(src, out, plan.size, str(plan.content))
+        _check_unchanged(plan, plan.size, crc)
+        _patch(out, offset, zipformat.CRC_OFFSET, crc)
+        return attrs.evolve(entry, crc=crc)
 
     @property
     def previous_name(self) -> str:
@@ -332,7 +364,7 @@ def write_reproducible_zip(
         if previous is not None and previous.unchanged(reused, len(plans), date_time):
             stats = {p.member.arcname: p.stat for p in plans}
             if stats != previous.stats:  # read again: remember them untouched for next time
-                keys = {p.member.arcname: p.key for p in plans}
+                keys = {p.member.arcname: p.key or [] for p in plans}  # all reused: all set
                 ReuseIndex.save(path_zip, deflater.identity, previous.sha256, keys, date_time,
                                 stats)  # fmt: skip
             return _report_unchanged(plans, previous)
@@ -354,7 +386,10 @@ def write_reproducible_zip(
         sha256=_sha256_file(path_zip),
         zip_size=path_zip.stat().st_size,
     )
-    keys = {p.member.arcname: p.key for p in plans}
+    keys = {
+        p.member.arcname: p.key or member_key(e.size, e.crc, p.member.mode, "")
+        for e, p in zip(entries_written, plans, strict=True)
+    }
     stats = {p.member.arcname: p.stat for p in plans}
     ReuseIndex.save(path_zip, deflater.identity, report.sha256, keys, date_time, stats)
     return report

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 import pytest
 
+from layer_builder.errors import PackageError
 from layer_builder.reuse import sidecar_path
 from layer_builder.zipper import Preparer, ZipMember, write_reproducible_zip
 
@@ -255,3 +257,41 @@ def test_a_touched_zip_is_verified_and_its_sources_read(
     reads = _count_reads(monkeypatch)
     assert write_reproducible_zip(entries, path_zip).reused == 4
     assert len(reads) == 4
+
+
+def test_a_first_run_reads_each_file_once(
+    entries: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No previous zip: the CRC-32 comes from the compression, not a separate reading."""
+    reads = _count_reads(monkeypatch)
+    report = write_reproducible_zip(entries, tmp_path / "layer.zip")
+    assert reads == []
+    with zipfile.ZipFile(tmp_path / "layer.zip") as zf:
+        assert zf.testzip() is None
+        assert [i.CRC for i in zf.infolist()] == [
+            zlib.crc32(path.read_bytes()) for _, path in sorted(entries)
+        ]
+    assert report.reused == 0
+
+
+@pytest.mark.parametrize("previous", [False, True])
+def test_a_file_changed_while_zipping_is_an_error(
+    entries: list, tmp_path: Path, previous: bool
+) -> None:
+    path_zip = tmp_path / "layer.zip"
+    if previous:
+        write_reproducible_zip(entries, path_zip)
+        entries[2][1].write_bytes(b"DATA " * 1000)  # same size: read, CRC known in advance
+    target = entries[2][1]
+
+    def change(_: object) -> None:
+        # After the plan, before the writing: what a build running in parallel could do.
+        target.write_bytes(b"changed " * (625 if previous else 10))  # same size: the CRC tells
+
+    before = path_zip.read_bytes() if previous else None
+    with pytest.raises(PackageError) as caught:
+        write_reproducible_zip(entries, path_zip, before_write=change)
+    assert str(caught.value).startswith(f"{target} changed while it was being zipped (")
+    assert str(caught.value).endswith("leave the build tree alone while packaging, then retry")
+    assert (path_zip.read_bytes() if previous else None) == before
+    assert not path_zip.with_name("layer.zip.partial").exists()
