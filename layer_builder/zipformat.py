@@ -8,9 +8,11 @@ entry's bytes depend only on its name, mode, method and data.
 
 from __future__ import annotations
 
+import os
 import stat
 import struct
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -116,6 +118,32 @@ def write_central_directory(out: BinaryIO, entries: Sequence[Entry], dos: tuple[
             min(start, _MAX32), 0,
         )
     )  # fmt: skip
+
+
+def copy_data(src: BinaryIO, out: BinaryIO, size: int, what: str) -> int:
+    """Copy ``size`` bytes of member data from ``src`` to ``out``; returns their CRC-32."""
+    remaining = size
+    crc = 0
+    while remaining:
+        chunk = src.read(min(remaining, 1 << 20))
+        if not chunk:
+            raise OSError(f"{what} ended {remaining:,} bytes early: did it change while zipping?")
+        out.write(chunk)
+        crc = zlib.crc32(chunk, crc)
+        remaining -= len(chunk)
+    return crc
+
+
+def patch_header(
+    out: BinaryIO, offset: int, field: int, value: int | bytes, size: int = -1
+) -> None:
+    """Rewrite a local header field (the CRC-32, and the compressed size after it when
+    ``size`` is given), then go back to the end."""
+    out.seek(offset + field)
+    out.write(value if isinstance(value, bytes) else value.to_bytes(4, "little"))
+    if size >= 0:
+        out.write(size.to_bytes(4, "little"))
+    out.seek(0, os.SEEK_END)
 
 
 @attrs.frozen

@@ -122,30 +122,6 @@ def _crc_file(path: Path) -> tuple[int, int]:
     return size, crc
 
 
-def _copy(src: BinaryIO, out: BinaryIO, size: int, what: str) -> int:
-    """Copy ``size`` bytes; returns their CRC-32."""
-    remaining = size
-    crc = 0
-    while remaining:
-        chunk = src.read(min(remaining, 1 << 20))
-        if not chunk:
-            raise OSError(f"{what} ended {remaining:,} bytes early: did it change while zipping?")
-        out.write(chunk)
-        crc = zlib.crc32(chunk, crc)
-        remaining -= len(chunk)
-    return crc
-
-
-def _patch(out: BinaryIO, offset: int, field: int, value: int | bytes, size: int = -1) -> None:
-    """Rewrite a local header field (the CRC-32, and the compressed size after it when
-    ``size`` is given), then go back to the end."""
-    out.seek(offset + field)
-    out.write(value if isinstance(value, bytes) else value.to_bytes(4, "little"))
-    if size >= 0:
-        out.write(size.to_bytes(4, "little"))
-    out.seek(0, os.SEEK_END)
-
-
 def _check_unchanged(plan: _Plan, length: int, crc: int) -> None:
     if length != plan.size or (plan.crc is not None and crc != plan.crc):
         raise PackageError(
@@ -268,7 +244,9 @@ class _Writer:
             entry = attrs.evolve(entry, compressed_size=plan.reuse.compressed_size)
             out.write(zipformat.local_header(entry, dos))
             old.seek(zipformat.data_offset(old, plan.reuse))
-            _copy(old, out, plan.reuse.compressed_size, f"the previous {self.previous_name}")
+            zipformat.copy_data(
+                old, out, plan.reuse.compressed_size, f"the previous {self.previous_name}"
+            )
             return entry
         header = zipformat.local_header(entry, dos)
         out.write(header)
@@ -283,17 +261,19 @@ class _Writer:
             _check_unchanged(plan, length, crc)
             entry = attrs.evolve(entry, crc=crc)
             if written < plan.size:
-                _patch(out, offset, zipformat.CRC_OFFSET, crc, written)
+                zipformat.patch_header(out, offset, zipformat.CRC_OFFSET, crc, written)
                 return attrs.evolve(entry, compressed_size=written)
             # Deflate did not pay: store the member as it is, like zip(1) does.
             out.seek(offset + len(header))
             out.truncate()
             entry = attrs.evolve(entry, method=STORED)
-            _patch(out, offset, zipformat.METHOD_OFFSET, STORED.to_bytes(2, "little"))
+            zipformat.patch_header(
+                out, offset, zipformat.METHOD_OFFSET, STORED.to_bytes(2, "little")
+            )
         with plan.content.open("rb") as src:
-            crc = _copy(src, out, plan.size, str(plan.content))
+            crc = zipformat.copy_data(src, out, plan.size, str(plan.content))
         _check_unchanged(plan, plan.size, crc)
-        _patch(out, offset, zipformat.CRC_OFFSET, crc)
+        zipformat.patch_header(out, offset, zipformat.CRC_OFFSET, crc)
         return attrs.evolve(entry, crc=crc)
 
     @property
