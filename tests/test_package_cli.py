@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from layer_builder.cli import main
+from layer_builder.cli.packaging import add_package_arguments, package_options
 from layer_builder.errors import ConfigurationError
-from layer_builder.package_cli import add_package_arguments, package_options
 from tests.conftest import MakeProject
 
 PINS = {"tinyhttp": "2.0.0", "tinyutil": "1.0.0", "fastcalc": "1.0.0"}

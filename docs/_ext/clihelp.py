@@ -19,7 +19,7 @@ from docutils.statemachine import StringList
 
 
 def _help_text(command: str | None) -> str:
-    from layer_builder.cli import _parser
+    from layer_builder.cli import build_parser as _parser
 
     # argparse wraps at the terminal's width; fix it so the page is the same everywhere.
     previous = os.environ.get("COLUMNS")
@@ -69,7 +69,7 @@ class CliHelp(Directive):
         command = self.arguments[0] if self.arguments else None
         if command != "*":
             return [_literal(_help_text(command).rstrip())]
-        from layer_builder.cli import _parser
+        from layer_builder.cli import build_parser as _parser
 
         found: list[nodes.Node] = []
         for name in _subparser_names(_parser()):
@@ -82,7 +82,7 @@ class ConfigKeys(Directive):
     """A table of the ``[tool.layer_builder]`` keys: TOML type and the flag each stands for."""
 
     def run(self) -> list[nodes.Node]:
-        from layer_builder.cli import _parser
+        from layer_builder.cli import build_parser as _parser
         from layer_builder.config import KNOWN_KEYS
 
         run_parser = _subparser(_parser(), "run")

@@ -1,6 +1,6 @@
 """The operator side of the ``layer-builder`` command: regions, grants, ``plan``, ``prune``.
 
-Kept apart from ``cli.py`` so that the core command stays small; ``cli.py`` calls in here.
+Kept apart from ``main.py`` so that the core command stays small; ``main.py`` calls in here.
 """
 
 from __future__ import annotations

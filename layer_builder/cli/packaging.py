@@ -1,4 +1,4 @@
-"""The packaging part of the ``layer-builder`` command: flags, settings and output."""
+"""The packaging flags of ``layer-builder``: slimming, stripping, compression, size report."""
 
 from __future__ import annotations
 

@@ -1,0 +1,7 @@
+"""``python -m layer_builder.cli``."""
+
+import sys
+
+from layer_builder.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,114 @@
+"""From parsed arguments and ``[tool.layer_builder]`` to a validated ``LayerWorkflow``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import attrs
+import boto3
+
+from layer_builder.aws import AwsClients
+from layer_builder.cli.operators import workflow_settings
+from layer_builder.cli.packaging import package_options
+from layer_builder.cli.parser import NEEDS_AWS
+from layer_builder.codeartifact import CodeArtifactRepository
+from layer_builder.config import load_project_config
+from layer_builder.errors import ConfigurationError, ProjectError
+from layer_builder.installers import IndexOptions, Installer, InstallOptions
+from layer_builder.manifest import Manifest
+from layer_builder.progress import TerminalProgress
+from layer_builder.steps.build import make_installer
+from layer_builder.target import LayerTarget
+from layer_builder.workflow import LayerWorkflow
+
+
+def setting(args: argparse.Namespace, config: dict[str, Any], flag: str, key: str) -> Any:
+    value = getattr(args, flag)
+    return value if value not in (None, False) else config.get(key)
+
+
+def make_build_installer(
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    project: Path,
+    aws: AwsClients | None,
+    resolve_index: bool = True,
+) -> Installer:
+    """The build's installer, with the index, extras, groups and container asked for."""
+    tool = Manifest.from_project(project, setting(args, config, "tool", "tool")).tool
+    index = IndexOptions(
+        index_url=setting(args, config, "index_url", "index_url"),
+        extra_index_urls=setting(args, config, "extra_index_urls", "extra_index_urls") or (),
+    )
+    codeartifact = setting(args, config, "codeartifact", "codeartifact")
+    if codeartifact and args.command in ("build", "run") and resolve_index:
+        repository = CodeArtifactRepository.parse(codeartifact)
+        session = aws.session if aws is not None and aws.session is not None else None
+        client = (session or boto3.session.Session()).client("codeartifact")
+        index = attrs.evolve(index, index_url=repository.index_url(client))
+    options = InstallOptions(
+        extras=setting(args, config, "extras", "extras") or (),
+        groups=setting(args, config, "groups", "groups") or (),
+        allow_source=setting(args, config, "allow_source", "allow_source") or (),
+    )
+    container = setting(args, config, "container", "container")
+    return make_installer(tool, index=index, options=options, container=container)
+
+
+def make_workflow(
+    args: argparse.Namespace, aws: AwsClients | None, resolve_index: bool = True
+) -> LayerWorkflow:
+    """Everything the user gave, validated before any work starts (``resolve_index=False``:
+    without asking CodeArtifact for the index, to validate before clients exist)."""
+    project = Path(args.project).resolve()
+    if not project.is_dir():
+        problem = "is not a folder" if project.exists() else "does not exist"
+        raise ProjectError(f"project folder {project} {problem}: check --project")
+    config = load_project_config(project)
+    python = setting(args, config, "python", "python")
+    arch = setting(args, config, "arch", "arch")
+    # An empty --python "" is a mistake to report, not a request for the default.
+    target = LayerTarget(
+        python_version="3.12" if python is None else python,
+        architecture="x86_64" if arch is None else arch,
+    )
+    excludes = setting(args, config, "exclude", "exclude")
+    options = package_options(args, config, excludes)
+    layer_name = setting(args, config, "layer_name", "layer_name")
+    s3dir = setting(args, config, "s3dir", "s3dir")
+    if args.command in NEEDS_AWS:
+        if not layer_name and args.command != "upload":
+            raise ConfigurationError(
+                "no layer name: pass --layer-name or set layer_name in [tool.layer_builder]"
+            )
+        if not s3dir and args.command != "prune":
+            raise ConfigurationError(
+                "no S3 folder: pass --s3dir s3://bucket/prefix/ or set s3dir in "
+                "[tool.layer_builder]"
+            )
+    workflow = LayerWorkflow(
+        project_dir=project,
+        layer_name=layer_name or "unnamed",
+        s3dir_lambda=s3dir or "s3://unset/",
+        target=target,
+        tool=setting(args, config, "tool", "tool"),
+        installer=make_build_installer(args, config, project, aws, resolve_index),
+        package_options=options,
+        aws=aws,
+        description=setting(args, config, "description", "description") or "",
+        license_info=setting(args, config, "license_info", "license_info"),
+        storage_mode=setting(args, config, "storage_mode", "storage_mode"),
+        force=args.force,
+        # Progress only where someone watches: a terminal, not a CI log or a pipe.
+        upload_progress=TerminalProgress(sys.stderr) if shows_progress(args) else None,
+        **workflow_settings(args, config),
+    )
+    _ = workflow.manifest  # a missing manifest fails here, before anything runs
+    return workflow
+
+
+def shows_progress(args: argparse.Namespace) -> bool:
+    return sys.stderr.isatty() and not args.quiet
