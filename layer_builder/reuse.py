@@ -17,7 +17,6 @@ the ctime of the shared inode.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import zipfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import attrs
 
+from layer_builder.hashing import sha256_file
 from layer_builder.zipformat import StoredMember, read_members
 
 logger = logging.getLogger(__name__)
@@ -49,14 +49,6 @@ def stat_key(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @attrs.frozen
 class ReuseIndex:
     """The previous zip's members and the source keys they were written from."""
@@ -77,7 +69,7 @@ class ReuseIndex:
                 logger.debug("previous %s was compressed otherwise: not reused", path_zip)
                 return None
             untouched = stat_key(path_zip) == document["zip_stat"]
-            if not untouched and _sha256(path_zip) != document["zip_sha256"]:
+            if not untouched and sha256_file(path_zip) != document["zip_sha256"]:
                 logger.debug("%s changed since it was written: not reused", path_zip)
                 return None
             members = read_members(path_zip)

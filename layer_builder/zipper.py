@@ -11,7 +11,6 @@ again (see ``layer_builder.reuse``). The tree must not change while it is being 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import shutil
@@ -30,6 +29,7 @@ from layer_builder import zipformat
 from layer_builder.crc import crc32_combine
 from layer_builder.deflate import Deflater, Piece, PieceJob, already_compressed, compress_job
 from layer_builder.errors import PackageError
+from layer_builder.hashing import sha256_file
 from layer_builder.pipeline import ordered_map
 from layer_builder.reuse import ReuseIndex, member_key, stat_key
 from layer_builder.zipformat import DEFLATED, STORED, Entry
@@ -293,14 +293,6 @@ def _as_members(entries: Sequence[tuple[str, Path]] | Sequence[ZipMember]) -> li
     return members
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_reproducible_zip(
     entries: Sequence[tuple[str, Path]] | Sequence[ZipMember],
     path_zip: Path,
@@ -363,7 +355,7 @@ def write_reproducible_zip(
             WrittenMember(e.name, e.size, e.compressed_size, p.reuse is not None)
             for e, p in zip(entries_written, plans, strict=True)
         ),
-        sha256=_sha256_file(path_zip),
+        sha256=sha256_file(path_zip),
         zip_size=path_zip.stat().st_size,
     )
     keys = {

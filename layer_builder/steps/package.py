@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import zipfile
@@ -17,6 +16,7 @@ from layer_builder.deflate import Deflater
 from layer_builder.distributions import InstalledDistribution, find_distributions
 from layer_builder.errors import ConfigurationError
 from layer_builder.fingerprint import compute_fingerprint
+from layer_builder.hashing import sha256_file
 from layer_builder.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
     DistributionSize,
@@ -138,20 +138,12 @@ class PackageResult:
             members = [i for i in zf.infolist() if not i.is_dir()]
         return cls(
             path_zip=path_zip,
-            sha256=_sha256_file(path_zip),
+            sha256=sha256_file(path_zip),
             zip_size=path_zip.stat().st_size,
             unzipped_size=sum(i.file_size for i in members),
             files=len(members),
             fingerprint=fingerprint,
         )
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _walk(root: Path, skipped: set[str]) -> tuple[dict[str, Path], dict[str, int], dict[str, int]]:
