@@ -15,16 +15,6 @@ from layer_builder.size_report import (
 from layer_builder.slimming import STRIP_MODES
 from layer_builder.steps.package import PackageOptions, PackageResult
 
-#: ``[tool.layer_builder]`` keys read here, with their types.
-PACKAGE_KEYS: dict[str, type | tuple[type, ...]] = {
-    "slim": bool,
-    "strip": (bool, str),
-    "compile_bytecode": bool,
-    "compress_level": int,
-    "deflate_backend": str,
-    "reserve": (int, str),
-}
-
 
 def add_package_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that shape ``layer.zip``."""
