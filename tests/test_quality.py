@@ -34,3 +34,12 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
         str(BIN / "sphinx-build"), "-W", "--keep-going", "-q", "-b", "html", "docs", str(tmp_path)
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```bash\n")[1:3]
+    demo, suite = (block.split("\n```", 1)[0].strip() for block in blocks)
+    assert "layer-builder run --local --project examples/" in demo
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci_lines[-1] == suite
