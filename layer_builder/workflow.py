@@ -96,12 +96,14 @@ class LayerWorkflow:
         storage_mode: str | None = None,
         regions: Sequence[RegionTarget] = (),
         grants: Sequence[Grant] = (),
+        use_build_cache: bool = True,
     ):
         self.project_dir = Path(project_dir).resolve()
         self.target = target or LayerTarget()
         self.tool = tool
         self.package_options = package_options or PackageOptions()
         self.installer = installer
+        self.use_build_cache = use_build_cache
         # Validated now, so that bad input fails before any build starts.
         self.publish_options = PublishOptions(
             layer_name=layer_name,
@@ -147,7 +149,9 @@ class LayerWorkflow:
     # -- factories: override one to swap a step ------------------------------------------
 
     def make_build_step(self) -> BuildStep:
-        return BuildStep(self.target, self.manifest, self.layout, self.installer)
+        return BuildStep(
+            self.target, self.manifest, self.layout, self.installer, use_cache=self.use_build_cache
+        )
 
     def make_package_step(self) -> PackageStep:
         return PackageStep(self.layout.path_layer_zip, self.package_options)

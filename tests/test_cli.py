@@ -273,6 +273,15 @@ def test_build_and_package_need_no_aws(make_project: MakeProject, cli: Any) -> N
     assert data["files"] > 0
 
 
+def test_a_second_build_reuses_the_tree_unless_rebuild(make_project: MakeProject, cli: Any) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    assert cli("build", "--project", project, "--json").json["cached"] is False
+    assert cli("build", "--project", project, "--json").json["cached"] is True
+    rebuilt = cli("build", "--project", project, "--rebuild", "--json")
+    assert rebuilt.json["cached"] is False
+    assert "installing requirements.txt" in rebuilt.err
+
+
 # -- defaults from [tool.layer_builder] -------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ def build_json(result: BuildResult) -> dict[str, Any]:
         "manifest": result.manifest.filename,
         "manifest_sha256": result.manifest.sha256,
         "distributions": {d.name: d.version for d in result.distributions},
+        "cached": result.cached,
     }
 
 

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--description", help="text before the version stamp in Description")
     common.add_argument("--license-info", help="LicenseInfo of the published version")
     common.add_argument("--force", action="store_true", help="publish even if nothing changed")
+    common.add_argument("--rebuild", action="store_true",
+                        help="reinstall even when the last build's record matches")  # fmt: skip
     common.add_argument("--storage-mode", choices=["COPY", "REFERENCE"],
                         help="Lambda's S3ObjectStorageMode (REFERENCE needs a versioned "
                              "bucket)")  # fmt: skip

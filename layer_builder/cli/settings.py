@@ -102,6 +102,7 @@ def make_workflow(
         license_info=setting(args, config, "license_info", "license_info"),
         storage_mode=setting(args, config, "storage_mode", "storage_mode"),
         force=args.force,
+        use_build_cache=not args.rebuild,
         # Progress only where someone watches: a terminal, not a CI log or a pipe.
         upload_progress=TerminalProgress(sys.stderr) if shows_progress(args) else None,
         **workflow_settings(args, config),
