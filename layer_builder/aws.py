@@ -124,11 +124,14 @@ def aws_errors(action: str) -> Iterator[None]:
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NoSuchVersion"})
 
 
+def error_code(exc: botocore.exceptions.ClientError) -> str:
+    """The AWS error code of a failed call (``"NoSuchKey"``, ``"404"``...)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def is_not_found(exc: BaseException) -> bool:
     """Whether ``exc`` says the S3 object (or the object version) does not exist."""
-    return isinstance(exc, botocore.exceptions.ClientError) and (
-        str(exc.response.get("Error", {}).get("Code", "")) in _NOT_FOUND
-    )
+    return isinstance(exc, botocore.exceptions.ClientError) and error_code(exc) in _NOT_FOUND
 
 
 def head_object_or_none(s3: Any, s3path: S3Path, version_id: str | None = None) -> Any:
@@ -149,7 +152,7 @@ def check_bucket(s3: Any, bucket: str) -> None:
     try:
         s3.head_bucket(Bucket=bucket)
     except botocore.exceptions.ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         if code in ("404", "NoSuchBucket"):
             raise AwsError(
                 f"S3 bucket {bucket!r} does not exist: create it or pass another --s3dir"

@@ -27,7 +27,7 @@ import attrs
 import botocore.exceptions
 from s3pathlib.api import S3Path
 
-from layer_builder.aws import aws_errors, is_not_found
+from layer_builder.aws import aws_errors, error_code, is_not_found
 from layer_builder.errors import AwsError
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,6 @@ class LockHolder:
     @property
     def expired(self) -> bool:
         return self.age > self.ttl
-
-
-def _code(exc: botocore.exceptions.ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class PublishLock:
@@ -148,7 +144,7 @@ class PublishLock:
                     IfNoneMatch="*",
                 )
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) in _CONFLICT:
+                if error_code(exc) in _CONFLICT:
                     return False
                 raise
         self._etag = str(response["ETag"])
@@ -174,7 +170,7 @@ class PublishLock:
             try:
                 self.s3.delete_object(Bucket=self.s3path.bucket, Key=self.s3path.key, IfMatch=etag)
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) not in _CONFLICT and not is_not_found(exc):
+                if error_code(exc) not in _CONFLICT and not is_not_found(exc):
                     raise
                 # Already gone, or someone else's now: either way not ours to delete.
 

@@ -7,10 +7,9 @@ from typing import Any
 
 import attrs
 
-from layer_builder.aws import AwsClients, head_object_or_none
-from layer_builder.sharing import Grant, policy_statements
-from layer_builder.steps.publish import PublishedVersion, latest_layer_version
-from layer_builder.steps.upload import META_FINGERPRINT
+from layer_builder.aws import AwsClients
+from layer_builder.sharing import Grant, is_granted, policy_statements
+from layer_builder.steps.publish import decide_publish, latest_layer_version
 from layer_builder.workflow import LayerWorkflow
 
 
@@ -64,37 +63,24 @@ class Plan:
         }
 
 
-def _reason(workflow: LayerWorkflow, latest: PublishedVersion | None) -> tuple[bool, str]:
-    filename = workflow.manifest.filename
-    if latest is None:
-        return True, f"first version of layer {workflow.layer_name!r}"
-    if workflow.publish_options.force:
-        return True, f"forced (--force) over version {latest.version}"
-    if latest.stamp is None:
-        return True, f"version {latest.version} was not published by layer_builder"
-    if latest.stamp.fingerprint == workflow.fingerprint:
-        return False, f"{filename} and build options unchanged since version {latest.version}"
-    if latest.stamp.manifest_sha256 != workflow.manifest.sha256:
-        return True, f"{filename} changed since version {latest.version}"
-    return True, f"the target or package options changed since version {latest.version}"
-
-
 def _missing_grants(
     aws: AwsClients, layer_name: str, version: int, grants: tuple[Grant, ...]
 ) -> tuple[str, ...]:
     if not grants:
         return ()
     statements = policy_statements(aws.lambda_, layer_name, version)
-    return tuple(
-        g.description
-        for g in grants
-        if not (g.statement_id in statements and g.matches(statements[g.statement_id]))
-    )
+    return tuple(g.description for g in grants if not is_granted(g, statements))
 
 
 def _plan_region(workflow: LayerWorkflow, region: str, aws: AwsClients) -> PublishPlan:
     latest = latest_layer_version(aws.lambda_, workflow.layer_name)
-    publish, reason = _reason(workflow, latest)
+    publish, reason = decide_publish(
+        latest,
+        workflow.fingerprint,
+        workflow.manifest,
+        workflow.layer_name,
+        workflow.publish_options.force,
+    )
     if publish or latest is None:
         grants = tuple(g.description for g in workflow.grants)
     else:
@@ -110,14 +96,6 @@ def _plan_region(workflow: LayerWorkflow, region: str, aws: AwsClients) -> Publi
     )
 
 
-def _staged_fingerprint(workflow: LayerWorkflow) -> str | None:
-    s3path = workflow.s3_layout.s3path_layer_zip
-    head = head_object_or_none(workflow.aws.s3, s3path)
-    if head is None:
-        return None
-    return head.get("Metadata", {}).get(META_FINGERPRINT)  # type: ignore[no-any-return]
-
-
 def plan_run(workflow: LayerWorkflow) -> Plan:
     """What ``workflow.run()`` would do now, from read-only calls."""
     workflow.check()
@@ -125,7 +103,7 @@ def plan_run(workflow: LayerWorkflow) -> Plan:
     regions = tuple(
         _plan_region(workflow, r.region, workflow.region_aws(r.region)) for r in workflow.regions
     )
-    staged = _staged_fingerprint(workflow) == workflow.fingerprint
+    staged = workflow.staged_upload() is not None
     # Regions lacking the build are served from the staged zip when it is this build.
     build = home.publish or (any(r.publish for r in regions) and not staged)
     if not build:

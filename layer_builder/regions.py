@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 from s3pathlib.api import S3Path
@@ -110,14 +109,14 @@ class RegionPublisher:
         """Server-side copy of ``source`` to this region's ``layer/layer.zip`` (if not there)."""
         dest = self.s3_layout.s3path_layer_zip
         s3 = self.aws.s3
-        existing = self._head(dest)
-        found = (existing or {}).get("Metadata", {})
-        if (found.get(META_FINGERPRINT), found.get(META_ZIP_SHA256)) == (
+        existing = head_object_or_none(s3, dest)
+        found = existing.get("Metadata", {}) if existing is not None else {}
+        if existing is not None and (found.get(META_FINGERPRINT), found.get(META_ZIP_SHA256)) == (
             source.fingerprint,
             source.zip_sha256,
         ):
             logger.info("%s already holds this zip: nothing to copy", dest.uri)
-            return UploadResult.from_s3_object(s3, dest, (existing or {}).get("VersionId"))
+            return UploadResult.from_head(dest, existing)
         copy_source: dict[str, str] = {"Bucket": source.s3path.bucket, "Key": source.s3path.key}
         if source.version_id:
             copy_source["VersionId"] = source.version_id
@@ -132,10 +131,6 @@ class RegionPublisher:
         version_id = response.get("VersionId")
         logger.info("copied %s to %s", source.s3_uri, dest.uri)
         return UploadResult.from_s3_object(s3, dest, version_id)
-
-    def _head(self, s3path: S3Path) -> dict[str, Any] | None:
-        head = head_object_or_none(self.aws.s3, s3path)
-        return None if head is None else dict(head)
 
 
 def publish_regions(

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import botocore.exceptions
 
-from layer_builder.aws import aws_errors
+from layer_builder.aws import aws_errors, error_code
 from layer_builder.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -95,11 +95,17 @@ def policy_statements(lambda_: Any, layer_name: str, version: int) -> dict[str, 
         try:
             response = lambda_.get_layer_version_policy(LayerName=layer_name, VersionNumber=version)
         except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 return {}
             raise
     statements = json.loads(response.get("Policy") or "{}").get("Statement", [])
     return {str(s.get("Sid")): s for s in statements}
+
+
+def is_granted(grant: Grant, statements: dict[str, dict[str, Any]]) -> bool:
+    """Whether the policy ``statements`` (by Sid) already hold ``grant``."""
+    statement = statements.get(grant.statement_id)
+    return statement is not None and grant.matches(statement)
 
 
 def share_version(
@@ -111,13 +117,12 @@ def share_version(
     existing = policy_statements(lambda_, layer_name, version)
     results = []
     for grant in grants:
-        statement = existing.get(grant.statement_id)
-        if statement is not None and grant.matches(statement):
+        if is_granted(grant, existing):
             results.append(GrantResult(grant, arn, added=False))
             continue
         what = f"granting {grant.description} access to {arn}"
         with aws_errors(what):
-            if statement is not None:
+            if grant.statement_id in existing:
                 # Same id, other content (edited by hand): replace it with ours.
                 lambda_.remove_layer_version_permission(
                     LayerName=layer_name, VersionNumber=version, StatementId=grant.statement_id

@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 from s3pathlib.api import S3Path
 
-from layer_builder.aws import AwsClients, aws_errors, check_bucket
+from layer_builder.aws import AwsClients, aws_errors, check_bucket, head_object_or_none
 from layer_builder.errors import AwsError
 from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.installers import Installer
@@ -247,7 +247,7 @@ class LayerWorkflow:
         self.check()
         unchanged = self.find_unchanged()
         if unchanged is not None:
-            source = self._uploaded_build() if self.regions else None
+            source = self.staged_upload() if self.regions else None
             if source is not None or self._regions_hold_build():
                 self.after_publish(unchanged)
                 regions = self.publish_regions(source) if self.regions else ()
@@ -285,12 +285,16 @@ class LayerWorkflow:
             self.grants,
         )
 
-    def _uploaded_build(self) -> UploadResult | None:
-        """The home region's ``layer.zip`` when it holds this very build."""
+    def staged_upload(self) -> UploadResult | None:
+        """The home region's ``layer.zip`` when it holds this very build (else None)."""
+        s3path = self.s3_layout.s3path_layer_zip
+        head = head_object_or_none(self.aws.s3, s3path)
+        if head is None:
+            return None
         try:
-            found = UploadResult.from_s3_object(self.aws.s3, self.s3_layout.s3path_layer_zip)
+            found = UploadResult.from_head(s3path, head)
         except AwsError:
-            return None  # missing, or not ours: the build must be redone to serve the regions
+            return None  # not uploaded by layer_builder
         return found if found.fingerprint == self.fingerprint else None
 
     def _regions_hold_build(self) -> bool:

@@ -137,6 +137,28 @@ def latest_layer_version(lambda_: Any, layer_name: str) -> PublishedVersion | No
     )
 
 
+def decide_publish(
+    latest: PublishedVersion | None,
+    fingerprint: str,
+    manifest: Manifest,
+    layer_name: str,
+    force: bool = False,
+) -> tuple[bool, str]:
+    """Whether a build with ``fingerprint`` makes a new version over ``latest``, and why."""
+    filename = manifest.filename
+    if latest is None:
+        return True, f"first version of layer {layer_name!r}"
+    if force:
+        return True, f"forced (--force) over version {latest.version}"
+    if latest.stamp is None:
+        return True, f"version {latest.version} was not published by layer_builder"
+    if latest.stamp.fingerprint == fingerprint:
+        return False, f"{filename} and build options unchanged since version {latest.version}"
+    if latest.stamp.manifest_sha256 != manifest.sha256:
+        return True, f"{filename} changed since version {latest.version}"
+    return True, f"the target or package options changed since version {latest.version}"
+
+
 @attrs.frozen
 class PublishOptions:
     """What the user decides about the versions published."""
@@ -181,10 +203,10 @@ class PublishStep(Step):
         # other made and reports it instead of publishing a twin.
         with self.make_lock():
             latest = latest_layer_version(self.aws.lambda_, self.options.layer_name)
-            if latest and self._carries(latest, upload.fingerprint):
-                return self._unchanged(latest, upload.zip_sha256)
+            publish, reason = self.decide(latest, upload.fingerprint)
+            if latest is not None and not publish:
+                return self._unchanged(latest, reason, upload.zip_sha256)
             self._check_object_unchanged(upload)
-            reason = self._reason(latest, upload)
             version, arn = self._publish(upload)
             backup = self._write_backups(version, only_if_missing=False)
         self.logger.info("published %s (%s)", arn, reason)
@@ -199,40 +221,29 @@ class PublishStep(Step):
         ``fingerprint``, found before anything is built; None when it does not or
         ``force`` is set. ``repair=False`` writes no missing manifest backup (for ``plan``)."""
         if self.options.force:
-            return None
+            return None  # no need to ask Lambda
         latest = latest_layer_version(self.aws.lambda_, self.options.layer_name)
-        if latest is None or not self._carries(latest, fingerprint):
+        publish, reason = self.decide(latest, fingerprint)
+        if latest is None or publish:
             return None
         zip_sha256 = layer_code_sha256(self.aws.lambda_, self.options.layer_name, latest.version)
-        return self._unchanged(latest, zip_sha256, repair)
+        return self._unchanged(latest, reason, zip_sha256, repair)
 
-    def _carries(self, latest: PublishedVersion, fingerprint: str) -> bool:
-        stamp = latest.stamp
-        return bool(stamp and stamp.fingerprint == fingerprint and not self.options.force)
+    def decide(self, latest: PublishedVersion | None, fingerprint: str) -> tuple[bool, str]:
+        """Whether to publish over ``latest``, and why (see ``decide_publish``)."""
+        return decide_publish(
+            latest, fingerprint, self.manifest, self.options.layer_name, self.options.force
+        )
 
     def _unchanged(
-        self, latest: PublishedVersion, zip_sha256: str | None, repair: bool = True
+        self, latest: PublishedVersion, reason: str, zip_sha256: str | None, repair: bool = True
     ) -> PublishResult:
         if repair:
             backup = self._write_backups(latest.version, only_if_missing=True)
         else:
             backup = self.s3_layout.s3path_manifest_backup(latest.version, self.manifest.filename)
-        reason = (
-            f"{self.manifest.filename} and build options unchanged since version {latest.version}"
-        )
         self.logger.info("nothing to publish: %s (%s)", reason, latest.arn)
         return PublishResult(False, reason, latest.version, latest.arn, backup, zip_sha256)
-
-    def _reason(self, latest: PublishedVersion | None, upload: UploadResult) -> str:
-        if latest is None:
-            return f"first version of layer {self.options.layer_name!r}"
-        if self.options.force:
-            return f"forced (--force) over version {latest.version}"
-        if latest.stamp is None:
-            return f"version {latest.version} was not published by layer_builder"
-        if latest.stamp.manifest_sha256 != upload.manifest_sha256:
-            return f"{self.manifest.filename} changed since version {latest.version}"
-        return f"the target or package options changed since version {latest.version}"
 
     def _check_object_unchanged(self, upload: UploadResult) -> None:
         s3path = upload.s3path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -48,6 +48,11 @@ class UploadResult:
         kwargs = {"VersionId": version_id} if version_id else {}
         with aws_errors(f"reading {s3path.uri}"):
             head = s3.head_object(Bucket=s3path.bucket, Key=s3path.key, **kwargs)
+        return cls.from_head(s3path, head)
+
+    @classmethod
+    def from_head(cls, s3path: S3Path, head: Mapping[str, Any]) -> UploadResult:
+        """Describe an object from a HeadObject response already in hand."""
         metadata = head.get("Metadata", {})
         missing = [k for k in (META_MANIFEST_SHA256, META_ZIP_SHA256, META_FINGERPRINT)
                    if k not in metadata]  # fmt: skip
@@ -112,7 +117,7 @@ class UploadStep(Step):
             META_ZIP_SHA256: package.sha256,
             META_FINGERPRINT: package.fingerprint,
         }
-        existing = self._head(s3path)
+        existing = head_object_or_none(self.s3, s3path)
         if existing is not None and _holds(existing, metadata):
             self.logger.info("%s already holds this zip: nothing to upload", s3path.uri)
             return self._result(package, existing, uploaded=False)
@@ -126,10 +131,6 @@ class UploadStep(Step):
         self.logger.info("uploaded %s", result.s3_uri)
         self.logger.info("console: %s", result.console_url)
         return result
-
-    def _head(self, s3path: S3Path) -> dict[str, Any] | None:
-        head = head_object_or_none(self.s3, s3path)
-        return None if head is None else dict(head)
 
     def _put(self, package: PackageResult, s3path: S3Path, metadata: dict[str, str]) -> Any:
         # S3 recomputes the checksum and refuses the object if a byte changed on the way.
@@ -196,7 +197,7 @@ class UploadStep(Step):
         )
 
 
-def _holds(head: dict[str, Any], metadata: dict[str, str]) -> bool:
+def _holds(head: Mapping[str, Any], metadata: dict[str, str]) -> bool:
     """Whether an object's metadata says it is this very upload."""
     found = head.get("Metadata", {})
     return all(found.get(key) == value for key, value in metadata.items())
