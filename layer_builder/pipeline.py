@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -9,6 +10,13 @@ from typing import TypeVar
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (``sched_getaffinity`` exists on Linux only)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def ordered_map(

@@ -30,7 +30,7 @@ from layer_builder.crc import crc32_combine
 from layer_builder.deflate import Deflater, Piece, PieceJob, already_compressed, compress_job
 from layer_builder.errors import PackageError
 from layer_builder.hashing import sha256_file
-from layer_builder.pipeline import ordered_map
+from layer_builder.pipeline import ordered_map, usable_cpus
 from layer_builder.reuse import ReuseIndex, member_key, stat_key
 from layer_builder.zipformat import DEFLATED, STORED, Entry
 
@@ -313,7 +313,7 @@ def write_reproducible_zip(
     """
     deflater = Deflater(backend=backend, level=compresslevel)
     members = _as_members(entries)
-    workers = workers or len(os.sched_getaffinity(0))
+    workers = workers or usable_cpus()
     previous = ReuseIndex.load(path_zip, deflater.identity) if incremental else None
     partial = path_zip.with_name(path_zip.name + ".partial")
     path_zip.parent.mkdir(parents=True, exist_ok=True)

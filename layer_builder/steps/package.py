@@ -17,6 +17,7 @@ from layer_builder.distributions import InstalledDistribution, find_distribution
 from layer_builder.errors import ConfigurationError
 from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.hashing import sha256_file
+from layer_builder.pipeline import usable_cpus
 from layer_builder.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
     DistributionSize,
@@ -169,6 +170,11 @@ def _walk(root: Path, skipped: set[str]) -> tuple[dict[str, Path], dict[str, int
     return files, sizes, modes
 
 
+def _in_tree(arcname: str) -> str:
+    """``python/yaml/__init__.py`` -> ``yaml/__init__.py``."""
+    return arcname[len(ZIP_ROOT) + 1 :]
+
+
 class PackageStep(Step):
     """Zips ``BuildResult.dir_python`` reproducibly, leaving out excluded distributions.
 
@@ -215,7 +221,7 @@ class PackageStep(Step):
         ]
 
         def guard(final: Sequence[tuple[str, int]]) -> None:
-            report = [(name[len(ZIP_ROOT) + 1 :], size, 0) for name, size in final]
+            report = [(_in_tree(name), size, 0) for name, size in final]
             by_distribution = distribution_sizes(report, owner_of)
             options.size_limit.check(sum(size for _, size in final), by_distribution, str(root))
 
@@ -234,7 +240,7 @@ class PackageStep(Step):
             self.logger.info("reused %d unchanged members of the previous zip", report.reused)
         if prepare is not None:
             stripped = [
-                (sizes[m.name[len(ZIP_ROOT) + 1 :]], m.size)
+                (sizes[_in_tree(m.name)], m.size)
                 for m in report.members
                 if is_shared_object(m.name)
             ]
@@ -260,7 +266,7 @@ class PackageStep(Step):
             ),
             excluded=tuple(d.name for d in excluded),
             distributions=distribution_sizes(
-                ((m.name[len(ZIP_ROOT) + 1 :], m.size, m.compressed_size) for m in report.members),
+                ((_in_tree(m.name), m.size, m.compressed_size) for m in report.members),
                 owner_of,
             ),
             savings=savings,
@@ -283,7 +289,7 @@ class PackageStep(Step):
         """``files`` with a compiled ``.pyc`` for every module (replacing any in the tree)."""
         bytecode.check_target(build.target)
         cache = self.path_zip.with_name(self.path_zip.name + ".pycache")
-        workers = self.options.workers or len(os.sched_getaffinity(0))
+        workers = self.options.workers or usable_cpus()
         with self.timed("compiling bytecode (unchecked-hash pycs)"):
             compiled = bytecode.compile_bytecode(files, cache, workers)
         merged = dict(files)
