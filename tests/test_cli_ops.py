@@ -147,3 +147,21 @@ def test_operator_input_errors_exit_1_with_one_line(
     assert code == 1
     assert err.startswith(f"layer-builder: error: {message}")
     assert err.count("\n") == 1
+
+
+def test_a_region_in_pyproject_must_be_an_s3_folder(
+    capsys: pytest.CaptureFixture[str], make_project: MakeProject, bucket: str
+) -> None:
+    project = make_project(
+        {"tinyutil": "1.0.0"},
+        pyproject_extra=(
+            f'\n[tool.layer_builder]\nlayer_name = "app"\ns3dir = "s3://{bucket}/a/"\n'
+            f"regions = {{ eu-west-1 = 3 }}\n"
+        ),
+    )
+    code, _, err = _run(capsys, "plan", "--local", "--project", str(project))
+    assert code == 1
+    assert err.strip().endswith(
+        "[tool.layer_builder] regions.eu-west-1 must be an S3 folder string "
+        '(e.g. regions = { eu-west-1 = "s3://my-bucket-eu/app/lambda/" })'
+    )

@@ -8,6 +8,7 @@ import random
 import shutil
 import stat
 import subprocess
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -276,3 +277,16 @@ def test_two_files_for_one_name_are_refused(tmp_path: Path) -> None:
         f"{entries[1][1]}): a zip member name must be unique"
     )
     assert not (tmp_path / "layer.zip").exists()
+
+
+def test_libdeflate_backend_missing_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "deflate", None)  # as if the package were not installed
+    with pytest.raises(ConfigurationError) as caught:
+        write_reproducible_zip(_tree(tmp_path / "src"), tmp_path / "a.zip", backend="libdeflate")
+    assert str(caught.value) == (
+        "the libdeflate backend is not installed: pip install 'lambda-layer-builder[fast]' "
+        "(or the package deflate), or use the backend zlib"
+    )
+    assert not (tmp_path / "a.zip").exists()

@@ -11,7 +11,7 @@ import pytest
 
 from layer_builder import LayerTarget, Manifest
 from layer_builder.cli import main
-from layer_builder.errors import BuildError, NoCompatibleWheelError
+from layer_builder.errors import BuildError, NoCompatibleWheelError, ToolMissingError
 from layer_builder.installers import IndexOptions, Installer, PipInstaller, UvPipInstaller
 from tests.conftest import MakeProject
 from tests.installers.conftest import AuthIndex
@@ -144,3 +144,26 @@ def test_cli_index_url_secret_stays_out_of_output_and_tree(
     for path in project.rglob("*"):
         if path.is_file():
             assert auth_index.password.encode() not in path.read_bytes(), path
+
+
+def test_an_old_pip_is_refused_with_the_upgrade_command(tmp_path: Path) -> None:
+    # An interpreter whose pip predates 24: a script answering `-m pip --version` as pip 23 does.
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho 'pip 23.2.1 from /somewhere/pip (python 3.11)'\n")
+    python.chmod(0o755)
+    with pytest.raises(ToolMissingError) as caught:
+        PipInstaller(python=str(python)).check_version()
+    assert str(caught.value) == (
+        f"pip 23.2.1 of {python} is too old to install for another Python version: "
+        f"run `{python} -m pip install -U 'pip>=24.0'`"
+    )
+
+
+def test_an_interpreter_without_pip_is_refused(tmp_path: Path) -> None:
+    python = tmp_path / "no-such-python"
+    with pytest.raises(ToolMissingError) as caught:
+        PipInstaller(python=str(python)).check_version()
+    assert str(caught.value) == (
+        f"pip is not available for {python}: run `{python} -m ensurepip` or choose another "
+        f"interpreter"
+    )
