@@ -25,7 +25,9 @@ def run_command(
     ``env`` is added to the current environment; it is the only place secrets (index
     credentials) may travel, so it is never logged.
     """
-    logger.info("%s: %s", what, " ".join(command))
+    # The full command (19 --platform flags for pip) only with -v; failures always carry it.
+    logger.info("%s", what)
+    logger.debug("command: %s", " ".join(command))
     full_env = {**os.environ, **(env or {})}
     try:
         process = subprocess.Popen(

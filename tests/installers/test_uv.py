@@ -192,10 +192,11 @@ def test_lock_checked_once_per_pyproject(
     tmp_path: Path, wheel_index: WheelIndex, caplog: pytest.LogCaptureFixture
 ) -> None:
     project = write_uv_project(tmp_path / "app", wheel_index.url, ["tinyutil"])
-    caplog.set_level(logging.INFO, logger="layer_builder")
+    caplog.set_level(logging.DEBUG, logger="layer_builder")
     install(project, ARM312, tmp_path / "first")
     install(project, LayerTarget("3.11", "x86_64"), tmp_path / "second")
-    exports = [r.getMessage() for r in caplog.records if "uv export" in r.getMessage()]
+    commands = [r.getMessage() for r in caplog.records if r.getMessage().startswith("command:")]
+    exports = [c for c in commands if " export " in c]
     assert [" --locked " in m for m in exports] == [True, False]
     assert " --frozen " in exports[1]
 
