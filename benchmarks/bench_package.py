@@ -123,7 +123,7 @@ def compare_backends(dir_python: Path) -> None:
 def child(args: argparse.Namespace) -> None:
     """One PackageStep run, in this process; prints its figures as JSON."""
     from layer_builder import BuildResult, LayerTarget, Manifest, PackageOptions, PackageStep
-    from layer_builder.distributions import find_distributions
+    from layer_builder.model.distributions import find_distributions
 
     dir_python = Path(args.tree) / "python"
     build = BuildResult(

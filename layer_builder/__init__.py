@@ -1,9 +1,8 @@
 """Turn a Python project's locked dependencies into a published AWS Lambda layer."""
 
 from layer_builder._version import __version__
-from layer_builder.aws import AwsClients
-from layer_builder.container import ContainerInstaller
-from layer_builder.distributions import InstalledDistribution
+from layer_builder.aws.clients import AwsClients
+from layer_builder.aws.local import LocalAwsEndpoint
 from layer_builder.errors import (
     AwsError,
     BuildError,
@@ -20,7 +19,6 @@ from layer_builder.errors import (
     StaleUploadError,
     ToolMissingError,
 )
-from layer_builder.fingerprint import VersionStamp, compute_fingerprint
 from layer_builder.installers import (
     IndexOptions,
     Installer,
@@ -30,19 +28,26 @@ from layer_builder.installers import (
     UvInstaller,
     UvPipInstaller,
 )
-from layer_builder.layout import LayerPathLayout, LayerS3Layout
-from layer_builder.local import LocalAwsEndpoint
-from layer_builder.lock import LockTimeoutError, PublishLock
-from layer_builder.manifest import Manifest, Tool
+from layer_builder.installers.container import ContainerInstaller
+from layer_builder.model.distributions import InstalledDistribution
+from layer_builder.model.fingerprint import VersionStamp, compute_fingerprint
+from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
+from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.target import LayerTarget
+from layer_builder.operations.regions import RegionResult, RegionsFailedError, RegionTarget
+from layer_builder.operations.retention import PruneResult, RetentionPolicy, prune
+from layer_builder.operations.sharing import Grant, GrantResult
 from layer_builder.plan import Plan, PublishPlan, plan_run
-from layer_builder.regions import RegionResult, RegionsFailedError, RegionTarget
-from layer_builder.retention import PruneResult, RetentionPolicy, prune
-from layer_builder.sharing import Grant, GrantResult
 from layer_builder.steps.build import BuildResult, BuildStep, make_installer
-from layer_builder.steps.package import DEFAULT_EXCLUDES, PackageOptions, PackageResult, PackageStep
-from layer_builder.steps.publish import PublishOptions, PublishResult, PublishStep
+from layer_builder.steps.package.step import (
+    DEFAULT_EXCLUDES,
+    PackageOptions,
+    PackageResult,
+    PackageStep,
+)
+from layer_builder.steps.publish.lock import LockTimeoutError, PublishLock
+from layer_builder.steps.publish.step import PublishOptions, PublishResult, PublishStep
 from layer_builder.steps.upload import UploadResult, UploadStep
-from layer_builder.target import LayerTarget
 from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
 __all__ = [

@@ -7,9 +7,9 @@ from typing import Any
 
 import attrs
 
-from layer_builder.aws import AwsClients
-from layer_builder.sharing import Grant, is_granted, policy_statements
-from layer_builder.steps.publish import decide_publish, latest_layer_version
+from layer_builder.aws.clients import AwsClients
+from layer_builder.operations.sharing import Grant, is_granted, policy_statements
+from layer_builder.steps.publish.step import decide_publish, latest_layer_version
 from layer_builder.workflow import LayerWorkflow
 
 

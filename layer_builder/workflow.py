@@ -10,23 +10,24 @@ from pathlib import Path
 import attrs
 from s3pathlib.api import S3Path
 
-from layer_builder.aws import AwsClients, aws_errors, check_bucket, head_object_or_none
+from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket, head_object_or_none
 from layer_builder.errors import AwsError
-from layer_builder.fingerprint import compute_fingerprint
 from layer_builder.installers import Installer
-from layer_builder.layout import LayerPathLayout, LayerS3Layout
-from layer_builder.manifest import Manifest, Tool
-from layer_builder.regions import (
+from layer_builder.model.fingerprint import compute_fingerprint
+from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
+from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.target import LayerTarget
+from layer_builder.operations.regions import (
     RegionPublisher,
     RegionResult,
     RegionTarget,
     check_regions,
     publish_regions,
 )
-from layer_builder.sharing import Grant, GrantResult, share_version
+from layer_builder.operations.sharing import Grant, GrantResult, share_version
 from layer_builder.steps.build import BuildResult, BuildStep
-from layer_builder.steps.package import PackageOptions, PackageResult, PackageStep
-from layer_builder.steps.publish import (
+from layer_builder.steps.package.step import PackageOptions, PackageResult, PackageStep
+from layer_builder.steps.publish.step import (
     PublishOptions,
     PublishResult,
     PublishStep,
@@ -34,7 +35,6 @@ from layer_builder.steps.publish import (
     require_versioned_bucket,
 )
 from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep
-from layer_builder.target import LayerTarget
 
 logger = logging.getLogger(__name__)
 

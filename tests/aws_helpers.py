@@ -22,7 +22,7 @@ from layer_builder import (
     PackageOptions,
     PackageResult,
 )
-from layer_builder.fingerprint import compute_fingerprint
+from layer_builder.model.fingerprint import compute_fingerprint
 
 
 def make_manifest(directory: Path, content: bytes = b"tinyutil==1.0.0\n") -> Manifest:

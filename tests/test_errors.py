@@ -20,7 +20,7 @@ from layer_builder import (
     ProjectError,
     StaleUploadError,
 )
-from layer_builder.aws import aws_errors, check_bucket
+from layer_builder.aws.clients import aws_errors, check_bucket
 
 
 def test_every_error_is_a_layer_builder_error() -> None:

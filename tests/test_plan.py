@@ -7,9 +7,9 @@ import uuid
 from pathlib import Path
 
 from layer_builder import AwsClients, LocalAwsEndpoint
+from layer_builder.operations.regions import RegionTarget
+from layer_builder.operations.sharing import Grant
 from layer_builder.plan import plan_run
-from layer_builder.regions import RegionTarget
-from layer_builder.sharing import Grant
 from tests.aws_helpers import HandmadeWorkflow, count_calls, make_manifest, object_keys
 
 READ_ONLY = {"HeadBucket", "ListLayerVersions", "HeadObject", "GetLayerVersionPolicy",

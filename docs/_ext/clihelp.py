@@ -83,7 +83,7 @@ class ConfigKeys(Directive):
 
     def run(self) -> list[nodes.Node]:
         from layer_builder.cli import build_parser as _parser
-        from layer_builder.config import KNOWN_KEYS
+        from layer_builder.cli.config import KNOWN_KEYS
 
         run_parser = _subparser(_parser(), "run")
         flags = {a.dest: a.option_strings[-1] for a in run_parser._actions if a.option_strings}

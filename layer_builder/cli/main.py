@@ -11,7 +11,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from layer_builder.aws import AwsClients, aws_errors
+from layer_builder.aws.clients import AwsClients, aws_errors
+from layer_builder.cli.config import load_project_config
 from layer_builder.cli.operators import (
     OPERATOR_COMMANDS,
     execute_operator_command,
@@ -29,9 +30,8 @@ from layer_builder.cli.output import (
 from layer_builder.cli.parser import NEEDS_AWS, build_parser
 from layer_builder.cli.saved_results import existing_build, existing_package, existing_upload
 from layer_builder.cli.settings import make_workflow
-from layer_builder.config import load_project_config
 from layer_builder.errors import LayerBuilderError
-from layer_builder.layout import LayerPathLayout, parse_s3dir
+from layer_builder.model.layout import LayerPathLayout, parse_s3dir
 
 logger = logging.getLogger("layer_builder.cli")
 
@@ -78,7 +78,7 @@ def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
     if not (args.local and args.command in NEEDS_AWS):
         yield None
         return
-    from layer_builder.local import LocalAwsEndpoint
+    from layer_builder.aws.local import LocalAwsEndpoint
 
     project = Path(args.project)
     config = load_project_config(project) if project.is_dir() else {}

@@ -9,10 +9,10 @@ import argparse
 from typing import Any
 
 from layer_builder.errors import ConfigurationError
+from layer_builder.operations.regions import RegionTarget
+from layer_builder.operations.retention import PruneResult, RetentionPolicy, prune
+from layer_builder.operations.sharing import Grant
 from layer_builder.plan import plan_run
-from layer_builder.regions import RegionTarget
-from layer_builder.retention import PruneResult, RetentionPolicy, prune
-from layer_builder.sharing import Grant
 from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
 OPERATOR_COMMANDS = {

@@ -11,8 +11,8 @@ from layer_builder.cli.operators import human_lines as operator_lines
 from layer_builder.cli.operators import region_lines
 from layer_builder.cli.packaging import package_json, package_lines
 from layer_builder.steps.build import BuildResult
-from layer_builder.steps.package import PackageResult
-from layer_builder.steps.publish import PublishResult
+from layer_builder.steps.package.step import PackageResult
+from layer_builder.steps.publish.step import PublishResult
 from layer_builder.steps.upload import UploadResult
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from layer_builder.deflate import BACKENDS
-from layer_builder.size_report import (
+from layer_builder.archive.deflate import BACKENDS
+from layer_builder.steps.package.size_report import (
     DistributionSize,
     format_size,
     format_table,
     parse_size,
 )
-from layer_builder.slimming import STRIP_MODES
-from layer_builder.steps.package import PackageOptions, PackageResult
+from layer_builder.steps.package.slimming import STRIP_MODES
+from layer_builder.steps.package.step import PackageOptions, PackageResult
 
 
 def add_package_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import argparse
 from layer_builder._version import __version__
 from layer_builder.cli.operators import OPERATOR_COMMANDS, add_operator_arguments
 from layer_builder.cli.packaging import add_package_arguments
-from layer_builder.steps.package import DEFAULT_EXCLUDES
+from layer_builder.steps.package.step import DEFAULT_EXCLUDES
 
 COMMANDS = {
     "build": "install the locked dependencies into build/lambda/layer/artifacts/python/",

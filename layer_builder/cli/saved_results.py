@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 
-from layer_builder.aws import head_object_or_none
-from layer_builder.distributions import find_distributions
+from layer_builder.aws.clients import head_object_or_none
 from layer_builder.errors import AwsError, ProjectError
+from layer_builder.installers.wheel_check import incompatible_wheels
+from layer_builder.model.distributions import find_distributions
 from layer_builder.steps.build import BuildResult, build_fingerprint
-from layer_builder.steps.package import PackageResult
+from layer_builder.steps.package.step import PackageResult
 from layer_builder.steps.upload import UploadResult
-from layer_builder.wheel_check import incompatible_wheels
 from layer_builder.workflow import LayerWorkflow
 
 

@@ -10,18 +10,18 @@ from typing import Any
 import attrs
 import boto3
 
-from layer_builder.aws import AwsClients
+from layer_builder.aws.clients import AwsClients
+from layer_builder.aws.codeartifact import CodeArtifactRepository
+from layer_builder.cli.config import load_project_config
 from layer_builder.cli.operators import workflow_settings
 from layer_builder.cli.packaging import package_options
 from layer_builder.cli.parser import NEEDS_AWS
-from layer_builder.codeartifact import CodeArtifactRepository
-from layer_builder.config import load_project_config
+from layer_builder.cli.progress import TerminalProgress
 from layer_builder.errors import ConfigurationError, ProjectError
 from layer_builder.installers import IndexOptions, Installer, InstallOptions
-from layer_builder.manifest import Manifest
-from layer_builder.progress import TerminalProgress
+from layer_builder.model.manifest import Manifest
+from layer_builder.model.target import LayerTarget
 from layer_builder.steps.build import make_installer
-from layer_builder.target import LayerTarget
 from layer_builder.workflow import LayerWorkflow
 
 

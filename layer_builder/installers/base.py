@@ -11,8 +11,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import attrs
 from packaging.utils import canonicalize_name
 
-from layer_builder.manifest import Manifest
-from layer_builder.target import LayerTarget
+from layer_builder.model.manifest import Manifest
+from layer_builder.model.target import LayerTarget
 
 
 def redact_url(url: str) -> str:

@@ -11,9 +11,9 @@ from packaging.version import Version
 
 from layer_builder.errors import InstallerFailedError, NoCompatibleWheelError, ToolMissingError
 from layer_builder.installers.base import IndexOptions, Installer
-from layer_builder.manifest import Manifest
-from layer_builder.process import run_command
-from layer_builder.target import LayerTarget
+from layer_builder.installers.process import run_command
+from layer_builder.model.manifest import Manifest
+from layer_builder.model.target import LayerTarget
 
 # pip before 24 checks Requires-Python against the host when --target and --python-version
 # are combined (measured: pip 23.2 refuses numpy 2.5 for a 3.12 target on a 3.11 host).

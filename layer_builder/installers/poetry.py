@@ -14,10 +14,10 @@ from layer_builder.errors import InstallerFailedError, StaleLockError, ToolMissi
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.pip import PipInstaller
 from layer_builder.installers.poetry_lock import export_for_target
+from layer_builder.installers.process import run_command
 from layer_builder.installers.uv import UvPipInstaller, find_uv, scratch_file
-from layer_builder.manifest import Manifest, Tool
-from layer_builder.process import run_command
-from layer_builder.target import LayerTarget
+from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.target import LayerTarget
 
 _INSTALL_POETRY = "run `python -m pip install poetry poetry-plugin-export`"
 

@@ -25,7 +25,7 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from layer_builder.target import LayerTarget
+from layer_builder.model.target import LayerTarget
 
 if sys.version_info >= (3, 11):
     import tomllib

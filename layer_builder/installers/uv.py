@@ -25,10 +25,10 @@ from layer_builder.errors import (
     ToolMissingError,
 )
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
-from layer_builder.layout import LayerPathLayout
-from layer_builder.manifest import Manifest
-from layer_builder.process import run_command
-from layer_builder.target import LayerTarget
+from layer_builder.installers.process import run_command
+from layer_builder.model.layout import LayerPathLayout
+from layer_builder.model.manifest import Manifest
+from layer_builder.model.target import LayerTarget
 
 _NO_WHEEL = re.compile(
     r"Because (?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? has no (?P<kind>usable )?wheels"

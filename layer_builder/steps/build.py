@@ -9,8 +9,6 @@ from pathlib import Path
 
 import attrs
 
-from layer_builder.container import ContainerInstaller
-from layer_builder.distributions import InstalledDistribution, find_distributions
 from layer_builder.installers import (
     IndexOptions,
     Installer,
@@ -21,11 +19,13 @@ from layer_builder.installers import (
     UvPipInstaller,
     find_uv,
 )
-from layer_builder.layout import LayerPathLayout
-from layer_builder.manifest import Manifest, Tool
+from layer_builder.installers.container import ContainerInstaller
+from layer_builder.installers.wheel_check import check_wheel_tags
+from layer_builder.model.distributions import InstalledDistribution, find_distributions
+from layer_builder.model.layout import LayerPathLayout
+from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.target import LayerTarget
 from layer_builder.steps.base import Step
-from layer_builder.target import LayerTarget
-from layer_builder.wheel_check import check_wheel_tags
 
 BUILD_RECORD_FORMAT = 1
 

@@ -11,12 +11,12 @@ import attrs
 from boto3.s3.transfer import TransferConfig
 from s3pathlib.api import S3Path
 
-from layer_builder.aws import aws_errors, head_object_or_none
+from layer_builder.aws.clients import aws_errors, head_object_or_none
 from layer_builder.errors import AwsError, StaleUploadError
-from layer_builder.layout import LayerS3Layout
-from layer_builder.manifest import Manifest
+from layer_builder.model.layout import LayerS3Layout
+from layer_builder.model.manifest import Manifest
 from layer_builder.steps.base import Step
-from layer_builder.steps.package import PackageResult
+from layer_builder.steps.package.step import PackageResult
 
 # User metadata keys on the uploaded object (S3 stores them as x-amz-meta-<key>).
 META_MANIFEST_SHA256 = "manifest-sha256"

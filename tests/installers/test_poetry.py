@@ -117,7 +117,7 @@ def _pypi_only_copy(project: Path, destination: Path) -> Path:
 
     from poetry.packages.locker import Locker
 
-    from layer_builder.config import tomllib
+    from layer_builder.cli.config import tomllib
 
     destination.mkdir()
     pyproject = (project / "pyproject.toml").read_text()
@@ -247,7 +247,7 @@ def test_private_source_with_credentials_from_the_environment(
 def test_content_hash_is_poetrys(pyproject: str, tmp_path: Path) -> None:
     from poetry.packages.locker import Locker
 
-    from layer_builder.config import tomllib
+    from layer_builder.cli.config import tomllib
 
     data = tomllib.loads(pyproject)
     assert content_hash(data) == Locker(tmp_path / "poetry.lock", data)._get_content_hash()

@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from layer_builder import LayerPathLayout, LayerTarget, Manifest
 from layer_builder.installers import find_uv
 from layer_builder.steps.build import BuildStep
-from layer_builder.steps.package import PackageStep
+from layer_builder.steps.package.step import PackageStep
 
 BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench"
 ARM312 = LayerTarget("3.12", "arm64")

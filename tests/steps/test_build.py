@@ -21,7 +21,7 @@ from layer_builder.installers import (
     UvInstaller,
     UvPipInstaller,
 )
-from layer_builder.manifest import Tool
+from layer_builder.model.manifest import Tool
 from layer_builder.steps.build import BuildResult, BuildStep, default_installer
 from tests.conftest import MakeProject, WheelIndex
 from tests.installers.projects import write_uv_project

@@ -1,0 +1,1 @@
+"""AWS plumbing: clients and error wrapping, the embedded local endpoint, CodeArtifact."""

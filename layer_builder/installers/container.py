@@ -1,0 +1,151 @@
+"""Build inside the Lambda build image (docker or podman) instead of on the host.
+
+The lock is exported on the host (uv and Poetry exports are platform-independent and
+need no network), then pip in ``public.ecr.aws/sam/build-python3.X:latest-<arch>``
+installs it into the same staging folder a host build uses. Inside the image, source
+distributions build for the runtime's own Python, glibc and CPU, so they are allowed.
+The project is mounted read-only; index settings reach the container by variable name
+only (``--env NAME``), so their values never appear on a command line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from layer_builder.errors import ConfigurationError, ToolMissingError
+from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
+from layer_builder.installers.poetry import PoetryInstaller
+from layer_builder.installers.process import run_command
+from layer_builder.installers.uv import UvInstaller, scratch_file
+from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.target import LayerTarget
+
+ENGINES = ("docker", "podman")
+
+# Where things are mounted inside the container.
+PROJECT_MOUNT = "/var/task"
+REQUIREMENTS_MOUNT = "/tmp/layer-builder-input"
+OUTPUT_MOUNT = "/tmp/layer-builder-output"
+
+
+class ContainerInstaller(Installer):
+    """Runs pip inside the runtime's SAM build image for the target architecture."""
+
+    name = "container"
+    #: Wheels built inside the image carry ``linux_<machine>`` tags and are still right.
+    builds_natively = True
+
+    def __init__(
+        self,
+        engine: str = "docker",
+        index: IndexOptions | None = None,
+        options: InstallOptions | None = None,
+        image: str | None = None,
+    ):
+        if engine not in ENGINES:
+            raise ConfigurationError(
+                f"unknown container engine {engine!r}: choose docker or podman (--container docker)"
+            )
+        self.engine = engine
+        # The container sees no pip configuration of the host: hand over the index the
+        # host's pip environment names, unless one was given.
+        self.index = (index or IndexOptions()).merged_over(IndexOptions.from_environment())
+        self.options = options or InstallOptions()
+        self.image = image
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        return {
+            "installer": f"{self.name}:{self.engine}",
+            "image": self.image,
+            **self.options.fingerprint_fields(),
+        }
+
+    def image_for(self, target: LayerTarget) -> str:
+        return self.image or target.build_image
+
+    def command(
+        self,
+        project_dir: Path,
+        requirements: Path,
+        target: LayerTarget,
+        dir_target: Path,
+        *,
+        require_hashes: bool,
+    ) -> list[str]:
+        """The exact ``docker run`` / ``podman run`` command; no secret is part of it."""
+        engine = shutil.which(self.engine) or self.engine
+        command = [engine, "run", "--rm", "--platform", target.container_platform]
+        command += [
+            "--volume", f"{project_dir}:{PROJECT_MOUNT}:ro",
+            "--volume", f"{requirements.parent}:{REQUIREMENTS_MOUNT}:ro",
+            "--volume", f"{dir_target}:{OUTPUT_MOUNT}:rw",
+            "--workdir", PROJECT_MOUNT,
+            "--user", f"{os.getuid()}:{os.getgid()}",
+            "--env", "HOME=/tmp",
+        ]  # fmt: skip
+        for name in sorted(self.index.pip_environment()):
+            command += ["--env", name]  # the value comes from the engine's environment
+        command += [self.image_for(target), "python", "-m", "pip", "install"]
+        command += [
+            "-r", f"{REQUIREMENTS_MOUNT}/{requirements.name}",
+            "--target", OUTPUT_MOUNT,
+            "--no-compile",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--progress-bar", "off",
+        ]  # fmt: skip
+        if require_hashes:
+            command.append("--require-hashes")
+        return command
+
+    def export(self, manifest: Manifest, requirements: Path, target: LayerTarget) -> None:
+        """Write the manifest's locked dependencies as a requirements file on the host."""
+        if manifest.tool is Tool.UV:
+            # pip in the container reads the lock's indexes from the exported file.
+            uv = UvInstaller(index=self.index, options=self.options)
+            uv.export(manifest, requirements, emit_index_url=True)
+        elif manifest.tool is Tool.POETRY:
+            poetry = PoetryInstaller(index=self.index, options=self.options)
+            poetry.export(manifest, requirements, target)
+        else:
+            shutil.copyfile(manifest.path, requirements)
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        if shutil.which(self.engine) is None:
+            raise ToolMissingError(
+                f"{self.engine} is not installed, so the build cannot run in a container: "
+                f"install {self.engine}, or build on the host (drop --container)"
+            )
+        with scratch_file("requirements.txt") as requirements:
+            self.export(manifest, requirements, target)
+            text = requirements.read_text(encoding="utf-8")
+            command = self.command(
+                manifest.project_dir,
+                requirements,
+                target,
+                dir_target,
+                require_hashes="--hash=" in text,
+            )
+            run_command(
+                command,
+                what=f"{self.engine} build in {self.image_for(target)}",
+                env=self.index.pip_environment(),
+                cwd=manifest.project_dir,
+            )
+
+
+def engine_answers(engine: str = "docker") -> bool:
+    """Whether ``<engine> info`` succeeds (a daemon or a podman machine is reachable)."""
+    import subprocess
+
+    if shutil.which(engine) is None:
+        return False
+    try:
+        result = subprocess.run(
+            [engine, "info"], capture_output=True, timeout=20, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0

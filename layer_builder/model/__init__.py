@@ -1,0 +1,2 @@
+"""Value objects that cross step boundaries: manifest, target, layouts, fingerprint,
+installed distributions."""

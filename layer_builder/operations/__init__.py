@@ -1,0 +1,1 @@
+"""What happens after publishing: copies to other regions, sharing, retention."""

@@ -1,0 +1,151 @@
+"""Publishing one build to several regions: a server-side copy and a publish per region.
+
+Lambda reads a layer's zip only from a bucket in the layer's own region, so each region has
+its own S3 folder (``RegionTarget``). The zip uploaded in the home region is copied there by
+S3 itself (nothing goes through this machine again), with its metadata, and published by
+the same ``PublishStep`` as at home: a region that already holds the build publishes
+nothing, so a rerun after a partial failure finishes only the regions that are missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import attrs
+from s3pathlib.api import S3Path
+
+from layer_builder.aws.clients import AwsClients, aws_errors, head_object_or_none
+from layer_builder.errors import AwsError, ConfigurationError, LayerBuilderError
+from layer_builder.model.layout import LayerS3Layout, parse_s3dir
+from layer_builder.steps.publish.step import PublishResult, PublishStep
+from layer_builder.steps.upload import META_FINGERPRINT, META_ZIP_SHA256, UploadResult
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class RegionTarget:
+    """A region to publish in, and the S3 folder (in a bucket of that region) it reads from."""
+
+    region: str
+    s3dir_lambda: S3Path = attrs.field(converter=parse_s3dir)
+
+    @classmethod
+    def parse(cls, text: str) -> RegionTarget:
+        """``eu-west-1=s3://bucket-eu/app/lambda/`` (the ``--region`` flag's form)."""
+        region, sep, s3dir = text.partition("=")
+        if not sep or not region.strip() or not s3dir.strip():
+            raise ConfigurationError(
+                f"invalid region target {text!r}: expected REGION=s3://bucket/prefix/ "
+                f"(e.g. --region eu-west-1=s3://my-bucket-eu-west-1/app/lambda/)"
+            )
+        return cls(region.strip(), s3dir.strip())
+
+
+@attrs.frozen
+class RegionResult:
+    """What happened in one region: the copied object (None when nothing needed copying)
+    and the publish outcome, or the error that stopped that region."""
+
+    region: str
+    publish: PublishResult | None
+    copy: UploadResult | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class RegionsFailedError(AwsError):
+    """Some regions failed; the others are done, and a rerun finishes the rest."""
+
+    def __init__(self, results: Sequence[RegionResult]):
+        self.results = tuple(results)
+        failed = [r for r in self.results if not r.ok]
+        listed = "; ".join(f"{r.region}: {r.error}" for r in failed)
+        done = len(self.results) - len(failed)
+        super().__init__(
+            f"{len(failed)} of {len(self.results)} regions failed ({listed}); "
+            f"{done} done: run again to finish the failed ones"
+        )
+
+
+def check_regions(home_region: str, regions: Sequence[RegionTarget]) -> None:
+    """Refuse a region given twice, or the home region given again."""
+    seen = {home_region}
+    for target in regions:
+        if target.region in seen:
+            raise ConfigurationError(
+                f"region {target.region!r} is given twice (the home region is "
+                f"{home_region!r}): give each extra region once with --region"
+            )
+        seen.add(target.region)
+
+
+class RegionPublisher:
+    """Copies the home region's upload into one region and publishes it there."""
+
+    def __init__(self, target: RegionTarget, aws: AwsClients, publish_step: PublishStep):
+        self.target = target
+        self.aws = aws
+        self.publish_step = publish_step
+        self.s3_layout = LayerS3Layout(target.s3dir_lambda)
+
+    def run(self, source: UploadResult | None, fingerprint: str) -> RegionResult:
+        """``source`` None: only report the region when it already holds ``fingerprint``."""
+        unchanged = self.publish_step.check_unchanged(fingerprint)
+        if unchanged is not None:
+            return RegionResult(self.target.region, unchanged)
+        if source is None:
+            raise ConfigurationError(
+                f"region {self.target.region} lacks this build and no upload was given"
+            )
+        copy = self.copy(source)
+        return RegionResult(self.target.region, self.publish_step.run(copy), copy)
+
+    def copy(self, source: UploadResult) -> UploadResult:
+        """Server-side copy of ``source`` to this region's ``layer/layer.zip`` (if not there)."""
+        dest = self.s3_layout.s3path_layer_zip
+        s3 = self.aws.s3
+        existing = head_object_or_none(s3, dest)
+        found = existing.get("Metadata", {}) if existing is not None else {}
+        if existing is not None and (found.get(META_FINGERPRINT), found.get(META_ZIP_SHA256)) == (
+            source.fingerprint,
+            source.zip_sha256,
+        ):
+            logger.info("%s already holds this zip: nothing to copy", dest.uri)
+            return UploadResult.from_head(dest, existing)
+        copy_source: dict[str, str] = {"Bucket": source.s3path.bucket, "Key": source.s3path.key}
+        if source.version_id:
+            copy_source["VersionId"] = source.version_id
+        with aws_errors(f"copying {source.s3_uri} to {dest.uri} ({self.target.region})"):
+            response = s3.copy_object(
+                Bucket=dest.bucket,
+                Key=dest.key,
+                CopySource=copy_source,
+                MetadataDirective="COPY",
+                ChecksumAlgorithm="SHA256",
+            )
+        version_id = response.get("VersionId")
+        logger.info("copied %s to %s", source.s3_uri, dest.uri)
+        return UploadResult.from_s3_object(s3, dest, version_id)
+
+
+def publish_regions(
+    publishers: Sequence[RegionPublisher], source: UploadResult | None, fingerprint: str
+) -> tuple[RegionResult, ...]:
+    """Every region in turn; one failing does not stop the others. Raises
+    ``RegionsFailedError`` (carrying every result) when any failed."""
+    results = []
+    for publisher in publishers:
+        region = publisher.target.region
+        try:
+            results.append(publisher.run(source, fingerprint))
+        except LayerBuilderError as exc:
+            logger.warning("region %s failed: %s", region, exc)
+            results.append(RegionResult(region, None, error=str(exc)))
+    if any(not r.ok for r in results):
+        raise RegionsFailedError(results)
+    return tuple(results)

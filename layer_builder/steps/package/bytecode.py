@@ -1,0 +1,131 @@
+"""Optional precompiled bytecode for the layer, reproducible.
+
+Lambda's file system under ``/opt`` is read-only, so a layer without ``.pyc`` files compiles
+every module on every cold start. Packaging can add them, when the host runs the target's
+Python version (bytecode is specific to it):
+
+- ``unchecked-hash`` pycs (PEP 552): no source timestamp inside, and never rechecked against
+  the source, which cannot change in a layer;
+- compiled in child interpreters with ``PYTHONHASHSEED=0``, since the order of frozenset
+  constants in a code object follows string hashes;
+- ``co_filename`` is the module's path on Lambda (``/opt/python/...``), not the build tree's.
+
+Compiled files are kept in a cache next to the zip, keyed by the module's path and content,
+so an unchanged module is not compiled again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+from layer_builder.errors import ConfigurationError, PackageError
+from layer_builder.model.target import LayerTarget
+
+logger = logging.getLogger(__name__)
+
+#: Where Lambda puts a layer's ``python/`` folder.
+LAYER_PATH = "/opt/python"
+
+_SCRIPT = """
+import json, py_compile, sys
+failed = []
+for source, cfile, dfile in json.loads(sys.stdin.read()):
+    try:
+        py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except py_compile.PyCompileError as exc:
+        failed.append([source, str(exc).strip().splitlines()[-1:]])
+print(json.dumps(failed))
+"""
+
+
+def cache_tag() -> str:
+    """``cpython-312``: the tag in the names of the pycs this interpreter writes."""
+    tag = sys.implementation.cache_tag
+    if tag is None:  # pragma: no cover - only interpreters that cannot import from pycs
+        raise ConfigurationError("this Python writes no bytecode: compile_bytecode is not possible")
+    return tag
+
+
+def check_target(target: LayerTarget) -> None:
+    """Bytecode is specific to a Python minor version: refuse to compile for another one."""
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if host != target.python_version:
+        raise ConfigurationError(
+            f"--compile-bytecode needs Python {target.python_version} to compile for "
+            f"{target.runtime}, and this is Python {host}: run layer-builder with Python "
+            f"{target.python_version}, or package without --compile-bytecode"
+        )
+
+
+def _pyc_name(relative: str, tag: str) -> str:
+    path = PurePosixPath(relative)
+    return str(path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc")
+
+
+def _compile(jobs: list[tuple[str, str, str]]) -> list[list[object]]:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    process = subprocess.run(
+        [sys.executable, "-S", "-c", _SCRIPT],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    try:
+        failed: list[list[object]] = json.loads(process.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise PackageError(
+            f"compiling bytecode failed (exit code {process.returncode}): "
+            f"{process.stderr.strip()[-500:]}; package without --compile-bytecode"
+        ) from None
+    return failed
+
+
+def compile_bytecode(
+    modules: Mapping[str, Path], cache_dir: Path, workers: int
+) -> dict[str, tuple[str, Path]]:
+    """Compile the ``*.py`` among ``{relative path: file}``; returns ``{relative pyc path:
+    (relative source path, compiled file)}``. Modules that do not compile are left out."""
+    tag = cache_tag()
+    wanted: dict[str, tuple[str, Path]] = {}
+    jobs = []
+    for relative, path in modules.items():
+        if not relative.endswith(".py") or relative.split("/")[0].endswith(".dist-info"):
+            continue
+        key = hashlib.sha256(f"{tag}\0{relative}\0".encode() + path.read_bytes()).hexdigest()
+        compiled = cache_dir / key[:2] / f"{key}.pyc"
+        wanted[_pyc_name(relative, tag)] = (relative, compiled)
+        if not compiled.is_file():
+            jobs.append((str(path), str(compiled), f"{LAYER_PATH}/{relative}"))
+    if jobs:
+        chunks = [jobs[i::workers] for i in range(workers) if jobs[i::workers]]
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            failed = [f for result in pool.map(_compile, chunks) for f in result]
+        if failed:
+            logger.info("%d modules do not compile for this Python; kept as source only: %s",
+                        len(failed), ", ".join(str(f[0]) for f in failed[:5]))  # fmt: skip
+    _prune(cache_dir, {compiled for _, compiled in wanted.values()})
+    return {name: pair for name, pair in wanted.items() if pair[1].is_file()}
+
+
+def _prune(cache_dir: Path, keep: set[Path]) -> None:
+    """Drop cached pycs of modules no longer in the layer, so the cache does not grow."""
+    if not cache_dir.is_dir():
+        return
+    for path in cache_dir.glob("*/*.pyc"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+    for folder in cache_dir.iterdir():
+        if folder.is_dir() and not any(folder.iterdir()):
+            shutil.rmtree(folder, ignore_errors=True)

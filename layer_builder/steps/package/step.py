@@ -1,0 +1,301 @@
+"""Step 2: turn the installed tree into ``layer.zip`` with ``python/`` at its root."""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import attrs
+from packaging.utils import canonicalize_name
+
+from layer_builder.archive.deflate import Deflater
+from layer_builder.archive.hashing import sha256_file
+from layer_builder.archive.parallel import usable_cpus
+from layer_builder.archive.writer import ZipMember, write_reproducible_zip
+from layer_builder.errors import ConfigurationError
+from layer_builder.model.distributions import InstalledDistribution, find_distributions
+from layer_builder.model.fingerprint import compute_fingerprint
+from layer_builder.steps.base import Step
+from layer_builder.steps.build import BuildResult
+from layer_builder.steps.package import bytecode
+from layer_builder.steps.package.size_report import (
+    LAMBDA_UNZIPPED_LIMIT,
+    DistributionSize,
+    SizeLimit,
+    distribution_sizes,
+    format_size,
+    owners,
+)
+from layer_builder.steps.package.slimming import (
+    STRIP_MODES,
+    Saving,
+    is_shared_object,
+    slim,
+    strip_preparer,
+    strip_saving,
+)
+from layer_builder.steps.package.smoke import import_smoke_test, smoke_test_applies
+
+#: Provided by the Lambda Python runtime, or only needed to install: left out by default.
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    "boto3",
+    "botocore",
+    "pip",
+    "s3transfer",
+    "setuptools",
+    "wheel",
+)
+
+ZIP_ROOT = "python"
+
+
+def _canonical_names(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({canonicalize_name(n) for n in names}))
+
+
+def _check_strip_mode(_: object, __: attrs.Attribute[str], value: str) -> None:
+    if value not in STRIP_MODES:
+        raise ConfigurationError(
+            f"unknown strip mode {value!r}: choose {' or '.join(STRIP_MODES)} (e.g. --strip "
+            f"unneeded)"
+        )
+
+
+@attrs.frozen
+class PackageOptions:
+    """How the tree becomes a zip. What changes the layer's content (excludes, slimming) is
+    part of the build fingerprint; how it is compressed is not."""
+
+    excludes: tuple[str, ...] = attrs.field(default=DEFAULT_EXCLUDES, converter=_canonical_names)
+    #: 0 (store) to 9 (12 with libdeflate); 6 is within 1 % of ``zip -9`` on real layers.
+    compresslevel: int = 6
+    #: Lambda's unzipped limit for the function and all its layers.
+    max_unzipped_size: int = LAMBDA_UNZIPPED_LIMIT
+    #: Bytes of that limit kept for the function's own code and its other layers.
+    reserve: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    #: Leave out bytecode caches, dependencies' tests, headers, Cython sources, type stubs.
+    slim: bool = False
+    #: ``strip --strip-debug`` copies of shared objects on their way into the zip.
+    strip: bool = False
+    #: ``debug`` (``--strip-debug``) or ``unneeded`` (``--strip-unneeded``: also symbol tables).
+    strip_mode: str = attrs.field(default="debug", validator=_check_strip_mode)
+    #: After slimming, import every top-level package when the host can run the target.
+    smoke_test: bool = True
+    #: Add unchecked-hash ``.pyc`` files (needs the target's Python version on the host).
+    compile_bytecode: bool = False
+    #: ``zlib`` or ``libdeflate`` (extra ``[fast]``): each gives its own reproducible bytes.
+    backend: str = "zlib"
+    #: Compression workers; None means every core. Never changes the bytes.
+    workers: int | None = None
+    #: Copy unchanged members from the previous zip instead of compressing them again.
+    incremental: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        Deflater(backend=self.backend, level=self.compresslevel)  # validates both
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {"excludes": list(self.excludes)}
+        # Only when set, so that the fingerprints of plain layers stay what they were.
+        if self.slim:
+            fields["slim"] = True
+        if self.strip:
+            fields["strip"] = True if self.strip_mode == "debug" else self.strip_mode
+        if self.compile_bytecode:
+            fields["bytecode"] = "unchecked-hash"
+        return fields
+
+    @property
+    def size_limit(self) -> SizeLimit:
+        return SizeLimit(self.max_unzipped_size, self.reserve)
+
+
+@attrs.frozen
+class PackageResult:
+    """The zip written, and what went into it."""
+
+    path_zip: Path
+    sha256: str
+    zip_size: int
+    unzipped_size: int
+    files: int
+    fingerprint: str
+    excluded: tuple[str, ...] = ()
+    #: Per distribution, largest (unzipped) first.
+    distributions: tuple[DistributionSize, ...] = ()
+    #: What each slimming measure saved (empty without ``slim``/``strip``).
+    savings: tuple[Saving, ...] = ()
+    #: Members copied from the previous zip rather than compressed again.
+    reused: int = 0
+    #: The unzipped bytes the layer may take (Lambda's limit minus the reserve).
+    size_limit: int = LAMBDA_UNZIPPED_LIMIT
+
+    @classmethod
+    def from_zip(cls, path_zip: Path, fingerprint: str) -> PackageResult:
+        """Describe an existing ``layer.zip`` (to upload a zip packaged earlier)."""
+        with zipfile.ZipFile(path_zip) as zf:
+            members = [i for i in zf.infolist() if not i.is_dir()]
+        return cls(
+            path_zip=path_zip,
+            sha256=sha256_file(path_zip),
+            zip_size=path_zip.stat().st_size,
+            unzipped_size=sum(i.file_size for i in members),
+            files=len(members),
+            fingerprint=fingerprint,
+        )
+
+
+def _walk(root: Path, skipped: set[str]) -> tuple[dict[str, Path], dict[str, int], dict[str, int]]:
+    """Files of the tree (symlinks followed) not in ``skipped``: ``{relative: path}``, their
+    sizes and normalised modes, with one ``stat`` per file."""
+    files, sizes, modes = {}, {}, {}
+    prefix = len(str(root)) + 1
+    for directory, folders, names in os.walk(root):
+        folders.sort()
+        for name in sorted(names):
+            full = os.path.join(directory, name)
+            relative = full[prefix:].replace(os.sep, "/")
+            if relative in skipped:
+                continue
+            try:
+                st = os.stat(full)
+            except FileNotFoundError:  # a dangling symlink: nothing to zip
+                continue
+            if stat.S_ISREG(st.st_mode):
+                files[relative] = Path(full)
+                sizes[relative] = st.st_size
+                modes[relative] = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
+    return files, sizes, modes
+
+
+def _in_tree(arcname: str) -> str:
+    """``python/yaml/__init__.py`` -> ``yaml/__init__.py``."""
+    return arcname[len(ZIP_ROOT) + 1 :]
+
+
+class PackageStep(Step):
+    """Zips ``BuildResult.dir_python`` reproducibly, leaving out excluded distributions.
+
+    Exclusion goes by each distribution's ``RECORD``, so a distribution's files go whatever
+    their names (``PyYAML`` installs ``yaml/`` and ``_yaml/``). The size guard runs on the
+    final sizes (after slimming and stripping) before any byte of the zip is written.
+    """
+
+    name = "package"
+
+    def __init__(self, path_zip: Path, options: PackageOptions | None = None):
+        self.path_zip = path_zip
+        self.options = options or PackageOptions()
+
+    def run(self, build: BuildResult) -> PackageResult:
+        root = build.dir_python
+        options = self.options
+        distributions = find_distributions(root)
+        excluded = [d for d in distributions if d.canonical_name in options.excludes]
+        skipped = {f for d in excluded for f in d.files}
+        files, sizes, modes = _walk(root, skipped)
+        savings: tuple[Saving, ...] = ()
+        if options.slim:
+            kept, savings = slim(list(sizes.items()))
+            files = {relative: files[relative] for relative in kept}
+        kept_distributions = [d for d in distributions if d not in excluded]
+        owner_of = owners(kept_distributions)
+        if excluded:
+            self.logger.info("leaving out %s", ", ".join(d.name for d in excluded))
+        for saving in (s for s in savings if s.files):
+            self.logger.info("--slim: %s, %d files, %s", saving.what, saving.files,
+                             format_size(saving.bytes_saved))  # fmt: skip
+        if options.compile_bytecode:
+            files = self._add_bytecode(build, files, sizes, owner_of)
+        prepare = strip_preparer(options.strip_mode) if options.strip else None
+        members = [
+            ZipMember(
+                f"{ZIP_ROOT}/{relative}",
+                path,
+                modes.get(relative, 0o644),
+                prepare if is_shared_object(relative) else None,
+            )
+            for relative, path in files.items()
+        ]
+
+        def guard(final: Sequence[tuple[str, int]]) -> None:
+            report = [(_in_tree(name), size, 0) for name, size in final]
+            by_distribution = distribution_sizes(report, owner_of)
+            options.size_limit.check(sum(size for _, size in final), by_distribution, str(root))
+
+        unzipped = sum(sizes[relative] for relative in files)
+        with self.timed(f"zipping {len(members)} files ({format_size(unzipped)})"):
+            report = write_reproducible_zip(
+                members,
+                self.path_zip,
+                options.compresslevel,
+                backend=options.backend,
+                workers=options.workers,
+                incremental=options.incremental,
+                before_write=guard,
+            )
+        if report.reused:
+            self.logger.info("reused %d unchanged members of the previous zip", report.reused)
+        if prepare is not None:
+            stripped = [
+                (sizes[_in_tree(m.name)], m.size)
+                for m in report.members
+                if is_shared_object(m.name)
+            ]
+            savings += (strip_saving(stripped, options.strip_mode),)
+        if (options.slim or prepare is not None) and options.smoke_test:
+            if smoke_test_applies(build.target):
+                with self.timed("import smoke test of the slimmed layer"):
+                    import_smoke_test(root, self.path_zip, kept_distributions)
+            else:
+                self.logger.info("no import smoke test: this host cannot run %s",
+                                 build.target.description)  # fmt: skip
+        result = PackageResult(
+            path_zip=self.path_zip,
+            sha256=report.sha256,
+            zip_size=report.zip_size,
+            unzipped_size=sum(m.size for m in report.members),
+            files=len(report.members),
+            fingerprint=compute_fingerprint(
+                build.manifest,
+                build.target,
+                options.fingerprint_fields(),
+                build.install_options.fingerprint_fields(),
+            ),
+            excluded=tuple(d.name for d in excluded),
+            distributions=distribution_sizes(
+                ((_in_tree(m.name), m.size, m.compressed_size) for m in report.members),
+                owner_of,
+            ),
+            savings=savings,
+            reused=report.reused,
+            size_limit=options.size_limit.available,
+        )
+        self.logger.info(
+            "wrote %s: %s zipped, %s unzipped, sha256 %s", self.path_zip,
+            format_size(result.zip_size), format_size(result.unzipped_size), result.sha256,
+        )  # fmt: skip
+        return result
+
+    def _add_bytecode(
+        self,
+        build: BuildResult,
+        files: dict[str, Path],
+        sizes: dict[str, int],
+        owner_of: dict[str, InstalledDistribution],
+    ) -> dict[str, Path]:
+        """``files`` with a compiled ``.pyc`` for every module (replacing any in the tree)."""
+        bytecode.check_target(build.target)
+        cache = self.path_zip.with_name(self.path_zip.name + ".pycache")
+        workers = self.options.workers or usable_cpus()
+        with self.timed("compiling bytecode (unchecked-hash pycs)"):
+            compiled = bytecode.compile_bytecode(files, cache, workers)
+        merged = dict(files)
+        for pyc, (source, path) in compiled.items():
+            merged[pyc] = path
+            sizes[pyc] = path.stat().st_size
+            if source in owner_of:
+                owner_of[pyc] = owner_of[source]
+        return dict(sorted(merged.items()))

@@ -1,0 +1,1 @@
+"""Step 4, publish: a layer version from the uploaded object, under the publish lock."""

@@ -1,0 +1,199 @@
+"""A lock on publishing a layer, held as an S3 object written only if absent.
+
+Two runs of the same layer and manifest may build and upload at the same time; only one may
+decide and publish at a time, so that exactly one new version appears and the other run reports
+it. The lock is ``layer/.publish.lock``, created with ``If-None-Match: *`` (S3 refuses the
+second writer). A lock whose holder died expires after its ``ttl``, judged on the S3 server's
+clock (its ``Last-Modified`` against the ``Date`` of the response), so that clock skew between
+hosts cannot end a live lock early. Taking over and releasing use ``If-Match`` on the lock's
+ETag, so a run never deletes a lock another run holds.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import attrs
+import botocore.exceptions
+from s3pathlib.api import S3Path
+
+from layer_builder.aws.clients import aws_errors, error_code, is_not_found
+from layer_builder.errors import AwsError
+
+logger = logging.getLogger(__name__)
+
+#: How long a lock lives when its holder never releases it (a killed run).
+DEFAULT_TTL = 300.0
+
+_CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+
+class LockTimeoutError(AwsError):
+    """Another run held the publish lock for longer than this run would wait."""
+
+
+@attrs.frozen
+class LockHolder:
+    """What a lock object says about the run that holds it."""
+
+    owner: str
+    etag: str
+    age: float
+    ttl: float
+
+    @property
+    def expired(self) -> bool:
+        return self.age > self.ttl
+
+
+class PublishLock:
+    """Context manager holding ``s3path`` (``layer/.publish.lock``) while a run publishes."""
+
+    def __init__(
+        self,
+        s3: Any,
+        s3path: S3Path,
+        ttl: float = DEFAULT_TTL,
+        poll_interval: float = 0.5,
+        wait_timeout: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.s3 = s3
+        self.s3path = s3path
+        self.ttl = ttl
+        self.poll_interval = poll_interval
+        # Past this, the holder's lock has expired anyway and is taken over.
+        self.wait_timeout = ttl + 60 if wait_timeout is None else wait_timeout
+        self.sleep = sleep
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._etag: str | None = None
+        self.waited = False
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self.wait_timeout
+        while not self._try_create_or_clean_up():
+            holder = self._read()
+            if holder is None:
+                continue  # released between our write and our read: try again at once
+            if holder.owner == self.owner:
+                # Our own write, whose response was lost and retried by botocore.
+                self._etag = holder.etag
+                return
+            if holder.expired:
+                logger.warning(
+                    "taking over %s: its holder %s did not release it within %.0f s",
+                    self.s3path.uri, holder.owner, holder.ttl,
+                )  # fmt: skip
+                self._delete(holder.etag)
+                continue
+            if time.monotonic() > deadline:
+                raise LockTimeoutError(
+                    f"{self.s3path.uri} is held by {holder.owner} for {holder.age:.0f} s: "
+                    f"another run is publishing this layer; wait for it, or delete the lock "
+                    f"object if that run died"
+                )
+            if not self.waited:
+                logger.info("waiting for %s (held by %s)", self.s3path.uri, holder.owner)
+                self.waited = True
+            self.sleep(self.poll_interval)
+
+    def release(self) -> None:
+        """Delete the lock if it is still ours; a failure only delays others until expiry."""
+        if self._etag is None:
+            return
+        etag, self._etag = self._etag, None
+        try:
+            self._delete(etag)
+        except AwsError as exc:
+            logger.warning("could not release %s (%s): it expires in %.0f s",
+                           self.s3path.uri, exc, self.ttl)  # fmt: skip
+
+    def _try_create_or_clean_up(self) -> bool:
+        try:
+            return self._try_create()
+        except AwsError:
+            # The write may have happened although its response was lost: do not leave a
+            # lock behind that would hold the next run up until it expires.
+            try:
+                holder = self._read()
+                if holder is not None and holder.owner == self.owner:
+                    self._delete(holder.etag)
+            except AwsError:
+                pass
+            raise
+
+    def _try_create(self) -> bool:
+        body = json.dumps({"owner": self.owner, "ttl": self.ttl}).encode()
+        with aws_errors(f"taking the publish lock {self.s3path.uri}"):
+            try:
+                response = self.s3.put_object(
+                    Bucket=self.s3path.bucket,
+                    Key=self.s3path.key,
+                    Body=body,
+                    ContentType="application/json",
+                    IfNoneMatch="*",
+                )
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) in _CONFLICT:
+                    return False
+                raise
+        self._etag = str(response["ETag"])
+        return True
+
+    def _read(self) -> LockHolder | None:
+        with aws_errors(f"reading the publish lock {self.s3path.uri}"):
+            try:
+                response = self.s3.get_object(Bucket=self.s3path.bucket, Key=self.s3path.key)
+            except botocore.exceptions.ClientError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+        try:
+            document = json.loads(response["Body"].read())
+            owner, ttl = str(document["owner"]), float(document["ttl"])
+        except (ValueError, KeyError, TypeError):
+            owner, ttl = "an unknown run", self.ttl
+        return LockHolder(owner, str(response["ETag"]), _age(response), ttl)
+
+    def _delete(self, etag: str) -> None:
+        with aws_errors(f"deleting the publish lock {self.s3path.uri}"):
+            try:
+                self.s3.delete_object(Bucket=self.s3path.bucket, Key=self.s3path.key, IfMatch=etag)
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) not in _CONFLICT and not is_not_found(exc):
+                    raise
+                # Already gone, or someone else's now: either way not ours to delete.
+
+    def __enter__(self) -> PublishLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _age(response: dict[str, Any]) -> float:
+    """Seconds since the object was written, by the server's own clock."""
+    modified: datetime.datetime = response["LastModified"]
+    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    now = (
+        email.utils.parsedate_to_datetime(date)
+        if date
+        else datetime.datetime.now(datetime.timezone.utc)
+    )
+    return (now - modified).total_seconds()

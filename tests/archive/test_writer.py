@@ -1,0 +1,292 @@
+"""The reproducible zip writer on real files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import attrs
+import pytest
+
+from layer_builder.archive import zipformat
+from layer_builder.archive.deflate import BACKENDS
+from layer_builder.archive.writer import ZIP_EPOCH, fixed_date_time, write_reproducible_zip
+from layer_builder.archive.zipformat import STORED, Entry
+from layer_builder.errors import ConfigurationError, PackageError
+
+
+def _tree(root: Path) -> list[tuple[str, Path]]:
+    files = {
+        "pkg/__init__.py": b"from pkg.core import run\n",
+        "pkg/core.py": b"def run():\n    return 42\n" * 50,
+        "pkg/data/empty.txt": b"",
+        "pkg/ünïcode.txt": b"non-ascii name",
+    }
+    entries = []
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        entries.append((f"python/{name}", path))
+    return entries
+
+
+def test_fixed_date_time_defaults_to_1980(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert fixed_date_time() == ZIP_EPOCH == (1980, 1, 1, 0, 0, 0)
+
+
+def test_fixed_date_time_follows_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert fixed_date_time() == (2023, 11, 14, 22, 13, 20)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # before 1980: zip cannot store it
+    assert fixed_date_time() == (1980, 1, 1, 0, 0, 0)
+
+
+def test_entries_sorted_whatever_the_input_order(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    write_reproducible_zip(list(reversed(entries)), tmp_path / "a.zip")
+    write_reproducible_zip(entries, tmp_path / "b.zip")
+    with zipfile.ZipFile(tmp_path / "a.zip") as zf:
+        names = zf.namelist()
+    assert names == sorted(n for n, _ in entries)
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+def test_contents_round_trip(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    write_reproducible_zip(entries, tmp_path / "layer.zip")
+    with zipfile.ZipFile(tmp_path / "layer.zip") as zf:
+        assert zf.testzip() is None
+        for name, path in entries:
+            assert zf.read(name) == path.read_bytes()
+
+
+def test_mtimes_and_permissions_do_not_change_the_bytes(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    write_reproducible_zip(entries, tmp_path / "a.zip")
+    for _, path in entries:
+        path.chmod(0o600)
+        path.touch()
+    write_reproducible_zip(entries, tmp_path / "b.zip")
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+def test_executable_bit_is_kept_as_0755(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    entries[1][1].chmod(0o700)
+    write_reproducible_zip(entries, tmp_path / "layer.zip")
+    with zipfile.ZipFile(tmp_path / "layer.zip") as zf:
+        modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+    assert modes["python/pkg/core.py"] == stat.S_IFREG | 0o755
+    assert modes["python/pkg/__init__.py"] == stat.S_IFREG | 0o644
+
+
+def test_failure_leaves_the_previous_zip_and_no_partial(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    path_zip = tmp_path / "out" / "layer.zip"
+    write_reproducible_zip(entries, path_zip)
+    before = path_zip.read_bytes()
+    entries.append(("python/pkg/zz_missing.py", tmp_path / "src" / "missing.py"))
+    with pytest.raises(FileNotFoundError):
+        write_reproducible_zip(entries, path_zip)
+    assert path_zip.read_bytes() == before
+    assert sorted(p.name for p in path_zip.parent.iterdir()) == [
+        "layer.zip",
+        "layer.zip.reuse.json",
+    ]
+
+
+def _mixed_tree(root: Path) -> list[tuple[str, Path]]:
+    """Members of every kind: several pieces, incompressible, already compressed, empty."""
+    rng = random.Random(5)
+    text = "".join(f"def f{i}(x):\n    return x * {i}\n" for i in range(120_000)).encode()
+    files = {
+        "big/text.py": text,  # over 3 pieces of 1 MiB
+        "big/noise.bin": rng.randbytes(300_000),  # deflate does not pay: stored
+        "media/logo.png": b"\x89PNG" + b"\0" * 5000,  # compressible, but png: stored
+        "pkg/__init__.py": b"",
+        "pkg/mod.py": b"import os\n" * 100,
+    }
+    entries = []
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        entries.append((f"python/{name}", path))
+    return entries
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_bytes_whatever_the_worker_count(tmp_path: Path, backend: str) -> None:
+    if backend == "libdeflate":
+        pytest.importorskip("deflate")
+    entries = _mixed_tree(tmp_path / "src")
+    digests = set()
+    for workers in (1, 2, 5):
+        path_zip = tmp_path / f"w{workers}.zip"
+        report = write_reproducible_zip(
+            entries, path_zip, backend=backend, workers=workers, incremental=False
+        )
+        digests.add(report.sha256)
+        assert report.sha256 == hashlib.sha256(path_zip.read_bytes()).hexdigest()
+    assert len(digests) == 1
+    with zipfile.ZipFile(tmp_path / "w1.zip") as zf:
+        assert zf.testzip() is None  # every CRC checks out, across the pieces of big/text.py
+        for name, path in entries:
+            assert zf.read(name) == path.read_bytes()
+
+
+def test_methods_follow_the_content(tmp_path: Path) -> None:
+    entries = _mixed_tree(tmp_path / "src")
+    report = write_reproducible_zip(entries, tmp_path / "layer.zip")
+    with zipfile.ZipFile(tmp_path / "layer.zip") as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist()}
+    assert methods == {
+        "python/big/noise.bin": zipfile.ZIP_STORED,
+        "python/big/text.py": zipfile.ZIP_DEFLATED,
+        "python/media/logo.png": zipfile.ZIP_STORED,
+        "python/pkg/__init__.py": zipfile.ZIP_STORED,
+        "python/pkg/mod.py": zipfile.ZIP_DEFLATED,
+    }
+    sizes = {m.name: (m.size, m.compressed_size) for m in report.members}
+    assert sizes["python/big/noise.bin"] == (300_000, 300_000)
+    assert sizes["python/big/text.py"][1] < sizes["python/big/text.py"][0] // 4
+
+
+def test_level_zero_stores_everything_and_levels_change_the_bytes(tmp_path: Path) -> None:
+    entries = _mixed_tree(tmp_path / "src")
+    stored = write_reproducible_zip(entries, tmp_path / "0.zip", 0)
+    fast = write_reproducible_zip(entries, tmp_path / "1.zip", 1)
+    best = write_reproducible_zip(entries, tmp_path / "9.zip", 9)
+    assert all(m.size == m.compressed_size for m in stored.members)
+    assert best.zip_size < fast.zip_size < stored.zip_size
+    with zipfile.ZipFile(tmp_path / "9.zip") as zf:
+        assert zf.testzip() is None
+
+
+def test_unknown_backend_and_bad_level_are_clear_errors(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    with pytest.raises(ConfigurationError) as caught:
+        write_reproducible_zip(entries, tmp_path / "a.zip", backend="brotli")
+    assert str(caught.value) == "unknown deflate backend 'brotli': choose zlib or libdeflate"
+    with pytest.raises(ConfigurationError) as caught:
+        write_reproducible_zip(entries, tmp_path / "a.zip", 10)
+    assert str(caught.value) == (
+        "compression level 10 is out of range for zlib: choose 0 (store) to 9"
+    )
+    assert not (tmp_path / "a.zip").exists()
+
+
+def test_non_ascii_names_are_flagged_utf8(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    write_reproducible_zip(entries, tmp_path / "layer.zip")
+    with zipfile.ZipFile(tmp_path / "layer.zip") as zf:
+        flags = {i.filename: i.flag_bits & 0x800 for i in zf.infolist()}
+    assert flags["python/pkg/ünïcode.txt"] == 0x800
+    assert flags["python/pkg/core.py"] == 0
+
+
+def test_compressed_members_match_zipfiles_own_reading(tmp_path: Path) -> None:
+    """Cross-check with a second reader: unzip(1) when present."""
+    unzip = shutil.which("unzip")
+    if unzip is None:
+        pytest.skip("unzip is not installed")
+    entries = _mixed_tree(tmp_path / "src")
+    write_reproducible_zip(entries, tmp_path / "layer.zip")
+    check = subprocess.run([unzip, "-tq", str(tmp_path / "layer.zip")], capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_zip64_end_records_when_over_65535_entries(tmp_path: Path) -> None:
+    entries = [Entry(f"python/f{i:05}", 0o644, STORED, 0, 0, 0, 0) for i in range(65_536 + 3)]
+    out = io.BytesIO()
+    dos = zipformat.dos_date_time(ZIP_EPOCH)
+    for index, entry in enumerate(entries):
+        entries[index] = attrs.evolve(entry, offset=out.tell())
+        out.write(zipformat.local_header(entry, dos))
+    zipformat.write_central_directory(out, entries, dos)
+    with zipfile.ZipFile(out) as zf:
+        assert len(zf.infolist()) == 65_539
+        assert zf.read("python/f65538") == b""
+    path = tmp_path / "many.zip"
+    path.write_bytes(out.getvalue())
+    members = zipformat.read_members(path)
+    assert len(members) == 65_539
+    assert list(members)[-1] == "python/f65538"
+
+
+def test_read_members_agrees_with_zipfile(tmp_path: Path) -> None:
+    path = tmp_path / "other.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:  # extra fields, a comment
+        zf.writestr("a/ünï.txt", b"text " * 100)
+        info = zipfile.ZipInfo("b/run.sh")
+        info.external_attr = 0o100755 << 16
+        info.extra = b"\xfe\xca\x00\x00"
+        info.comment = b"a member comment"
+        zf.writestr(info, b"#!/bin/sh\n", compress_type=zipfile.ZIP_STORED)
+        zf.comment = b"an archive comment"
+    members = zipformat.read_members(path)
+    with zipfile.ZipFile(path) as zf, path.open("rb") as raw:
+        for info in zf.infolist():
+            member = members[info.filename]
+            assert (member.crc, member.size, member.compressed_size, member.method) == (
+                info.CRC, info.file_size, info.compress_size, info.compress_type,
+            )  # fmt: skip
+            raw.seek(zipformat.data_offset(raw, member))
+            data = raw.read(member.compressed_size)
+            assert zf.read(info) == (zlib.decompress(data, -15) if member.method else data)
+    assert members["b/run.sh"].mode == 0o755
+    (tmp_path / "not.zip").write_bytes(b"PK but not a zip" * 10)
+    with pytest.raises(zipfile.BadZipFile):
+        zipformat.read_members(tmp_path / "not.zip")
+
+
+def test_member_over_4_gib_is_refused_with_a_reason() -> None:
+    entry = Entry("python/huge.bin", 0o644, STORED, 0, 1 << 32, 1 << 32, 0)
+    with pytest.raises(PackageError) as caught:
+        zipformat.local_header(entry, (0, 0))
+    assert str(caught.value) == (
+        "python/huge.bin is 4,294,967,296 bytes (size), over the 4 GiB a zip member can hold "
+        "without zip64: a Lambda layer cannot use such a file; exclude it"
+    )
+
+
+def test_an_empty_zip_is_a_valid_zip(tmp_path: Path) -> None:
+    report = write_reproducible_zip([], tmp_path / "empty.zip")
+    with zipfile.ZipFile(tmp_path / "empty.zip") as zf:
+        assert zf.namelist() == []
+    assert (report.members, report.zip_size) == ((), 22)
+
+
+def test_two_files_for_one_name_are_refused(tmp_path: Path) -> None:
+    entries = _tree(tmp_path / "src")
+    entries.append((entries[0][0], entries[1][1]))
+    with pytest.raises(PackageError) as caught:
+        write_reproducible_zip(entries, tmp_path / "layer.zip")
+    assert str(caught.value) == (
+        f"two files would be python/pkg/__init__.py in the zip ({entries[0][1]} and "
+        f"{entries[1][1]}): a zip member name must be unique"
+    )
+    assert not (tmp_path / "layer.zip").exists()
+
+
+def test_libdeflate_backend_missing_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "deflate", None)  # as if the package were not installed
+    with pytest.raises(ConfigurationError) as caught:
+        write_reproducible_zip(_tree(tmp_path / "src"), tmp_path / "a.zip", backend="libdeflate")
+    assert str(caught.value) == (
+        "the libdeflate backend is not installed: pip install 'lambda-layer-builder[fast]' "
+        "(or the package deflate), or use the backend zlib"
+    )
+    assert not (tmp_path / "a.zip").exists()
