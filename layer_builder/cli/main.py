@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from layer_builder.cli.output import (
 from layer_builder.cli.parser import NEEDS_AWS, build_parser
 from layer_builder.cli.saved_results import existing_build, existing_package, existing_upload
 from layer_builder.cli.settings import make_workflow
+from layer_builder.cli.signals import TerminatedBySignal, stop_signals_raise
 from layer_builder.errors import LayerBuilderError
 from layer_builder.model.layout import LayerPathLayout, parse_s3dir
 
@@ -95,6 +97,15 @@ def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
         yield endpoint.clients()
 
 
+def dispatch(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the parsed command; its result as the ``--json`` object."""
+    if args.local and args.command in NEEDS_AWS:
+        # Bad input fails here, before the local endpoint starts (and saves its state).
+        make_workflow(args, None, resolve_index=False)
+    with aws_for(args) as aws:
+        return execute(args, aws)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``layer-builder``; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -104,11 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = (root.handlers[:], root.propagate, root.level)
     setup_logging(args)
     try:
-        if args.local and args.command in NEEDS_AWS:
-            # Bad input fails here, before the local endpoint starts (and saves its state).
-            make_workflow(args, None, resolve_index=False)
-        with aws_for(args) as aws:
-            data = execute(args, aws)
+        with stop_signals_raise():
+            data = dispatch(args)
     except LayerBuilderError as exc:
         print(f"layer-builder: error: {exc}", file=sys.stderr)
         return 1
@@ -123,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except TerminatedBySignal as exc:
+        name = signal.Signals(exc.signum).name
+        print(f"layer-builder: stopped by {name}; cleaned up", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("layer-builder: interrupted", file=sys.stderr)
         return 130
