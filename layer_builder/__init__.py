@@ -1,5 +1,17 @@
 """Turn a Python project's locked dependencies into a published AWS Lambda layer."""
 
+import sys
+
+# Before any other import: on an older Python those fail on syntax or on a missing
+# dependency, which would hide the real cause.
+if sys.version_info < (3, 10):  # noqa: UP036 (tests/test_host_pythons.py runs it)
+    raise ImportError(
+        f"layer_builder needs Python 3.10 or newer, and this is Python "
+        f"{sys.version.split()[0]} ({sys.executable}): install it with a newer Python "
+        f"(e.g. `python3.12 -m pip install lambda-layer-builder`); the layer's own Python "
+        f"(--python 3.10 ...) does not depend on it"
+    )
+
 from layer_builder._version import __version__
 from layer_builder.aws.clients import AwsClients
 from layer_builder.aws.local import LocalAwsEndpoint

@@ -8,7 +8,6 @@ from functools import cached_property
 from pathlib import Path
 
 import attrs
-from s3pathlib.api import S3Path
 
 from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket, head_object_or_none
 from layer_builder.errors import AwsError
@@ -16,6 +15,7 @@ from layer_builder.installers import Installer
 from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.s3path import S3Path
 from layer_builder.model.target import LayerTarget
 from layer_builder.operations.regions import (
     RegionPublisher,

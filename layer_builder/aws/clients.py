@@ -11,9 +11,9 @@ import attrs
 import boto3
 import botocore.config
 import botocore.exceptions
-from s3pathlib.api import S3Path
 
 from layer_builder.errors import AwsError
+from layer_builder.model.s3path import S3Path
 
 _RETRIES = botocore.config.Config(retries={"mode": "standard", "max_attempts": 5})
 

@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import attrs
-from s3pathlib.api import S3Path
 
 from layer_builder.errors import ConfigurationError
+from layer_builder.model.s3path import S3Path
 
 
 def _resolved(path: Path | str) -> Path:
@@ -72,7 +72,12 @@ def parse_s3dir(value: S3Path | str) -> S3Path:
                 f"invalid S3 bucket name {bucket!r} in {text!r}: a bucket name has only "
                 f"lowercase letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)"
             )
-        path = S3Path.from_s3_uri(text if text.endswith("/") else text + "/")
+        try:
+            path = S3Path.from_s3_uri(text if text.endswith("/") else text + "/")
+        except ValueError as exc:  # s3pathlib 2.3 (Python 3.10) checks S3's naming rules
+            raise ConfigurationError(
+                f"invalid S3 folder {text!r}: {exc} (e.g. s3://my-bucket/app/lambda/)"
+            ) from None
     if not path.is_dir():
         path = path.to_dir()
     return path

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Sequence
 
 import attrs
-from s3pathlib.api import S3Path
 
 from layer_builder.aws.clients import AwsClients, aws_errors, head_object_or_none
 from layer_builder.errors import AwsError, ConfigurationError, LayerBuilderError
 from layer_builder.model.layout import LayerS3Layout, parse_s3dir
+from layer_builder.model.s3path import S3Path
 from layer_builder.steps.publish.step import PublishResult, PublishStep
 from layer_builder.steps.upload import META_FINGERPRINT, META_ZIP_SHA256, UploadResult
 

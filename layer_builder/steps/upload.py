@@ -9,12 +9,12 @@ from typing import Any
 
 import attrs
 from boto3.s3.transfer import TransferConfig
-from s3pathlib.api import S3Path
 
 from layer_builder.aws.clients import aws_errors, head_object_or_none
 from layer_builder.errors import AwsError, StaleUploadError
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.model.manifest import Manifest
+from layer_builder.model.s3path import S3Path
 from layer_builder.steps.base import Step
 from layer_builder.steps.package.step import PackageResult
 

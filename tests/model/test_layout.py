@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from s3pathlib.api import S3Path
 
 from layer_builder import ConfigurationError, LayerPathLayout, LayerS3Layout
 from layer_builder.model.layout import parse_s3dir
+from layer_builder.model.s3path import S3Path
 
 
 def test_local_paths_live_under_build_lambda_layer(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import attrs
 import pytest
 from boto3.s3.transfer import TransferConfig
-from s3pathlib.api import S3Path
 
 from layer_builder import (
     AwsClients,
@@ -20,6 +19,7 @@ from layer_builder import (
     UploadResult,
     UploadStep,
 )
+from layer_builder.model.s3path import S3Path
 from tests.aws_helpers import count_calls, make_manifest, make_package
 
 

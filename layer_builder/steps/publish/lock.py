@@ -25,10 +25,10 @@ from typing import Any
 
 import attrs
 import botocore.exceptions
-from s3pathlib.api import S3Path
 
 from layer_builder.aws.clients import aws_errors, error_code, is_not_found
 from layer_builder.errors import AwsError
+from layer_builder.model.s3path import S3Path
 
 logger = logging.getLogger(__name__)
 

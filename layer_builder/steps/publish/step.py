@@ -8,13 +8,13 @@ from typing import Any
 
 import attrs
 import botocore.exceptions
-from s3pathlib.api import S3Path
 
 from layer_builder.aws.clients import AwsClients, aws_errors, head_object_or_none, is_not_found
 from layer_builder.errors import ConfigurationError, StaleUploadError
 from layer_builder.model.fingerprint import VersionStamp
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.model.manifest import Manifest
+from layer_builder.model.s3path import S3Path
 from layer_builder.model.target import LayerTarget
 from layer_builder.steps.base import Step
 from layer_builder.steps.publish.lock import PublishLock

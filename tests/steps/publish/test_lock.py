@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from s3pathlib.api import S3Path
 
 from layer_builder import AwsClients, LocalAwsEndpoint, UploadResult
+from layer_builder.model.s3path import S3Path
 from layer_builder.steps.publish.lock import LockTimeoutError, PublishLock
 from tests.aws_helpers import HandmadeWorkflow, make_manifest, object_keys
 from tests.conftest import MakeProject

@@ -1,0 +1,230 @@
+"""The supported host Pythons: the oldest and the newest found on this machine install the
+project from its wheel and run the README's end-to-end job; an older one gets a clear message.
+
+The host that runs layer-builder is not the Lambda runtime it builds for: every host here
+builds the same ``python3.12`` layer, and they must all give the same zip bytes.
+"""
+
+from __future__ import annotations
+
+import configparser
+import html
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from tests.conftest import MakeProject
+from tests.wheelhouse import IndexServer
+
+# One worker runs them all, so that each interpreter's environment is made once.
+pytestmark = pytest.mark.xdist_group("host-pythons")
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The host Pythons the project supports, oldest first (setup.cfg must say the same).
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
+#: The newest CPython too old to run layer-builder.
+TOO_OLD = "3.9"
+
+HostVenv = Callable[[str], Path]
+
+# Captured at import, before the autouse fixture points pip at the test wheel index: the
+# fresh environments install boto3, moto ... from the package index, as a user's would.
+_USER_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PIP_INDEX"))}
+
+
+def find_python(version: str) -> str | None:
+    """A CPython ``version`` interpreter from pyenv or PATH that really runs (pyenv shims
+    of inactive versions do not)."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = sorted(pyenv.glob(f"{version}.*/bin/python{version}"), reverse=True)
+    candidates += [Path(p) for p in [shutil.which(f"python{version}")] if p]
+    for candidate in candidates:
+        probe = subprocess.run(
+            [str(candidate), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return str(candidate)
+    return None
+
+
+def test_metadata_and_tools_name_the_same_host_pythons() -> None:
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    assert setup["options"]["python_requires"] == f">={SUPPORTED[0]}"
+    classifiers = setup["metadata"]["classifiers"].split("\n")
+    declared = [c.rsplit(" :: ", 1)[1] for c in classifiers if c.count("::") == 2 and "3." in c]
+    assert tuple(declared) == SUPPORTED
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + SUPPORTED[0].replace(".", "")
+    assert pyproject["tool"]["mypy"]["python_version"] == SUPPORTED[0]
+    supported_text = f"Python {SUPPORTED[0]} to {SUPPORTED[-1]}"
+    assert supported_text in (ROOT / "README.md").read_text()
+    assert supported_text in (ROOT / "docs" / "quickstart.rst").read_text()
+
+
+@pytest.fixture(scope="module")
+def project_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built once as a release would be."""
+    out = tmp_path_factory.mktemp("dist")
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    assert uv, "uv is part of the test extra"
+    subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(out), str(ROOT)],
+        env=_USER_ENV,
+        capture_output=True,
+        check=True,
+    )
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+def run_cli(venv: Path, *args: str) -> dict[str, object]:
+    """``layer-builder ARGS --json`` of ``venv``; its JSON object."""
+    process = subprocess.run(
+        [str(venv / "bin" / "layer-builder"), *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    return dict(json.loads(process.stdout))
+
+
+@pytest.fixture(scope="module")
+def host_venv(project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> HostVenv:
+    """``host_venv(version)``: a fresh virtual environment of that CPython with the wheel
+    installed (made once per module), or a skip naming the missing interpreter."""
+    made: dict[str, Path] = {}
+
+    def get(version: str) -> Path:
+        if version not in made:
+            python = find_python(version)
+            if python is None:
+                pytest.skip(f"CPython {version} (a supported host) is not on this machine")
+            uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+            venv = tmp_path_factory.mktemp(f"host-{version}") / "venv"
+            subprocess.run([uv, "venv", "-q", "--python", python, str(venv)],
+                           env=_USER_ENV, check=True)  # fmt: skip
+            install = subprocess.run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "-q",
+                    "--python",
+                    str(venv / "bin" / "python"),
+                    f"{project_wheel}[local]",
+                ],
+                env=_USER_ENV,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert install.returncode == 0, install.stderr
+            made[version] = venv
+        return made[version]
+
+    return get
+
+
+PINS = {"tinyutil": "1.0.0", "fastcalc": "1.0.0"}
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("version", [SUPPORTED[0], SUPPORTED[-1]], ids=["oldest", "newest"])
+def test_supported_host_installs_and_runs_the_demo(
+    version: str, host_venv: HostVenv, make_project: MakeProject
+) -> None:
+    venv = host_venv(version)
+    project = str(make_project(PINS))
+    demo = ("run", "--local", "--project", project, "--layer-name", "demo_deps",
+            "--s3dir", "s3://layer-builder-demo/app/lambda/")  # fmt: skip
+    first = run_cli(venv, *demo)
+    assert first["published"] is True
+    assert first["layer_version"] == 1
+    again = run_cli(venv, *demo)
+    assert again["published"] is False
+    assert again["layer_version_arn"] == first["layer_version_arn"]
+
+
+@pytest.mark.network
+def test_oldest_and_newest_hosts_package_the_same_bytes(
+    host_venv: HostVenv, make_project: MakeProject
+) -> None:
+    digests = set()
+    for version in (SUPPORTED[0], SUPPORTED[-1]):
+        venv = host_venv(version)
+        project = str(make_project(PINS, name=f"app{version.replace('.', '')}"))
+        run_cli(venv, "build", "--project", project)
+        digests.add(run_cli(venv, "package", "--project", project)["zip_sha256"])
+    assert len(digests) == 1
+
+
+def test_too_old_python_gets_one_clear_line_from_the_package(tmp_path: Path) -> None:
+    python = find_python(TOO_OLD)
+    if python is None:
+        pytest.skip(f"CPython {TOO_OLD} is not on this machine")
+    process = subprocess.run(
+        [python, "-m", "layer_builder.cli", "--version"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert process.returncode != 0
+    last = process.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"ImportError: layer_builder needs Python {SUPPORTED[0]} or newer, and this is "
+        f"Python {TOO_OLD}."
+    )
+
+
+@pytest.mark.network
+def test_too_old_python_is_refused_by_the_installer(project_wheel: Path, tmp_path: Path) -> None:
+    python = find_python(TOO_OLD)
+    if python is None:
+        pytest.skip(f"CPython {TOO_OLD} is not on this machine")
+    # A PEP 503 index serving the wheel with its Requires-Python, as PyPI does.
+    page = tmp_path / "simple" / "lambda-layer-builder"
+    page.mkdir(parents=True)
+    shutil.copy(project_wheel, page)
+    requires = html.escape(f">={SUPPORTED[0]}")
+    page.joinpath("index.html").write_text(
+        f'<a href="{project_wheel.name}" data-requires-python="{requires}">'
+        f"{project_wheel.name}</a>\n"
+    )
+    server = IndexServer(tmp_path).start()
+    try:
+        process = subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--isolated",
+                "--dry-run",
+                "--index-url",
+                server.url,
+                "lambda-layer-builder",
+            ],
+            env={k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        server.stop()
+    assert process.returncode != 0
+    assert f"Requires-Python >={SUPPORTED[0]}" in process.stderr
+    assert "s3pathlib" not in process.stderr
