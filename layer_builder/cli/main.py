@@ -77,14 +77,14 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
 @contextlib.contextmanager
 def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
     """Clients for the embedded endpoint with ``--local``; None means boto3's default chain."""
-    if not (args.local and args.command in NEEDS_AWS):
+    if not (getattr(args, "local", False) and args.command in NEEDS_AWS):
         yield None
         return
     from layer_builder.aws.local import LocalAwsEndpoint
 
     project = Path(args.project)
     config = load_project_config(project) if project.is_dir() else {}
-    s3dir = args.s3dir or config.get("s3dir")
+    s3dir = getattr(args, "s3dir", None) or config.get("s3dir")
     # Kept under the project's build tree, so a second run sees the first one's versions.
     state_path = LayerPathLayout(project).path_local_aws_state if project.is_dir() else None
     with LocalAwsEndpoint(state_path=state_path) as endpoint:
@@ -99,7 +99,7 @@ def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
 
 def dispatch(args: argparse.Namespace) -> dict[str, Any]:
     """Run the parsed command; its result as the ``--json`` object."""
-    if args.local and args.command in NEEDS_AWS:
+    if getattr(args, "local", False) and args.command in NEEDS_AWS:
         # Bad input fails here, before the local endpoint starts (and saves its state).
         make_workflow(args, None, resolve_index=False)
     with aws_for(args) as aws:

@@ -21,22 +21,28 @@ OPERATOR_COMMANDS = {
 }
 
 
-def add_operator_arguments(common: argparse.ArgumentParser) -> None:
-    common.add_argument("--region", action="append", dest="regions", metavar="REGION=S3DIR",
+def add_region_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", action="append", dest="regions", metavar="REGION=S3DIR",
                         help="also publish in REGION from a bucket there (repeatable), e.g. "
                              "eu-west-1=s3://my-bucket-eu/app/lambda/")  # fmt: skip
-    common.add_argument("--grant-account", action="append", dest="grant_accounts",
+
+
+def add_grant_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--grant-account", action="append", dest="grant_accounts",
                         metavar="ACCOUNT_ID", help="let this AWS account use the layer "
                         "(repeatable)")  # fmt: skip
-    common.add_argument("--grant-org", action="append", dest="grant_orgs", metavar="ORG_ID",
+    parser.add_argument("--grant-org", action="append", dest="grant_orgs", metavar="ORG_ID",
                         help="let this AWS organization use the layer (repeatable)")  # fmt: skip
-    common.add_argument("--grant-public", action="store_true",
+    parser.add_argument("--grant-public", action="store_true",
                         help="let every AWS account use the layer")  # fmt: skip
-    common.add_argument("--keep-last", type=int, metavar="N",
-                        help="prune: keep the N newest versions")  # fmt: skip
-    common.add_argument("--newer-than-days", type=float, metavar="D",
-                        help="prune: keep versions younger than D days")  # fmt: skip
-    common.add_argument("--yes", action="store_true", help="prune: really delete")
+
+
+def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keep-last", type=int, metavar="N",
+                        help="keep the N newest versions")  # fmt: skip
+    parser.add_argument("--newer-than-days", type=float, metavar="D",
+                        help="keep versions younger than D days")  # fmt: skip
+    parser.add_argument("--yes", action="store_true", help="really delete")
 
 
 def region_targets(args: argparse.Namespace, config: dict[str, Any]) -> list[RegionTarget]:

@@ -16,8 +16,8 @@ from layer_builder.steps.package.slimming import STRIP_MODES
 from layer_builder.steps.package.step import PackageOptions, PackageResult
 
 
-def add_package_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags that shape ``layer.zip``."""
+def add_package_identity_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that change what ``layer.zip`` holds (part of the fingerprint)."""
     parser.add_argument("--slim", action="store_true",
                         help="leave out __pycache__, dependencies' tests, C/C++ headers, "
                              "Cython sources and type stubs")  # fmt: skip
@@ -26,6 +26,10 @@ def add_package_arguments(parser: argparse.ArgumentParser) -> None:
                         "(--strip-debug, default) or unneeded (also symbol tables)")  # fmt: skip
     parser.add_argument("--compile-bytecode", action="store_true",
                         help="add unchecked-hash .pyc files (needs the target Python)")  # fmt: skip
+
+
+def add_package_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that change how ``layer.zip`` is written, not what it holds."""
     parser.add_argument("--compress-level", type=int, metavar="N",
                         help="0 (store) to 9, 12 with libdeflate (default: 6)")  # fmt: skip
     parser.add_argument("--deflate-backend", choices=BACKENDS,

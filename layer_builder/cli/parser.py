@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from layer_builder._version import __version__
-from layer_builder.cli.operators import OPERATOR_COMMANDS, add_operator_arguments
-from layer_builder.cli.packaging import add_package_arguments
+from layer_builder.cli.operators import (
+    OPERATOR_COMMANDS,
+    add_grant_arguments,
+    add_prune_arguments,
+    add_region_arguments,
+)
+from layer_builder.cli.packaging import add_package_arguments, add_package_identity_arguments
 from layer_builder.steps.package.step import DEFAULT_EXCLUDES
 
 COMMANDS = {
@@ -20,46 +26,101 @@ COMMANDS = {
 NEEDS_AWS = {"upload", "publish", "run", *OPERATOR_COMMANDS}
 
 
+def _group(*adders: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    for add in adders:
+        add(parent)
+    return parent
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", default=".", help="project folder (default: .)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="show installer output")
+    p.add_argument("-q", "--quiet", action="store_true", help="show warnings only")
+
+
+def _add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--python", help="Lambda Python version (default: 3.12)")
+    p.add_argument("--arch", help="x86_64 or arm64 (default: x86_64)")
+
+
+def _add_install_identity(p: argparse.ArgumentParser) -> None:
+    """What decides the installed tree: the commands that check a tree or zip need them too."""
+    p.add_argument("--tool", help="uv, poetry or pip (default: detected from the files)")
+    p.add_argument("--extra", action="append", dest="extras", metavar="NAME",
+                   help="also install this extra (repeatable)")  # fmt: skip
+    p.add_argument("--group", action="append", dest="groups", metavar="NAME",
+                   help="also install this dependency group (repeatable)")  # fmt: skip
+    p.add_argument("--allow-source", action="append", metavar="DIST",
+                   help="build this pure-Python dist from source")  # fmt: skip
+    p.add_argument("--container", choices=["docker", "podman"],
+                   help="build in the runtime's SAM build image")  # fmt: skip
+
+
+def _add_install(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index-url", metavar="URL", help="package index (credentials: use env)")
+    p.add_argument("--extra-index-url", action="append", dest="extra_index_urls",
+                   metavar="URL", help="another package index (repeatable)")  # fmt: skip
+    p.add_argument("--codeartifact", metavar="DOMAIN/REPO[@OWNER]",
+                   help="use this AWS CodeArtifact repository as the index")  # fmt: skip
+    p.add_argument("--rebuild", action="store_true",
+                   help="reinstall even when the last build's record matches")  # fmt: skip
+
+
+def _add_package_identity(p: argparse.ArgumentParser) -> None:
+    """What decides the zip's content: the commands that check a zip need them too."""
+    p.add_argument("--exclude", action="append", metavar="DIST",
+                   help="leave this distribution out of the zip (repeatable); replaces "
+                        f"the default {', '.join(DEFAULT_EXCLUDES)}")  # fmt: skip
+    add_package_identity_arguments(p)
+
+
+def _add_layer_name(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--layer-name", help="Lambda layer name")
+
+
+def _add_s3dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--s3dir", help="S3 folder for the layer, e.g. s3://bucket/app/lambda/")
+
+
+def _add_local(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--local", action="store_true",
+                   help="run against an embedded moto server on 127.0.0.1")  # fmt: skip
+
+
+def _add_publish(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--description", help="text before the version stamp in Description")
+    p.add_argument("--license-info", help="LicenseInfo of the published version")
+    p.add_argument("--force", action="store_true", help="publish even if nothing changed")
+    p.add_argument("--storage-mode", choices=["COPY", "REFERENCE"],
+                   help="Lambda's S3ObjectStorageMode (REFERENCE needs a versioned "
+                        "bucket)")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--project", default=".", help="project folder (default: .)")
-    common.add_argument("--layer-name", help="Lambda layer name")
-    common.add_argument("--s3dir", help="S3 folder for the layer, e.g. s3://bucket/app/lambda/")
-    common.add_argument("--python", help="Lambda Python version (default: 3.12)")
-    common.add_argument("--arch", help="x86_64 or arm64 (default: x86_64)")
-    common.add_argument("--tool", help="uv, poetry or pip (default: detected from the files)")
-    common.add_argument("--extra", action="append", dest="extras", metavar="NAME",
-                        help="also install this extra (repeatable)")  # fmt: skip
-    common.add_argument("--group", action="append", dest="groups", metavar="NAME",
-                        help="also install this dependency group (repeatable)")  # fmt: skip
-    common.add_argument("--allow-source", action="append", metavar="DIST",
-                        help="build this pure-Python dist from source")  # fmt: skip
-    common.add_argument("--container", choices=["docker", "podman"],
-                        help="build in the runtime's SAM build image")  # fmt: skip
-    common.add_argument("--index-url", metavar="URL",
-                        help="package index (credentials: use env)")  # fmt: skip
-    common.add_argument("--extra-index-url", action="append", dest="extra_index_urls",
-                        metavar="URL", help="another package index (repeatable)")  # fmt: skip
-    common.add_argument("--codeartifact", metavar="DOMAIN/REPO[@OWNER]",
-                        help="use this AWS CodeArtifact repository as the index")  # fmt: skip
-    common.add_argument("--exclude", action="append", metavar="DIST",
-                        help="leave this distribution out of the zip (repeatable); replaces "
-                             f"the default {', '.join(DEFAULT_EXCLUDES)}")  # fmt: skip
-    add_package_arguments(common)
-    common.add_argument("--description", help="text before the version stamp in Description")
-    common.add_argument("--license-info", help="LicenseInfo of the published version")
-    common.add_argument("--force", action="store_true", help="publish even if nothing changed")
-    common.add_argument("--rebuild", action="store_true",
-                        help="reinstall even when the last build's record matches")  # fmt: skip
-    common.add_argument("--storage-mode", choices=["COPY", "REFERENCE"],
-                        help="Lambda's S3ObjectStorageMode (REFERENCE needs a versioned "
-                             "bucket)")  # fmt: skip
-    add_operator_arguments(common)
-    common.add_argument("--local", action="store_true",
-                        help="run against an embedded moto server on 127.0.0.1")  # fmt: skip
-    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    common.add_argument("-v", "--verbose", action="store_true", help="show installer output")
-    common.add_argument("-q", "--quiet", action="store_true", help="show warnings only")
+    """The parser; each subcommand takes only the flags it uses."""
+    common = _group(_add_common)
+    built_for = _group(_add_target, _add_install_identity)
+    install = _group(_add_install)
+    layer_identity = _group(_add_package_identity)
+    package = _group(add_package_arguments)
+    aws = _group(_add_layer_name, _add_s3dir, _add_local)
+    publish = _group(_add_publish)
+    regions = _group(add_region_arguments)
+    grants = _group(add_grant_arguments)
+    retention = _group(add_prune_arguments)
+    run = [common, built_for, install, layer_identity, package, aws, publish, regions, grants]
+    parents = {
+        "build": [common, built_for, install],
+        "package": [common, built_for, layer_identity, package],
+        "upload": [common, built_for, layer_identity, aws],
+        "publish": [common, built_for, layer_identity, aws, publish],
+        "run": run,
+        # plan shows what run would do, so it takes exactly run's flags.
+        "plan": run,
+        "prune": [common, aws, regions, retention],
+    }
     parser = argparse.ArgumentParser(
         prog="layer-builder",
         description="Turn a project's locked dependencies into a published AWS Lambda layer.",
@@ -67,5 +128,5 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.add_parser(name, parents=parents[name], help=help_text, description=help_text)
     return parser

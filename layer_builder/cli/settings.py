@@ -26,7 +26,7 @@ from layer_builder.workflow import LayerWorkflow
 
 
 def setting(args: argparse.Namespace, config: dict[str, Any], flag: str, key: str) -> Any:
-    value = getattr(args, flag)
+    value = getattr(args, flag, None)
     return value if value not in (None, False) else config.get(key)
 
 
@@ -101,8 +101,8 @@ def make_workflow(
         description=setting(args, config, "description", "description") or "",
         license_info=setting(args, config, "license_info", "license_info"),
         storage_mode=setting(args, config, "storage_mode", "storage_mode"),
-        force=args.force,
-        use_build_cache=not args.rebuild,
+        force=getattr(args, "force", False),
+        use_build_cache=not getattr(args, "rebuild", False),
         # Progress only where someone watches: a terminal, not a CI log or a pipe.
         upload_progress=TerminalProgress(sys.stderr) if shows_progress(args) else None,
         **workflow_settings(args, config),

@@ -58,7 +58,10 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Any:
 
     def run(*args: str | Path) -> Outcome:
         capsys.readouterr()
-        code = main([str(a) for a in args])
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's refusals and --help
+            code = int(exc.code or 0)
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
 
@@ -356,81 +359,90 @@ def assert_nothing_built(project: Path) -> None:
     assert not (project / "build").exists()
 
 
+BAD_ARGUMENTS = [
+    (
+        ["--layer-name", "my layer"],
+        "invalid layer name 'my layer': use 1 to 140 letters, digits, '-' or '_' "
+        "(e.g. --layer-name my_app_deps)",
+    ),
+    (
+        ["--layer-name", "x" * 141],
+        f"invalid layer name {'x' * 141!r}: use 1 to 140 letters, digits, '-' or '_' "
+        f"(e.g. --layer-name my_app_deps)",
+    ),
+    (
+        ["--layer-name", "arn:aws:lambda:us-east-1:123456789012:layer:x"],
+        "invalid layer name 'arn:aws:lambda:us-east-1:123456789012:layer:x': use 1 to 140 "
+        "letters, digits, '-' or '_' (e.g. --layer-name my_app_deps)",
+    ),
+    (
+        ["--arch", "aarch64"],
+        "unknown Lambda architecture 'aarch64': choose x86_64 or arm64 (e.g. --arch arm64)",
+    ),
+    (
+        ["--python", "3.9"],
+        "unsupported Lambda Python version '3.9': choose one of 3.10, 3.11, 3.12, 3.13, "
+        "3.14 (e.g. --python 3.12)",
+    ),
+    (
+        ["--python", "python3.12"],
+        "unsupported Lambda Python version 'python3.12': choose one of 3.10, 3.11, 3.12, "
+        "3.13, 3.14 (e.g. --python 3.12)",
+    ),
+    (
+        ["--s3dir", "my-bucket/app/"],
+        "invalid S3 folder 'my-bucket/app/': expected s3://bucket/prefix/ "
+        "(e.g. --s3dir s3://my-bucket/projects/my_app/lambda/)",
+    ),
+    (
+        ["--s3dir", "s3://my bucket/app/"],
+        "invalid S3 bucket name 'my bucket' in 's3://my bucket/app/': a bucket name has only "
+        "lowercase letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)",
+    ),
+    (
+        ["--tool", "pipenv"],
+        "unknown tool 'pipenv': choose one of pip, uv, poetry",
+    ),
+    (
+        ["--python", ""],
+        "unsupported Lambda Python version '': choose one of 3.10, 3.11, 3.12, 3.13, 3.14 "
+        "(e.g. --python 3.12)",
+    ),
+    (
+        ["--arch", ""],
+        "unknown Lambda architecture '': choose x86_64 or arm64 (e.g. --arch arm64)",
+    ),
+    (
+        ["--description", "d" * 83],
+        "description is 83 characters, over the 82 that fit next to the version stamp in "
+        "Lambda's 256: shorten --description",
+    ),
+    (
+        ["--license-info", "l" * 513],
+        "license info is 513 characters, over Lambda's 512: shorten --license-info (an "
+        "SPDX identifier or a URL)",
+    ),
+]
+#: Flags of the AWS and publish side, which ``build`` does not take.
+RUN_ONLY = ("--layer-name", "--s3dir", "--description", "--license-info")
+
+
 @pytest.mark.parametrize(
-    ("flags", "message"),
+    ("command", "flags", "message"),
     [
-        (
-            ["--layer-name", "my layer"],
-            "invalid layer name 'my layer': use 1 to 140 letters, digits, '-' or '_' "
-            "(e.g. --layer-name my_app_deps)",
-        ),
-        (
-            ["--layer-name", "x" * 141],
-            f"invalid layer name {'x' * 141!r}: use 1 to 140 letters, digits, '-' or '_' "
-            f"(e.g. --layer-name my_app_deps)",
-        ),
-        (
-            ["--layer-name", "arn:aws:lambda:us-east-1:123456789012:layer:x"],
-            "invalid layer name 'arn:aws:lambda:us-east-1:123456789012:layer:x': use 1 to 140 "
-            "letters, digits, '-' or '_' (e.g. --layer-name my_app_deps)",
-        ),
-        (
-            ["--arch", "aarch64"],
-            "unknown Lambda architecture 'aarch64': choose x86_64 or arm64 (e.g. --arch arm64)",
-        ),
-        (
-            ["--python", "3.9"],
-            "unsupported Lambda Python version '3.9': choose one of 3.10, 3.11, 3.12, 3.13, "
-            "3.14 (e.g. --python 3.12)",
-        ),
-        (
-            ["--python", "python3.12"],
-            "unsupported Lambda Python version 'python3.12': choose one of 3.10, 3.11, 3.12, "
-            "3.13, 3.14 (e.g. --python 3.12)",
-        ),
-        (
-            ["--s3dir", "my-bucket/app/"],
-            "invalid S3 folder 'my-bucket/app/': expected s3://bucket/prefix/ "
-            "(e.g. --s3dir s3://my-bucket/projects/my_app/lambda/)",
-        ),
-        (
-            ["--s3dir", "s3://my bucket/app/"],
-            "invalid S3 bucket name 'my bucket' in 's3://my bucket/app/': a bucket name has only "
-            "lowercase letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)",
-        ),
-        (
-            ["--tool", "pipenv"],
-            "unknown tool 'pipenv': choose one of pip, uv, poetry",
-        ),
-        (
-            ["--python", ""],
-            "unsupported Lambda Python version '': choose one of 3.10, 3.11, 3.12, 3.13, 3.14 "
-            "(e.g. --python 3.12)",
-        ),
-        (
-            ["--arch", ""],
-            "unknown Lambda architecture '': choose x86_64 or arm64 (e.g. --arch arm64)",
-        ),
-        (
-            ["--description", "d" * 83],
-            "description is 83 characters, over the 82 that fit next to the version stamp in "
-            "Lambda's 256: shorten --description",
-        ),
-        (
-            ["--license-info", "l" * 513],
-            "license info is 513 characters, over Lambda's 512: shorten --license-info (an "
-            "SPDX identifier or a URL)",
-        ),
+        (command, flags, message)
+        for flags, message in BAD_ARGUMENTS
+        for command in ("build", "run")
+        if command == "run" or flags[0] not in RUN_ONLY
     ],
 )
-@pytest.mark.parametrize("command", ["build", "run"])
 def test_bad_arguments_are_refused_before_any_build(
     make_project: MakeProject, cli: Any, command: str, flags: list[str], message: str
 ) -> None:
     project = make_project({"tinyutil": "1.0.0"})
     defaults = {"--layer-name": "ok_name", "--s3dir": "s3://bucket/app/"}
     for flag, value in defaults.items():
-        if flag not in flags:
+        if flag not in flags and command == "run":
             flags = [*flags, flag, value]
     outcome = cli(command, "--project", project, *flags)
     assert outcome.error == message
@@ -599,8 +611,9 @@ def test_publish_refuses_an_upload_of_other_requirements(
 ) -> None:
     project = make_project({"tinyutil": "1.0.0"})
     remote = ["--layer-name", layer_name, "--s3dir", f"s3://{bucket}/a/"]
-    for command in ("build", "package", "upload"):
-        assert cli(command, "--project", project, *remote).code == 0
+    for command in ("build", "package"):
+        assert cli(command, "--project", project).code == 0
+    assert cli("upload", "--project", project, *remote).code == 0
     make_project({"tinyutil": "1.1.0"})
     outcome = cli("publish", "--project", project, *remote)
     assert outcome.error == (
@@ -790,8 +803,9 @@ def test_publish_refuses_an_upload_for_another_target(
 ) -> None:
     project = make_project({"fastcalc": "1.0.0"})
     remote = ["--layer-name", layer_name, "--s3dir", f"s3://{bucket}/a/"]
-    for command in ("build", "package", "upload"):
-        assert cli(command, "--project", project, "--arch", "arm64", *remote).code == 0
+    for command in ("build", "package"):
+        assert cli(command, "--project", project, "--arch", "arm64").code == 0
+    assert cli("upload", "--project", project, "--arch", "arm64", *remote).code == 0
     outcome = cli("publish", "--project", project, *remote)
     assert outcome.error == (
         f"s3://{bucket}/a/layer/layer.zip was built for another target or package options "
@@ -876,12 +890,51 @@ def test_local_bad_input_starts_no_endpoint(make_project: MakeProject, cli: Any)
     assert_nothing_built(project)
 
 
-def test_local_build_needs_no_endpoint(make_project: MakeProject, cli: Any) -> None:
+def test_local_is_a_flag_of_the_aws_commands_only(make_project: MakeProject, cli: Any) -> None:
+    # build and package never talk to AWS: --local there is a mistake, not a no-op.
     project = make_project({"tinyutil": "1.0.0"})
     outcome = cli("build", "--project", project, "--local", "--json")
-    assert outcome.json["distributions"] == {"tinyutil": "1.0.0"}
-    assert "local AWS endpoint" not in outcome.err
-    assert not (project / "build" / "lambda" / "local-aws").exists()
+    assert outcome.code == 2
+    assert "unrecognized arguments: --local" in outcome.err
+    assert not (project / "build").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "foreign"),
+    [
+        ("build", ["--yes"]),
+        ("build", ["--grant-public"]),
+        ("build", ["--layer-name", "x"]),
+        ("build", ["--slim"]),
+        ("package", ["--index-url", "http://127.0.0.1:1/simple/"]),
+        ("package", ["--s3dir", "s3://bucket/a/"]),
+        ("upload", ["--force"]),
+        ("upload", ["--compress-level", "9"]),
+        ("publish", ["--region", "eu-west-1=s3://bucket-eu/a/"]),
+        ("publish", ["--rebuild"]),
+        ("run", ["--keep-last", "3"]),
+        ("plan", ["--yes"]),
+        ("prune", ["--python", "3.12"]),
+        ("prune", ["--force"]),
+    ],
+)
+def test_a_flag_of_another_command_is_refused(
+    make_project: MakeProject, cli: Any, command: str, foreign: list[str]
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    outcome = cli(command, "--project", project, *foreign)
+    assert outcome.code == 2
+    assert f"unrecognized arguments: {' '.join(foreign)}" in outcome.err
+    assert not (project / "build").exists()
+
+
+def test_help_lists_only_the_commands_own_flags(cli: Any) -> None:
+    run_help = cli("run", "--help").out
+    assert "--grant-public" in run_help and "--slim" in run_help
+    assert "--keep-last" not in run_help and "--yes" not in run_help
+    build_help = cli("build", "--help").out
+    assert "--index-url" in build_help
+    assert "--layer-name" not in build_help and "--slim" not in build_help
 
 
 def test_local_steps_one_process_each(make_project: MakeProject) -> None:
@@ -953,8 +1006,6 @@ def test_the_index_is_not_part_of_the_build_record(
     assert cli("build", "--project", project, "--index-url", wheel_index.url).code == 0
     package = cli("package", "--project", project)
     assert package.code == 0, package.err
-    with_codeartifact = cli("package", "--project", project, "--codeartifact", "my-domain/store")
-    assert with_codeartifact.code == 0, with_codeartifact.err
     other_target = cli("package", "--project", project, "--python", "3.11")
     assert other_target.error.endswith(
         "pass the options given to `layer-builder build`, or build again"

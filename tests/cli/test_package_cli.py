@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 
 from layer_builder.cli import main
-from layer_builder.cli.packaging import add_package_arguments, package_options
+from layer_builder.cli.packaging import (
+    add_package_arguments,
+    add_package_identity_arguments,
+    package_options,
+)
 from layer_builder.errors import ConfigurationError
 from tests.conftest import MakeProject
 
@@ -109,6 +113,7 @@ def test_bad_packaging_flags_are_one_line_errors(
 def test_flags_win_over_pyproject() -> None:
     parser = argparse.ArgumentParser()
     add_package_arguments(parser)
+    add_package_identity_arguments(parser)
     args = parser.parse_args(["--compress-level", "9", "--reserve", "1 MiB"])
     config = {"compress_level": 1, "slim": True, "strip": True, "reserve": 5}
     options = package_options(args, config, excludes=["six"])
@@ -123,7 +128,7 @@ def test_flags_win_over_pyproject() -> None:
 
 def test_strip_takes_an_optional_mode() -> None:
     parser = argparse.ArgumentParser()
-    add_package_arguments(parser)
+    add_package_identity_arguments(parser)
     plain = package_options(parser.parse_args(["--strip"]), {}, None)
     assert (plain.strip, plain.strip_mode) == (True, "debug")
     unneeded = package_options(parser.parse_args(["--strip", "unneeded"]), {}, None)
