@@ -77,6 +77,55 @@ class SourceOnlyDependencyError(NoCompatibleWheelError):
         )
 
 
+class IndexAuthError(BuildError):
+    """The package index refused the request for lack of valid credentials (401 or 403)."""
+
+    def __init__(self, index_url: str, status: int, package: str = ""):
+        #: Printable: any credentials in it are masked.
+        self.index_url = index_url
+        self.status = status
+        self.package = package
+        reason = {401: "401 Unauthorized", 403: "403 Forbidden"}.get(status, str(status))
+        asked = f" when asked for {package!r}" if package else ""
+        super().__init__(
+            f"the package index {index_url} refused the credentials ({reason}){asked}: check "
+            f"the user and token the index URL carries (PIP_INDEX_URL, UV_DEFAULT_INDEX, "
+            f"--index-url, --codeartifact) and that they may read this index"
+        )
+
+
+class PackageNotFoundError(BuildError):
+    """A dependency, or the pinned version of it, is not in the package index."""
+
+    def __init__(
+        self,
+        package: str,
+        where: str = "the package index",
+        requirement: str = "",
+        versions: Sequence[str] = (),
+    ):
+        self.package = package
+        self.requirement = requirement
+        self.versions = tuple(versions)
+        fix = "or add the index that serves it (--extra-index-url)"
+        if requirement and requirement != package:
+            found = f" (it has {', '.join(self.versions)})" if self.versions else ""
+            message = (
+                f"no version of {package!r} matching {requirement!r} is in {where}{found}: "
+                f"pin a version it has (then lock again), {fix}"
+            )
+        else:
+            message = (
+                f"{package!r} is not in {where}: check the name your lock or requirements file "
+                f"gives, {fix}"
+            )
+        super().__init__(message)
+
+
+class NoDependenciesError(ProjectError):
+    """The manifest, with the extras and groups asked for, lists no dependency."""
+
+
 class StaleLockError(ProjectError):
     """The lock file no longer matches pyproject.toml."""
 

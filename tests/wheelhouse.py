@@ -209,6 +209,8 @@ def build_index(root: Path) -> dict[str, str]:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     #: ``user:password`` the client must send with HTTP basic auth (None: open index).
     credentials: str | None = None
+    #: How a request without them is answered: 401 (asks for credentials) or 403.
+    refusal: int = 401
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -217,8 +219,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         if self.credentials is not None:
             expected = "Basic " + base64.b64encode(self.credentials.encode()).decode()
             if self.headers.get("Authorization") != expected:
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="index"')
+                self.send_response(self.refusal)
+                if self.refusal == 401:
+                    self.send_header("WWW-Authenticate", 'Basic realm="index"')
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return None
@@ -228,8 +231,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 class IndexServer:
     """Serves a directory over HTTP on 127.0.0.1 (a free port) from a thread."""
 
-    def __init__(self, root: Path, credentials: str | None = None):
-        handler_class = type("_Handler", (_QuietHandler,), {"credentials": credentials})
+    def __init__(self, root: Path, credentials: str | None = None, refusal: int = 401):
+        attributes = {"credentials": credentials, "refusal": refusal}
+        handler_class = type("_Handler", (_QuietHandler,), attributes)
         handler = partial(handler_class, directory=str(root))
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)

@@ -6,22 +6,13 @@ import abc
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 from packaging.utils import canonicalize_name
 
+from layer_builder.installers.redaction import redact, redact_url, secrets_to_mask, url_secrets
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
-
-
-def redact_url(url: str) -> str:
-    """``https://user:token@host/simple`` -> ``https://****@host/simple``."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"****@{host}"))
 
 
 def _redacted_repr(urls: object) -> str:
@@ -68,24 +59,19 @@ class IndexOptions:
             env["UV_INDEX"] = " ".join(self.extra_index_urls)
         return env
 
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every index URL, the main one first."""
+        return tuple(u for u in (self.index_url, *self.extra_index_urls) if u)
+
     def secrets(self) -> tuple[str, ...]:
-        """The credential parts of the URLs (``user:token``, ``token``), for redaction."""
-        found = []
-        for url in (self.index_url, *self.extra_index_urls):
-            netloc = urlsplit(url or "").netloc
-            if "@" not in netloc:
-                continue
-            userinfo = netloc.rsplit("@", 1)[0]
-            # A lone token (``https://TOKEN@host``) is secret; of ``user:password``, the password.
-            secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
-            found += [userinfo, unquote(userinfo), secret, unquote(secret)]
-        return tuple(sorted(set(found), key=len, reverse=True))
+        """The credential parts of the URLs (``user:token``, ``token``), to hand to
+        ``run_command``, which masks them."""
+        return secrets_to_mask(s for url in self.urls for s in url_secrets(url))
 
     def redact(self, text: str) -> str:
         """``text`` with every credential of these URLs replaced by ``****``."""
-        for secret in self.secrets():
-            text = text.replace(secret, "****")
-        return text
+        return redact(text, self.secrets())
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> IndexOptions:

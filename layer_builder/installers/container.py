@@ -18,6 +18,11 @@ from layer_builder.errors import ConfigurationError, ToolMissingError
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.poetry import PoetryInstaller
 from layer_builder.installers.process import run_command
+from layer_builder.installers.selection import (
+    check_poetry_selection,
+    refuse_selection_for_requirements,
+    require_dependencies,
+)
 from layer_builder.installers.uv import UvInstaller, scratch_file
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
@@ -118,9 +123,14 @@ class ContainerInstaller(Installer):
                 f"{self.engine} is not installed, so the build cannot run in a container: "
                 f"install {self.engine}, or build on the host (drop --container)"
             )
+        if manifest.tool is Tool.POETRY:
+            check_poetry_selection(manifest, self.options)
+        elif manifest.tool is Tool.PIP:
+            refuse_selection_for_requirements(manifest, self.options)
         with scratch_file("requirements.txt") as requirements:
             self.export(manifest, requirements, target)
             text = requirements.read_text(encoding="utf-8")
+            require_dependencies(text, manifest, self.options)
             command = self.command(
                 manifest.project_dir,
                 requirements,
@@ -133,6 +143,7 @@ class ContainerInstaller(Installer):
                 what=f"{self.engine} build in {self.image_for(target)}",
                 env=self.index.pip_environment(),
                 cwd=manifest.project_dir,
+                secrets=self.index.secrets(),
             )
 
 

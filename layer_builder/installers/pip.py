@@ -11,7 +11,9 @@ from packaging.version import Version
 
 from layer_builder.errors import InstallerFailedError, NoCompatibleWheelError, ToolMissingError
 from layer_builder.installers.base import IndexOptions, Installer
+from layer_builder.installers.index_errors import pip_failure
 from layer_builder.installers.process import run_command
+from layer_builder.installers.selection import require_dependencies
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
 
@@ -81,6 +83,7 @@ class PipInstaller(Installer):
         return version
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        require_dependencies(manifest.content.decode("utf-8", "replace"), manifest)
         self.check_version()
         command = self.command(manifest, target, dir_target)
         try:
@@ -89,11 +92,14 @@ class PipInstaller(Installer):
                 what=f"pip install for {target.runtime} {target.architecture}",
                 env=self.index.pip_environment(),
                 cwd=manifest.project_dir,
+                secrets=self.index.secrets(),
             )
-        except InstallerFailedError as exc:
-            failed = InstallerFailedError(
-                exc.args[0], exc.command, self.index.redact(exc.output), exc.returncode
-            )
+        except InstallerFailedError as failed:
+            # pip reads PIP_INDEX_URL from the shell when no index was given.
+            index = self.index.merged_over(IndexOptions.from_environment())
+            known = pip_failure(failed.output, index.urls)
+            if known is not None:
+                raise known from failed
             missing = _NO_MATCH.search(failed.output)
             if missing:
                 detail = _FROM_VERSIONS.search(failed.output)
@@ -102,4 +108,4 @@ class PipInstaller(Installer):
                     target.description,
                     detail=f"pip: {detail[0]}" if detail else "",
                 ) from failed
-            raise failed from None
+            raise

@@ -15,6 +15,7 @@ from layer_builder.installers.base import IndexOptions, Installer, InstallOption
 from layer_builder.installers.pip import PipInstaller
 from layer_builder.installers.poetry_lock import export_for_target
 from layer_builder.installers.process import run_command
+from layer_builder.installers.selection import check_poetry_selection, require_dependencies
 from layer_builder.installers.uv import UvPipInstaller, find_uv, scratch_file
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
@@ -100,6 +101,7 @@ class PoetryInstaller(Installer):
                 what=f"poetry export of {manifest.path}",
                 env={"POETRY_VIRTUALENVS_CREATE": "false", "POETRY_NO_INTERACTION": "1"},
                 cwd=manifest.project_dir,
+                secrets=self.index.secrets(),
             )
         except InstallerFailedError as exc:
             if "command export does not exist" in exc.output:
@@ -117,8 +119,10 @@ class PoetryInstaller(Installer):
             raise
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        check_poetry_selection(manifest, self.options)
         with scratch_file("requirements.txt") as requirements:
             self.export(manifest, requirements, target)
+            require_dependencies(requirements.read_text(encoding="utf-8"), manifest, self.options)
             uv = (self.uv or find_uv()) if self.use_uv else None
             if uv:
                 UvPipInstaller(uv, self.index, self.options).install_requirements(

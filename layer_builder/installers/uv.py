@@ -25,7 +25,13 @@ from layer_builder.errors import (
     ToolMissingError,
 )
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
+from layer_builder.installers.index_errors import uv_failure
 from layer_builder.installers.process import run_command
+from layer_builder.installers.selection import (
+    refuse_selection_for_requirements,
+    require_dependencies,
+    uv_selection_error,
+)
 from layer_builder.model.layout import LayerPathLayout
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
@@ -33,10 +39,6 @@ from layer_builder.model.target import LayerTarget
 _NO_WHEEL = re.compile(
     r"Because (?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? has no (?P<kind>usable )?wheels"
     r"(?P<detail>.*?)(?= and you require|, we can conclude|$)"
-)
-_NOT_FOUND = re.compile(
-    r"Because (?:(?P<missing>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry"
-    r"|there is no version of (?P<version>[A-Za-z0-9][A-Za-z0-9._-]*)\S*)"
 )
 _BUILT_INCOMPATIBLE = re.compile(r"The built wheel `(?P<wheel>[^`]+\.whl)` is not compatible")
 _REQUIREMENT_NAME = re.compile(
@@ -175,12 +177,14 @@ class UvPipInstaller(Installer):
         index: IndexOptions,
     ) -> str:
         try:
-            return run_command(command, what=what, env=env, cwd=cwd)
-        except InstallerFailedError as exc:
-            output = index.redact(exc.output)
-            # The typed errors below keep the (redacted) command and output as their cause.
-            failed = InstallerFailedError(exc.args[0], exc.command, output, exc.returncode)
+            return run_command(command, what=what, env=env, cwd=cwd, secrets=index.secrets())
+        except InstallerFailedError as failed:
+            # The typed errors below keep the command and output (masked) as their cause.
+            output = failed.output
             flat = " ".join(output.split())  # uv wraps long lines
+            known = uv_failure(flat, index.urls)
+            if known is not None:
+                raise known from failed
             missing = _NO_WHEEL.search(flat)
             if missing:
                 package = canonicalize_name(missing["package"])
@@ -195,18 +199,14 @@ class UvPipInstaller(Installer):
                 raise IncompatibleWheelError(
                     [(name, sorted(str(t) for t in tags))], target.description
                 ) from failed
-            absent = _NOT_FOUND.search(flat)
-            if absent:
-                package = canonicalize_name(absent["missing"] or absent["version"])
-                raise NoCompatibleWheelError(
-                    package, target.description, detail="uv: no such version in the index"
-                ) from failed
-            raise failed from None
+            raise
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         # A requirements file is pip's format: uv follows the index pip's environment names
         # (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL) unless an index was given, so both tools
         # install the same thing.
+        refuse_selection_for_requirements(manifest, self.options)
+        require_dependencies(manifest.content.decode("utf-8", "replace"), manifest)
         index = self.index.merged_over(IndexOptions.from_environment())
         self.install_requirements(
             manifest.path, target, dir_target, cwd=manifest.project_dir, index=index
@@ -283,6 +283,7 @@ class UvInstaller(UvPipInstaller):
                 what=f"uv export of {manifest.path}",
                 env=env,
                 cwd=manifest.project_dir,
+                secrets=self.index.secrets(),
             )
         except InstallerFailedError as exc:
             if "needs to be updated" in exc.output:
@@ -291,9 +292,10 @@ class UvInstaller(UvPipInstaller):
                     f"{manifest.project_dir / 'pyproject.toml'}: run `uv lock` in "
                     f"{manifest.project_dir} and commit the new lock"
                 ) from None
-            raise InstallerFailedError(
-                exc.args[0], exc.command, self.index.redact(exc.output), exc.returncode
-            ) from None
+            unknown = uv_selection_error(exc.output, manifest)
+            if unknown is not None:
+                raise unknown from None
+            raise
         if key is not None and not checked:
             with contextlib.suppress(OSError):
                 record.parent.mkdir(parents=True, exist_ok=True)
@@ -302,4 +304,5 @@ class UvInstaller(UvPipInstaller):
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         with scratch_file("requirements.txt") as requirements:
             self.export(manifest, requirements)
+            require_dependencies(requirements.read_text(encoding="utf-8"), manifest, self.options)
             self.install_requirements(requirements, target, dir_target, cwd=manifest.project_dir)

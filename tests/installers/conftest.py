@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import attrs
 import pytest
@@ -42,11 +43,21 @@ class AuthIndex:
         return self.url.replace("http://", f"http://{self.user}:{self.password}@")
 
 
-@pytest.fixture(scope="session")
-def auth_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthIndex]:
-    root = tmp_path_factory.mktemp("auth-index")
+def _auth_index(root: Path, refusal: int) -> Iterator[AuthIndex]:
     build_index(root)
     password = "s3cr3t-Tok3n-4-layers"  # a test secret the tests hunt for
-    server = IndexServer(root, credentials=f"builder:{password}").start()
+    server = IndexServer(root, credentials=f"builder:{password}", refusal=refusal).start()
     yield AuthIndex(server.url, "builder", password)
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthIndex]:
+    """Answers 401 Unauthorized without the right credentials."""
+    yield from _auth_index(tmp_path_factory.mktemp("auth-index"), 401)
+
+
+@pytest.fixture(scope="session")
+def forbidding_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthIndex]:
+    """Answers 403 Forbidden without the right credentials (as Artifactory or Nexus may)."""
+    yield from _auth_index(tmp_path_factory.mktemp("forbidding-index"), 403)

@@ -13,6 +13,7 @@ from layer_builder.errors import (
     IncompatibleWheelError,
     InstallerFailedError,
     NoCompatibleWheelError,
+    PackageNotFoundError,
 )
 from layer_builder.installers import (
     Installer,
@@ -96,7 +97,7 @@ def test_failed_install_keeps_the_previous_tree_and_no_partial_one(
     project = make_project({"tinyutil": "1.0.0"})
     first = build(project, ARM312, installer)
     make_project({"no-such-dist": "1.0"}, hashes=False)
-    with pytest.raises(NoCompatibleWheelError):
+    with pytest.raises(PackageNotFoundError, match="'no-such-dist' is not in the package index"):
         build(project, ARM312, installer)
     artifacts = LayerPathLayout(project).dir_artifacts
     assert sorted(p.name for p in artifacts.iterdir()) == ["build-record.json", "python"]
