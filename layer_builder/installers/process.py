@@ -12,7 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from layer_builder.errors import InstallerFailedError, ToolMissingError
-from layer_builder.installers.redaction import environment_secrets, redact, secrets_to_mask
+from layer_builder.installers.redaction import (
+    environment_secrets,
+    redact,
+    secrets_to_mask,
+    text_secrets,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +39,9 @@ def run_command(
     """Run ``command``, logging each output line at DEBUG; return the combined output.
 
     ``env`` is added to the current environment; it is the only place secrets (index
-    credentials) may travel. ``secrets``, the credentials in any URL of the child's
-    environment and the values of its ``*PASSWORD*``/``*TOKEN*``/``*SECRET*`` variables are
-    masked in everything this function logs, returns or raises.
+    credentials) may travel. ``secrets``, the credentials of any URL in the child's
+    environment or command line, and the values of its ``*PASSWORD*``/``*TOKEN*``/
+    ``*SECRET*`` variables are masked in everything this function logs, returns or raises.
 
     The child runs in its own process group, and is stopped (SIGTERM, then SIGKILL after
     ``STOP_GRACE_SECONDS``) with everything it started when anything interrupts the
@@ -44,7 +49,10 @@ def run_command(
     the call.
     """
     full_env = {**os.environ, **(env or {})}
-    masked = secrets_to_mask((*secrets, *environment_secrets(full_env)))
+    # Credentials belong in the environment only, but a URL with them in the command line
+    # (a requirement given by hand) is masked all the same.
+    in_command = (s for part in command for s in text_secrets(part))
+    masked = secrets_to_mask((*secrets, *environment_secrets(full_env), *in_command))
     shown = tuple(redact(part, masked) for part in command)
     # The full command (19 --platform flags for pip) only with -v; failures always carry it.
     logger.info("%s", what)

@@ -45,13 +45,17 @@ def url_secrets(url: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((userinfo, unquote(userinfo), secret, unquote(secret))))
 
 
+def text_secrets(text: str) -> tuple[str, ...]:
+    """The credentials of every ``http(s)://user:token@host`` URL in ``text``."""
+    return tuple(s for m in _URL_WITH_USERINFO.finditer(text) for s in url_secrets(m.group(0)))
+
+
 def environment_secrets(environment: Mapping[str, str]) -> tuple[str, ...]:
     """The secrets an environment hands a child: URL credentials in any variable, and the
     values of variables named as secrets."""
     found: list[str] = []
     for name, value in environment.items():
-        for match in _URL_WITH_USERINFO.finditer(value):
-            found += url_secrets(match.group(0))
+        found += text_secrets(value)
         if _SECRET_NAME.search(name) and len(value) >= _MIN_NAMED_SECRET_LENGTH:
             found.append(value)
     return tuple(found)
