@@ -17,6 +17,8 @@ from layer_builder.cli.packaging import (
     package_options,
 )
 from layer_builder.errors import ConfigurationError
+from layer_builder.steps.package.size_report import LAMBDA_UNZIPPED_LIMIT
+from layer_builder.steps.package.step import PackageOptions
 from tests.conftest import MakeProject
 
 PINS = {"tinyhttp": "2.0.0", "tinyutil": "1.0.0", "fastcalc": "1.0.0"}
@@ -99,6 +101,10 @@ def test_settings_come_from_pyproject(make_project: MakeProject, cli: Any) -> No
         (["--reserve", "lots"],
          "invalid size 'lots': give bytes or a number with kB, MB, GB (or KiB, MiB, GiB), "
          "e.g. --reserve 20MB"),
+        (["--reserve", "300MB"],
+         "--reserve 300.0 MB (300,000,000 bytes) is not below Lambda's 262.1 MB unzipped "
+         "limit (262,144,000 bytes), so no room is left for the layer: reserve only what the "
+         "function's own code and its other layers take (e.g. --reserve 20MB)"),
     ],
 )  # fmt: skip
 def test_bad_packaging_flags_are_one_line_errors(
@@ -108,6 +114,19 @@ def test_bad_packaging_flags_are_one_line_errors(
     code, out, err = cli("package", "--project", project, *flags)
     assert (code, out) == (1, "")
     assert err.strip().splitlines()[-1] == f"layer-builder: error: {message}"
+
+
+def test_reserve_is_checked_against_the_limit_when_options_are_made() -> None:
+    assert PackageOptions(reserve=LAMBDA_UNZIPPED_LIMIT - 1).size_limit.available == 1
+    with pytest.raises(ConfigurationError, match=r"^--reserve 262\.1 MB .* is not below"):
+        PackageOptions(reserve=LAMBDA_UNZIPPED_LIMIT)
+    with pytest.raises(ConfigurationError, match=r"^--reserve 1\.0 kB .* is not below"):
+        PackageOptions(max_unzipped_size=1000, reserve=1000)
+    with pytest.raises(ConfigurationError) as info:
+        PackageOptions(reserve=-1)
+    assert (
+        str(info.value) == "reserve of -1 bytes is negative: give 0 or more (e.g. --reserve 20MB)"
+    )
 
 
 def test_flags_win_over_pyproject() -> None:

@@ -64,6 +64,21 @@ def _check_strip_mode(_: object, __: attrs.Attribute[str], value: str) -> None:
         )
 
 
+def _check_reserve(options: PackageOptions, _: attrs.Attribute[int], value: int) -> None:
+    limit = options.max_unzipped_size
+    if value < 0:
+        raise ConfigurationError(
+            f"reserve of {value:,} bytes is negative: give 0 or more (e.g. --reserve 20MB)"
+        )
+    if value >= limit:
+        raise ConfigurationError(
+            f"--reserve {format_size(value)} ({value:,} bytes) is not below Lambda's "
+            f"{format_size(limit)} unzipped limit ({limit:,} bytes), so no room is left for "
+            f"the layer: reserve only what the function's own code and its other layers "
+            f"take (e.g. --reserve 20MB)"
+        )
+
+
 @attrs.frozen
 class PackageOptions:
     """How the tree becomes a zip. What changes the layer's content (excludes, slimming) is
@@ -75,7 +90,7 @@ class PackageOptions:
     #: Lambda's unzipped limit for the function and all its layers.
     max_unzipped_size: int = LAMBDA_UNZIPPED_LIMIT
     #: Bytes of that limit kept for the function's own code and its other layers.
-    reserve: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    reserve: int = attrs.field(default=0, validator=_check_reserve)
     #: Leave out bytecode caches, dependencies' tests, headers, Cython sources, type stubs.
     slim: bool = False
     #: ``strip --strip-debug`` copies of shared objects on their way into the zip.
