@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from layer_builder.aws.client_config import check_account_id
 from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket, head_object_or_none
 from layer_builder.errors import AwsError
 from layer_builder.installers import Installer
@@ -97,6 +98,7 @@ class LayerWorkflow:
         regions: Sequence[RegionTarget] = (),
         grants: Sequence[Grant] = (),
         use_build_cache: bool = True,
+        expected_bucket_owner: str | None = None,
     ):
         self.project_dir = Path(project_dir).resolve()
         self.target = target or LayerTarget()
@@ -118,6 +120,10 @@ class LayerWorkflow:
         self.grants = tuple(grants)
         self._region_aws: dict[str, AwsClients] = {}
         self._aws = aws
+        #: The account that must own every bucket used (sent as ``ExpectedBucketOwner``).
+        self.expected_bucket_owner = (
+            check_account_id(expected_bucket_owner) if expected_bucket_owner else None
+        )
 
     @property
     def layer_name(self) -> str:
@@ -133,7 +139,10 @@ class LayerWorkflow:
 
     @cached_property
     def aws(self) -> AwsClients:
-        return self._aws or AwsClients.from_session()
+        owner = self.expected_bucket_owner
+        if self._aws is None:
+            return AwsClients.from_session(expected_bucket_owner=owner)
+        return self._aws.with_expected_bucket_owner(owner)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -196,7 +205,7 @@ class LayerWorkflow:
         """Check what can be checked before any work: the manifest and the S3 bucket."""
         _ = self.manifest
         with aws_errors(f"checking S3 bucket {self.s3_layout.s3dir_lambda.bucket!r}"):
-            check_bucket(self.aws.s3, self.s3_layout.s3dir_lambda.bucket)
+            check_bucket(self.aws.s3, self.s3_layout.s3dir_lambda.bucket, self.aws.region)
         if self.publish_options.storage_mode is not None:
             check_storage_mode_supported(self.aws.lambda_)
         if self.publish_options.storage_mode == "REFERENCE":
@@ -206,7 +215,7 @@ class LayerWorkflow:
             bucket = region.s3dir_lambda.bucket
             s3 = self.region_aws(region.region).s3
             with aws_errors(f"checking S3 bucket {bucket!r} ({region.region})"):
-                check_bucket(s3, bucket)
+                check_bucket(s3, bucket, region.region)
             if self.publish_options.storage_mode == "REFERENCE":
                 require_versioned_bucket(s3, bucket)
 

@@ -5,35 +5,60 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import attrs
 import boto3
-import botocore.config
 import botocore.exceptions
 
+from layer_builder.aws.client_config import ClientTimeouts, expect_bucket_owner, make_client
 from layer_builder.errors import AwsError
 from layer_builder.model.s3path import S3Path
 
-_RETRIES = botocore.config.Config(retries={"mode": "standard", "max_attempts": 5})
+
+def session_region(session: boto3.session.Session, what: str = "") -> str:
+    """The session's region, else ``AWS_REGION``; an ``AwsError`` saying how to set one."""
+    # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs, the
+    # Lambda runtime and most CI setups export, so honour it as well.
+    region = session.region_name or os.environ.get("AWS_REGION")
+    if not region:
+        needs = f"{what} needs an AWS region, and " if what else ""
+        raise AwsError(
+            f"{needs}no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), "
+            f"or a region in your AWS profile"
+        )
+    return str(region)
 
 
 @attrs.frozen
 class AwsClients:
-    """The S3 and Lambda clients the steps talk to, in one region."""
+    """The S3 and Lambda clients the steps talk to, in one region.
+
+    With ``expected_bucket_owner`` (an account id), every S3 call whose input has
+    ``ExpectedBucketOwner`` carries it: a handler on the S3 client adds it, so no call site
+    can forget it (see :func:`~layer_builder.aws.client_config.expect_bucket_owner`).
+    """
 
     s3: Any = attrs.field(repr=False)
     lambda_: Any = attrs.field(repr=False)
     #: Where the clients came from, to make the same account's clients in other regions.
     session: Any = attrs.field(default=None, repr=False, eq=False)
     endpoint_url: str | None = None
+    expected_bucket_owner: str | None = None
+    timeouts: ClientTimeouts = attrs.field(factory=ClientTimeouts, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.expected_bucket_owner:
+            expect_bucket_owner(self.s3, self.expected_bucket_owner)
 
     @property
     def region(self) -> str:
         return str(self.lambda_.meta.region_name)
 
     def for_region(self, region: str) -> AwsClients:
-        """The same credentials and endpoint in ``region`` (for multi-region publishing)."""
+        """The same credentials, endpoint and settings in ``region`` (for multi-region
+        publishing)."""
         if region == self.region:
             return self
         if self.session is None:
@@ -41,38 +66,51 @@ class AwsClients:
                 f"cannot make AWS clients for region {region!r} from clients built by hand: "
                 f"build them with AwsClients.from_session()"
             )
-        kwargs: dict[str, Any] = {"config": _RETRIES, "region_name": region}
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
+        return self._made(self.session, region)
+
+    def with_expected_bucket_owner(self, account: str | None) -> AwsClients:
+        """These clients, sending ``ExpectedBucketOwner=account`` on every S3 call."""
+        if not account or account == self.expected_bucket_owner:
+            return self
+        if self.session is not None:  # fresh clients: the given ones stay as they were
+            return attrs.evolve(
+                self._made(self.session, self.region), expected_bucket_owner=account
+            )
+        return attrs.evolve(self, expected_bucket_owner=account)
+
+    def _made(self, session: Any, region: str) -> AwsClients:
+        make = partial(make_client, session, region=region, timeouts=self.timeouts)
         return AwsClients(
-            s3=self.session.client("s3", **kwargs),
-            lambda_=self.session.client("lambda", **kwargs),
-            session=self.session,
+            s3=make("s3", endpoint_url=self.endpoint_url),
+            lambda_=make("lambda", endpoint_url=self.endpoint_url),
+            session=session,
             endpoint_url=self.endpoint_url,
+            expected_bucket_owner=self.expected_bucket_owner,
+            timeouts=self.timeouts,
         )
 
     @classmethod
     def from_session(
-        cls, session: boto3.session.Session | None = None, endpoint_url: str | None = None
+        cls,
+        session: boto3.session.Session | None = None,
+        endpoint_url: str | None = None,
+        *,
+        expected_bucket_owner: str | None = None,
+        timeouts: ClientTimeouts | None = None,
     ) -> AwsClients:
-        """Clients from the normal boto3 chain (profile, env, ``AWS_ENDPOINT_URL``...)."""
+        """Clients from the normal boto3 chain (profile, env, ``AWS_ENDPOINT_URL``...), with
+        bounded timeouts (``timeouts``) and a checked endpoint URL."""
         session = session or boto3.session.Session()
-        # botocore reads only AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs, the
-        # Lambda runtime and most CI setups export, so honour it as well.
-        region = session.region_name or os.environ.get("AWS_REGION")
-        if not region:
-            raise AwsError(
-                "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), "
-                "or a region in your AWS profile"
-            )
-        kwargs: dict[str, Any] = {"config": _RETRIES, "region_name": region}
-        if endpoint_url:
-            kwargs["endpoint_url"] = endpoint_url
+        region = session_region(session)
+        timeouts = timeouts or ClientTimeouts()
+        make = partial(make_client, session, region=region, timeouts=timeouts)
         return cls(
-            s3=session.client("s3", **kwargs),
-            lambda_=session.client("lambda", **kwargs),
+            s3=make("s3", endpoint_url=endpoint_url),
+            lambda_=make("lambda", endpoint_url=endpoint_url),
             session=session,
             endpoint_url=endpoint_url,
+            expected_bucket_owner=expected_bucket_owner,
+            timeouts=timeouts,
         )
 
 
@@ -107,6 +145,13 @@ def aws_errors(action: str) -> Iterator[None]:
             f"{action} failed: no AWS credentials found: configure a profile or the "
             f"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY variables, or try --local"
         ) from None
+    except (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError) as exc:
+        kind = "connect" if isinstance(exc, botocore.exceptions.ConnectTimeoutError) else "read"
+        raise AwsError(
+            f"{action} failed: {exc.kwargs.get('endpoint_url')} did not answer in time "
+            f"({kind} timeout, on every attempt): check AWS_ENDPOINT_URL, your network and "
+            f"proxy, then run again"
+        ) from exc
     except botocore.exceptions.EndpointConnectionError as exc:
         raise AwsError(
             f"{action} failed: cannot reach {exc.kwargs.get('endpoint_url')}: check "
@@ -147,10 +192,20 @@ def head_object_or_none(s3: Any, s3path: S3Path, version_id: str | None = None) 
             raise
 
 
-def check_bucket(s3: Any, bucket: str) -> None:
-    """Fail before any work when the bucket is missing or not ours to use."""
+def bucket_region(response: Any) -> str | None:
+    """The region a HeadBucket answer (or its error) names, if any."""
+    found = response.get("BucketRegion")
+    if not found:
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        found = headers.get("x-amz-bucket-region")
+    return str(found) if found else None
+
+
+def check_bucket(s3: Any, bucket: str, region: str | None = None) -> None:
+    """Fail before any work when the bucket is missing, not ours to use, or in another
+    region than ``region`` (Lambda publishes only from a bucket in its own region)."""
     try:
-        s3.head_bucket(Bucket=bucket)
+        response = s3.head_bucket(Bucket=bucket)
     except botocore.exceptions.ClientError as exc:
         code = error_code(exc)
         if code in ("404", "NoSuchBucket"):
@@ -160,10 +215,18 @@ def check_bucket(s3: Any, bucket: str) -> None:
         if code in ("403", "AccessDenied"):
             raise AwsError(
                 f"no access to S3 bucket {bucket!r}: grant the caller s3:ListBucket, "
-                f"s3:GetObject and s3:PutObject on it, or use other credentials"
+                f"s3:GetObject and s3:PutObject on it, or use other credentials (or, with "
+                f"--expected-bucket-owner, check the bucket belongs to that account)"
             ) from None
         with aws_errors(f"checking S3 bucket {bucket!r}"):
             raise
     except botocore.exceptions.BotoCoreError:
         with aws_errors(f"checking S3 bucket {bucket!r}"):
             raise
+    found = bucket_region(response)
+    if region and found and found != region:
+        raise AwsError(
+            f"S3 bucket {bucket!r} is in {found}, but the layer is published in {region}, "
+            f"and Lambda reads a layer's zip only from a bucket in its own region: use a "
+            f"bucket in {region} (--s3dir), or publish in {found} (AWS_REGION={found})"
+        )

@@ -11,8 +11,19 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
 
-from layer_builder.aws.clients import aws_errors
+from layer_builder.aws.client_config import make_client
+from layer_builder.aws.clients import aws_errors, session_region
 from layer_builder.errors import ConfigurationError
+
+
+def codeartifact_client(session: Any = None) -> Any:
+    """A CodeArtifact client of ``session`` (else the default chain), in its region; no
+    region configured is an ``AwsError`` saying how to set one."""
+    import boto3
+
+    session = session or boto3.session.Session()
+    region = session_region(session, "--codeartifact (CodeArtifact is regional)")
+    return make_client(session, "codeartifact", region)
 
 
 @attrs.frozen

@@ -152,12 +152,18 @@ class LocalAwsEndpoint:
     def clients(self) -> AwsClients:
         return AwsClients.from_session(self.session(), endpoint_url=self.endpoint_url)
 
-    def ensure_bucket(self, bucket: str) -> None:
+    def ensure_bucket(self, bucket: str, region: str | None = None) -> None:
+        """Create ``bucket`` (in ``region``, by default the endpoint's) if it is missing."""
         s3 = self.client("s3")
+        region = region or self.region
+        # us-east-1 is the one region S3 refuses as a LocationConstraint.
+        where = {} if region == "us-east-1" else {"LocationConstraint": region}
         with aws_errors(f"creating S3 bucket {bucket!r} on the local endpoint"):
             existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
             if bucket not in existing:
-                s3.create_bucket(Bucket=bucket)
+                s3.create_bucket(
+                    Bucket=bucket, **({"CreateBucketConfiguration": where} if where else {})
+                )
 
     def __enter__(self) -> LocalAwsEndpoint:
         return self.start()

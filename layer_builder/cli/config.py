@@ -37,6 +37,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "description": str,
     "license_info": str,
     "storage_mode": str,
+    "expected_bucket_owner": str,
     "regions": dict,
     "grant_accounts": list,
     "grant_orgs": list,

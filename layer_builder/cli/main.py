@@ -93,7 +93,7 @@ def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
             with aws_errors(f"creating S3 bucket {bucket!r} on the local endpoint"):
                 endpoint.ensure_bucket(bucket)
         for region in region_targets(args, config):
-            endpoint.ensure_bucket(region.s3dir_lambda.bucket)
+            endpoint.ensure_bucket(region.s3dir_lambda.bucket, region.region)
         yield endpoint.clients()
 
 

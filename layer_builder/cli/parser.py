@@ -89,6 +89,12 @@ def _add_local(p: argparse.ArgumentParser) -> None:
                    help="run against an embedded moto server on 127.0.0.1")  # fmt: skip
 
 
+def _add_bucket_owner(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--expected-bucket-owner", metavar="ACCOUNT_ID",
+                   help="the AWS account that must own every S3 bucket used (sent as "
+                        "ExpectedBucketOwner on each S3 call)")  # fmt: skip
+
+
 def _add_publish(p: argparse.ArgumentParser) -> None:
     p.add_argument("--description", help="text before the version stamp in Description")
     p.add_argument("--license-info", help="LicenseInfo of the published version")
@@ -105,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     install = _group(_add_install)
     layer_identity = _group(_add_package_identity)
     package = _group(add_package_arguments)
-    aws = _group(_add_layer_name, _add_s3dir, _add_local)
+    aws = _group(_add_layer_name, _add_s3dir, _add_local, _add_bucket_owner)
     publish = _group(_add_publish)
     regions = _group(add_region_arguments)
     grants = _group(add_grant_arguments)

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import boto3
 
 from layer_builder.aws.clients import AwsClients
-from layer_builder.aws.codeartifact import CodeArtifactRepository
+from layer_builder.aws.codeartifact import CodeArtifactRepository, codeartifact_client
 from layer_builder.cli.config import load_project_config
 from layer_builder.cli.operators import workflow_settings
 from layer_builder.cli.packaging import package_options
@@ -46,8 +45,7 @@ def make_build_installer(
     codeartifact = setting(args, config, "codeartifact", "codeartifact")
     if codeartifact and args.command in ("build", "run") and resolve_index:
         repository = CodeArtifactRepository.parse(codeartifact)
-        session = aws.session if aws is not None and aws.session is not None else None
-        client = (session or boto3.session.Session()).client("codeartifact")
+        client = codeartifact_client(aws.session if aws is not None else None)
         index = attrs.evolve(index, index_url=repository.index_url(client))
     options = InstallOptions(
         extras=setting(args, config, "extras", "extras") or (),
@@ -105,6 +103,9 @@ def make_workflow(
         use_build_cache=not getattr(args, "rebuild", False),
         # Progress only where someone watches: a terminal, not a CI log or a pipe.
         upload_progress=TerminalProgress(sys.stderr) if shows_progress(args) else None,
+        expected_bucket_owner=setting(
+            args, config, "expected_bucket_owner", "expected_bucket_owner"
+        ),
         **workflow_settings(args, config),
     )
     _ = workflow.manifest  # a missing manifest fails here, before anything runs
