@@ -50,7 +50,8 @@ class ClientTimeouts:
         return botocore.config.Config(
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            # botocore's "max_attempts" counts retries only (measured: 1 makes two requests).
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
         )
 
 
