@@ -13,6 +13,7 @@ if sys.version_info < (3, 10):  # noqa: UP036 (tests/test_host_pythons.py runs i
     )
 
 from layer_builder._version import __version__
+from layer_builder.aws.client_config import ClientTimeouts
 from layer_builder.aws.clients import AwsClients
 from layer_builder.aws.local import LocalAwsEndpoint
 from layer_builder.errors import (
@@ -20,11 +21,14 @@ from layer_builder.errors import (
     BuildError,
     ConfigurationError,
     IncompatibleWheelError,
+    IndexAuthError,
     InstallerFailedError,
     LayerBuilderError,
     LayerTooLargeError,
     NoCompatibleWheelError,
+    NoDependenciesError,
     PackageError,
+    PackageNotFoundError,
     ProjectError,
     SourceOnlyDependencyError,
     StaleLockError,
@@ -69,11 +73,13 @@ __all__ = [
     "BuildError",
     "BuildResult",
     "BuildStep",
+    "ClientTimeouts",
     "ConfigurationError",
     "ContainerInstaller",
     "Grant",
     "GrantResult",
     "IncompatibleWheelError",
+    "IndexAuthError",
     "IndexOptions",
     "InstallOptions",
     "InstalledDistribution",
@@ -89,7 +95,9 @@ __all__ = [
     "LockTimeoutError",
     "Manifest",
     "NoCompatibleWheelError",
+    "NoDependenciesError",
     "PackageError",
+    "PackageNotFoundError",
     "PackageOptions",
     "PackageResult",
     "PackageStep",
