@@ -6,6 +6,7 @@ certainly running when the signal arrives.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import signal
@@ -43,7 +44,9 @@ class HeldIndex:
                 if self.path.startswith("/files/"):
                     held.download_started.set()
                     held._release.wait(timeout=120)
-                super().do_GET()
+                # The installer it was for may have been stopped, as it should be.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    super().do_GET()
 
         self._httpd = http.server.ThreadingHTTPServer(
             ("127.0.0.1", 0), partial(Handler, directory=str(root))
