@@ -152,6 +152,10 @@ class LayerTooLargeError(PackageError):
     """The unzipped layer is over Lambda's size limit."""
 
 
+class LicenseDeniedError(PackageError):
+    """The layer would ship a distribution whose licence ``--deny-license`` refuses."""
+
+
 class AwsError(LayerBuilderError):
     """An AWS call failed; the message names the call, the resource and the fix."""
 

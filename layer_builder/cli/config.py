@@ -27,6 +27,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "compress_level": int,
     "deflate_backend": str,
     "reserve": (int, str),
+    "deny_licenses": list,
     "extras": list,
     "groups": list,
     "allow_source": list,

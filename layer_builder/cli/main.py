@@ -29,6 +29,7 @@ from layer_builder.cli.output import (
     upload_json,
 )
 from layer_builder.cli.parser import NEEDS_AWS, build_parser
+from layer_builder.cli.reports import execute_sbom, print_sbom, write_report
 from layer_builder.cli.saved_results import existing_build, existing_package, existing_upload
 from layer_builder.cli.settings import make_workflow
 from layer_builder.cli.signals import TerminatedBySignal, stop_signals_raise
@@ -48,7 +49,10 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
     if command == "build":
         return build_json(workflow.build())
     if command == "package":
-        return package_result_json(workflow.package(existing_build(workflow)))
+        package = workflow.package(existing_build(workflow))
+        return {**package_result_json(package), **write_report(args, package)}
+    if command == "sbom":
+        return execute_sbom(args, workflow)
     if command == "upload":
         return upload_json(workflow.upload(existing_package(workflow)))
     if command == "publish":
@@ -141,7 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         root.handlers[:], root.propagate = saved[0], saved[1]
         root.setLevel(saved[2])
-    if args.json:
+    if args.command == "sbom":
+        print_sbom(args, data)
+    elif args.json:
         print(json.dumps(data, sort_keys=True))
     else:
         print_human(args.command, data)

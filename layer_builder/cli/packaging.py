@@ -37,6 +37,10 @@ def add_package_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reserve", metavar="SIZE",
                         help="room the function's own code needs within Lambda's unzipped "
                              "limit, e.g. 20MB")  # fmt: skip
+    parser.add_argument("--deny-license", action="append", dest="deny_licenses",
+                        metavar="SPDX", help="refuse to ship a distribution under this "
+                        "licence: an SPDX identifier or pattern, e.g. 'AGPL-*' "
+                        "(repeatable)")  # fmt: skip
 
 
 def package_options(
@@ -63,6 +67,9 @@ def package_options(
     reserve = getattr(args, "reserve", None) or config.get("reserve")
     if reserve is not None:
         settings["reserve"] = parse_size(reserve)
+    deny = getattr(args, "deny_licenses", None) or config.get("deny_licenses")
+    if deny:
+        settings["deny_licenses"] = deny
     return PackageOptions(**settings)
 
 
@@ -75,6 +82,17 @@ def package_json(result: PackageResult) -> dict[str, Any]:
         ],
         "reused_members": result.reused,
         "size_limit": result.size_limit,
+        "licenses": [
+            {
+                "name": lic.name,
+                "version": lic.version,
+                "expression": lic.expression,
+                "text": lic.text,
+                "source": lic.source,
+            }
+            for lic in result.licenses
+        ],
+        "sbom": str(result.path_sbom) if result.path_sbom else None,
     }
 
 
@@ -103,4 +121,23 @@ def package_lines(data: dict[str, Any]) -> list[str]:
             f"saved {format_size(saving['bytes_saved'])} ({saving['files']} files): "
             f"{saving['what']}"
         )
+    lines += license_lines(data.get("licenses", []))
+    if data.get("sbom"):
+        lines.append(f"SBOM (CycloneDX): {data['sbom']}")
+    if data.get("report"):
+        lines.append(f"size report: {data['report']}")
+    return lines
+
+
+def license_lines(licenses: list[dict[str, Any]]) -> list[str]:
+    """The licence report as aligned text lines: distribution, licence, where it was read."""
+    if not licenses:
+        return []
+    labels = [f"{d['name']} {d['version']}" for d in licenses]
+    width = max(len("distribution"), *(len(label) for label in labels))
+    lines = [f"{'distribution':<{width}}  licence (source)"]
+    for label, d in zip(labels, licenses, strict=True):
+        licence = d["expression"] or d["text"] or "unknown"
+        source = f" ({d['source']})" if d["source"] else ""
+        lines.append(f"{label:<{width}}  {licence}{source}")
     return lines

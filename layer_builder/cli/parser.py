@@ -13,6 +13,7 @@ from layer_builder.cli.operators import (
     add_region_arguments,
 )
 from layer_builder.cli.packaging import add_package_arguments, add_package_identity_arguments
+from layer_builder.cli.reports import SBOM_COMMAND, add_report_arguments, add_sbom_arguments
 from layer_builder.steps.package.step import DEFAULT_EXCLUDES
 
 COMMANDS = {
@@ -21,6 +22,7 @@ COMMANDS = {
     "upload": "upload layer.zip to <s3dir>/layer/layer.zip",
     "publish": "publish the uploaded zip as a layer version, if the dependencies changed",
     "run": "build, package, upload and publish",
+    **SBOM_COMMAND,
     **OPERATOR_COMMANDS,
 }
 NEEDS_AWS = {"upload", "publish", "run", *OPERATOR_COMMANDS}
@@ -116,10 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     regions = _group(add_region_arguments)
     grants = _group(add_grant_arguments)
     retention = _group(add_prune_arguments)
+    report = _group(add_report_arguments)
     run = [common, built_for, install, layer_identity, package, aws, publish, regions, grants]
     parents = {
         "build": [common, built_for, install],
-        "package": [common, built_for, layer_identity, package],
+        "package": [common, built_for, layer_identity, package, report],
+        "sbom": [common, _group(add_sbom_arguments)],
         "upload": [common, built_for, layer_identity, aws],
         "publish": [common, built_for, layer_identity, aws, publish],
         "run": run,

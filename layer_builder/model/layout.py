@@ -39,6 +39,11 @@ class LayerPathLayout:
         return self.dir_build / "layer.zip"
 
     @property
+    def path_sbom(self) -> Path:
+        """The CycloneDX SBOM of the distributions in ``layer.zip``, written by ``package``."""
+        return self.dir_build / "sbom.cdx.json"
+
+    @property
     def path_local_aws_state(self) -> Path:
         """Where ``--local`` keeps the embedded endpoint's state between runs."""
         return self.dir_build.parent / "local-aws" / "state.jsonl"
@@ -105,6 +110,10 @@ class LayerS3Layout:
     def s3path_manifest_backup(self, layer_version: int, manifest_filename: str) -> S3Path:
         """``layer/000001/uv.lock`` for version 1."""
         return self.s3dir_layer.joinpath(f"{layer_version:06d}", manifest_filename)
+
+    def s3path_version_sbom(self, layer_version: int) -> S3Path:
+        """``layer/000001/sbom.cdx.json``: the SBOM of version 1's distributions."""
+        return self.s3dir_layer.joinpath(f"{layer_version:06d}", "sbom.cdx.json")
 
     def s3path_last_manifest(self, manifest_filename: str) -> S3Path:
         """``layer/last-uv.lock``."""

@@ -67,6 +67,35 @@ def distribution_sizes(
 
 
 @attrs.frozen
+class FolderSize:
+    """One top-level folder (or file) of the tree, within the distribution that owns it."""
+
+    distribution: str
+    #: ``numpy/``, ``numpy.libs/``, ``six.py``: the first part of each path in the tree.
+    folder: str
+    files: int
+    unzipped_size: int
+    zipped_size: int = 0
+
+
+def folder_sizes(
+    members: Iterable[tuple[str, int, int]], owner_of: Mapping[str, InstalledDistribution]
+) -> tuple[FolderSize, ...]:
+    """Sizes per (distribution, top-level folder) from ``(relative path, unzipped, zipped)``,
+    largest first."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for relative, size, zipped in members:
+        owner = owner_of.get(relative)
+        head, slash, _ = relative.partition("/")
+        total = totals.setdefault((owner.name if owner else UNOWNED, head + slash), [0, 0, 0])
+        total[0] += 1
+        total[1] += size
+        total[2] += zipped
+    sizes = [FolderSize(d, f, t[0], t[1], t[2]) for (d, f), t in totals.items()]
+    return tuple(sorted(sizes, key=lambda s: (-s.unzipped_size, s.distribution, s.folder)))
+
+
+@attrs.frozen
 class SizeLimit:
     """What the layer may take of Lambda's unzipped limit."""
 

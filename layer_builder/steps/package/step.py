@@ -18,14 +18,19 @@ from layer_builder.archive.writer import ZipMember, write_reproducible_zip
 from layer_builder.errors import ConfigurationError
 from layer_builder.model.distributions import InstalledDistribution, find_distributions
 from layer_builder.model.fingerprint import compute_fingerprint
+from layer_builder.model.license_policy import LicensePolicy, checked_licenses
+from layer_builder.model.licenses import DistributionLicense
 from layer_builder.steps.base import Step
 from layer_builder.steps.build import BuildResult
 from layer_builder.steps.package import bytecode
+from layer_builder.steps.package.sbom import SBOM_FILENAME, LayerSubject, write_sbom
 from layer_builder.steps.package.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
     DistributionSize,
+    FolderSize,
     SizeLimit,
     distribution_sizes,
+    folder_sizes,
     format_size,
     owners,
 )
@@ -54,6 +59,10 @@ ZIP_ROOT = "python"
 
 def _canonical_names(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({canonicalize_name(n) for n in names}))
+
+
+def _denied_licenses(values: Iterable[str]) -> tuple[str, ...]:
+    return LicensePolicy(tuple(values)).denied
 
 
 def _check_strip_mode(_: object, __: attrs.Attribute[str], value: str) -> None:
@@ -107,6 +116,9 @@ class PackageOptions:
     workers: int | None = None
     #: Copy unchanged members from the previous zip instead of compressing them again.
     incremental: bool = True
+    #: SPDX licence identifiers or patterns (``AGPL-*``) the layer must not ship; see
+    #: ``layer_builder.model.license_policy`` for how expressions are judged.
+    deny_licenses: tuple[str, ...] = attrs.field(default=(), converter=_denied_licenses)
 
     def __attrs_post_init__(self) -> None:
         Deflater(backend=self.backend, level=self.compresslevel)  # validates both
@@ -146,6 +158,12 @@ class PackageResult:
     reused: int = 0
     #: The unzipped bytes the layer may take (Lambda's limit minus the reserve).
     size_limit: int = LAMBDA_UNZIPPED_LIMIT
+    #: The licence each shipped distribution declares, by canonical name.
+    licenses: tuple[DistributionLicense, ...] = ()
+    #: Per distribution and top-level folder, largest (unzipped) first.
+    folders: tuple[FolderSize, ...] = ()
+    #: The CycloneDX SBOM written beside the zip.
+    path_sbom: Path | None = None
 
     @classmethod
     def from_zip(cls, path_zip: Path, fingerprint: str) -> PackageResult:
@@ -200,9 +218,12 @@ class PackageStep(Step):
 
     name = "package"
 
-    def __init__(self, path_zip: Path, options: PackageOptions | None = None):
+    def __init__(
+        self, path_zip: Path, options: PackageOptions | None = None, path_sbom: Path | None = None
+    ):
         self.path_zip = path_zip
         self.options = options or PackageOptions()
+        self.path_sbom = path_sbom or path_zip.with_name(SBOM_FILENAME)
 
     def run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python
@@ -216,6 +237,7 @@ class PackageStep(Step):
             kept, savings = slim(list(sizes.items()))
             files = {relative: files[relative] for relative in kept}
         kept_distributions = [d for d in distributions if d not in excluded]
+        licenses = checked_licenses(root, kept_distributions, options.deny_licenses)
         owner_of = owners(kept_distributions)
         if excluded:
             self.logger.info("leaving out %s", ", ".join(d.name for d in excluded))
@@ -287,7 +309,16 @@ class PackageStep(Step):
             savings=savings,
             reused=report.reused,
             size_limit=options.size_limit.available,
+            licenses=licenses,
+            folders=folder_sizes(
+                ((_in_tree(m.name), m.size, m.compressed_size) for m in report.members),
+                owner_of,
+            ),
         )
+        subject = LayerSubject(result.sha256, build.target.runtime, build.target.architecture,
+                               result.fingerprint)  # fmt: skip
+        sbom = write_sbom(self.path_sbom, root, kept_distributions, licenses, subject)
+        result = attrs.evolve(result, path_sbom=sbom)
         self.logger.info(
             "wrote %s: %s zipped, %s unzipped, sha256 %s", self.path_zip,
             format_size(result.zip_size), format_size(result.unzipped_size), result.sha256,

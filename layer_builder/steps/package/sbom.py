@@ -1,0 +1,158 @@
+"""The layer's software bill of materials: a CycloneDX 1.6 JSON document of the distributions
+the zip ships, written with ``cyclonedx-python-lib``.
+
+Here because the package step is what knows which distributions go into the zip (after
+``--exclude``) and the zip's own hash. Each distribution is a ``library`` component with its
+purl (``pkg:pypi/<name>@<version>``), its declared licence, and the SHA-256 of its ``RECORD`` as
+shipped: ``RECORD`` lists the SHA-256 of every file the distribution installed, so that one
+hash pins all of them, and anyone can check it against the zip
+(``unzip -p layer.zip python/<dist-info>/RECORD | sha256sum``). The document's root component
+is ``layer.zip`` itself, with the zip's SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+from cyclonedx.model import HashAlgorithm, HashType, Property
+from cyclonedx.model.bom import Bom
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.license import DisjunctiveLicense, LicenseAcknowledgement, LicenseExpression
+from cyclonedx.output import make_outputter
+from cyclonedx.schema import OutputFormat, SchemaVersion
+from packageurl import PackageURL
+
+from layer_builder._version import __version__
+from layer_builder.errors import ProjectError
+from layer_builder.model.distributions import InstalledDistribution
+from layer_builder.model.licenses import DistributionLicense
+
+#: The file name beside ``layer.zip`` (and under each version's folder in S3).
+SBOM_FILENAME = "sbom.cdx.json"
+#: The CycloneDX version written: 1.6 is what SBOM tools read widely today.
+SCHEMA_VERSION = SchemaVersion.V1_6
+#: Namespace of the properties this tool adds (CycloneDX's convention: ``tool:name``).
+PROPERTY_PREFIX = "layer-builder"
+
+
+@attrs.frozen
+class LayerSubject:
+    """What the SBOM describes as a whole: the zip and the target it was built for."""
+
+    zip_sha256: str
+    runtime: str
+    architecture: str
+    fingerprint: str
+
+
+def purl(name: str, version: str) -> PackageURL:
+    """``pkg:pypi/pyyaml@6.0.2``: the purl spec lowercases PyPI names and writes ``_`` as ``-``."""
+    return PackageURL(type="pypi", name=name.lower().replace("_", "-"), version=version)
+
+
+def _record_sha256(dir_python: Path, distribution: InstalledDistribution) -> str:
+    return hashlib.sha256((dir_python / distribution.dist_info / "RECORD").read_bytes()).hexdigest()
+
+
+def _licenses(licence: DistributionLicense) -> list[LicenseExpression | DisjunctiveLicense]:
+    declared = LicenseAcknowledgement.DECLARED
+    if licence.expression is None:
+        return (
+            [DisjunctiveLicense(name=licence.text, acknowledgement=declared)]
+            if licence.text
+            else []
+        )
+    if " " in licence.expression:  # an expression of several licences
+        return [LicenseExpression(licence.expression, acknowledgement=declared)]
+    return [DisjunctiveLicense(id=licence.expression, acknowledgement=declared)]
+
+
+def _component(
+    dir_python: Path, distribution: InstalledDistribution, licence: DistributionLicense
+) -> Component:
+    url = purl(distribution.name, distribution.version)
+    properties = [Property(name=f"{PROPERTY_PREFIX}:dist-info", value=distribution.dist_info)]
+    if licence.source:
+        properties.append(Property(name=f"{PROPERTY_PREFIX}:license-source", value=licence.source))
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=distribution.name,
+        version=distribution.version,
+        purl=url,
+        bom_ref=url.to_string(),
+        hashes=[
+            HashType(alg=HashAlgorithm.SHA_256, content=_record_sha256(dir_python, distribution))
+        ],
+        licenses=_licenses(licence),
+        properties=properties,
+    )
+
+
+def make_sbom(
+    dir_python: Path,
+    distributions: Sequence[InstalledDistribution],
+    licences: Sequence[DistributionLicense],
+    subject: LayerSubject,
+) -> str:
+    """The CycloneDX JSON document (text) for ``distributions`` installed in ``dir_python``,
+    ``licences`` in the same order."""
+    root = Component(
+        type=ComponentType.FILE,
+        name="layer.zip",
+        bom_ref="layer.zip",
+        description=f"AWS Lambda layer for {subject.runtime} {subject.architecture}",
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=subject.zip_sha256)],
+        properties=[
+            Property(name=f"{PROPERTY_PREFIX}:runtime", value=subject.runtime),
+            Property(name=f"{PROPERTY_PREFIX}:architecture", value=subject.architecture),
+            Property(name=f"{PROPERTY_PREFIX}:fingerprint", value=subject.fingerprint),
+        ],
+    )
+    bom = Bom()
+    bom.metadata.component = root
+    bom.metadata.tools.components.add(
+        Component(type=ComponentType.APPLICATION, name="lambda-layer-builder", version=__version__)
+    )
+    components = [
+        _component(dir_python, d, lic) for d, lic in zip(distributions, licences, strict=True)
+    ]
+    for component in components:
+        bom.components.add(component)
+    bom.register_dependency(root, components)
+    outputter = make_outputter(bom, OutputFormat.JSON, SCHEMA_VERSION)
+    return outputter.output_as_string(indent=2) + "\n"
+
+
+def write_sbom(
+    path: Path,
+    dir_python: Path,
+    distributions: Sequence[InstalledDistribution],
+    licences: Sequence[DistributionLicense],
+    subject: LayerSubject,
+) -> Path:
+    """Write the document of ``make_sbom`` to ``path`` (atomically: a reader never sees half)."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(make_sbom(dir_python, distributions, licences, subject), "utf-8")
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def sbom_zip_sha256(document: str, where: str) -> str:
+    """The ``layer.zip`` SHA-256 an SBOM names (to tell whether it describes a given zip)."""
+    try:
+        data = json.loads(document)
+        hashes = data["metadata"]["component"]["hashes"]
+        return next(str(h["content"]) for h in hashes if h["alg"] == "SHA-256")
+    except (ValueError, KeyError, TypeError, StopIteration):
+        raise ProjectError(
+            f"{where} is not an SBOM written by layer-builder: run `layer-builder package` "
+            f"to write it again"
+        ) from None
