@@ -28,6 +28,8 @@ class WheelSpec:
     tag: str = "py3-none-any"
     files: Mapping[str, bytes] = attrs.Factory(dict)
     requires: Sequence[str] = ()
+    #: More METADATA header lines, e.g. ``License-Expression: MIT`` or a ``Classifier``.
+    metadata: Sequence[str] = ()
 
     @property
     def filename(self) -> str:
@@ -52,8 +54,11 @@ def make_wheel(spec: WheelSpec, directory: Path) -> Path:
         for a in abis.split(".")
         for p in platforms.split(".")
     ]
-    metadata = ["Metadata-Version: 2.1", f"Name: {spec.name}", f"Version: {spec.version}"]
+    # License-Expression is core metadata 2.4 (PEP 639).
+    version = "2.4" if any(m.startswith("License-Expression:") for m in spec.metadata) else "2.1"
+    metadata = [f"Metadata-Version: {version}", f"Name: {spec.name}", f"Version: {spec.version}"]
     metadata += [f"Requires-Dist: {r}" for r in spec.requires]
+    metadata += spec.metadata
     pure = "true" if spec.tag.endswith("-none-any") else "false"
     contents = dict(spec.files)
     contents[f"{spec.dist_info}/METADATA"] = ("\n".join(metadata) + "\n").encode()
@@ -130,21 +135,44 @@ def fake_shared_object(machine: str) -> bytes:
     return f"\x7fELF fake extension for {machine}\n".encode()
 
 
+#: Licence metadata each way a distribution may declare it (see model/licenses.py).
+_MIT_CLASSIFIER = "Classifier: License :: OSI Approved :: MIT License"
+_BSD_CLASSIFIER = "Classifier: License :: OSI Approved :: BSD License"
+
 #: The local index's contents, used across the suite.
 WHEELS: tuple[WheelSpec, ...] = (
-    WheelSpec("tinyutil", "1.0.0", files={"tinyutil/__init__.py": b"VERSION = '1.0.0'\n"}),
-    WheelSpec("tinyutil", "1.1.0", files={"tinyutil/__init__.py": b"VERSION = '1.1.0'\n"}),
+    WheelSpec(
+        "tinyutil",
+        "1.0.0",
+        files={"tinyutil/__init__.py": b"VERSION = '1.0.0'\n"},
+        metadata=("License-Expression: MIT",),
+    ),
+    WheelSpec(
+        "tinyutil",
+        "1.1.0",
+        files={"tinyutil/__init__.py": b"VERSION = '1.1.0'\n"},
+        metadata=("License-Expression: MIT",),
+    ),
     WheelSpec(
         "tinyhttp",
         "2.0.0",
         files={"tinyhttp/__init__.py": b"import tinyutil\n\ndef get(url):\n    return url\n"},
         requires=("tinyutil>=1.0",),
+        metadata=("License: Apache-2.0",),
     ),
     # A distribution whose import names differ from its name: excluded by RECORD, not glob.
     WheelSpec(
         "Tiny-YAML",
         "6.0.0",
         files={"yaml_impl/__init__.py": b"def load(s):\n    return s\n", "_tiny_yaml.py": b""},
+        metadata=("License: MIT License", _MIT_CLASSIFIER),
+    ),
+    # A copyleft licence, for --deny-license.
+    WheelSpec(
+        "tinygpl",
+        "1.0.0",
+        files={"tinygpl/__init__.py": b""},
+        metadata=("License-Expression: GPL-3.0-or-later",),
     ),
     # Stands for a package the Lambda runtime provides (excluded by default).
     WheelSpec("s3transfer", "99.0.0", files={"s3transfer/__init__.py": b"FAKE = True\n"}),
@@ -159,6 +187,8 @@ WHEELS: tuple[WheelSpec, ...] = (
                     machine
                 ),
             },
+            # Free text and a classifier that names no variant: no SPDX expression.
+            metadata=("License: BSD", _BSD_CLASSIFIER),
         )
         for py in ("311", "312")
         for machine in ("x86_64", "aarch64")
