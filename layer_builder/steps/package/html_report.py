@@ -107,10 +107,12 @@ def _distribution_svg(dist: DistributionSize, box: Box, folders: Sequence[Folder
                 f'fill="hsl({hue},55%,{72 if len(parts) % 2 else 66}%)">'
                 f"<title>{html.escape(tip)}</title></rect>"
             )
-            parts.append(
-                _text(rect, f"{folder.folder} {format_size(folder.unzipped_size)}", 10, "small")
+            sizes = (
+                f"{format_size(folder.unzipped_size)} ({format_size(folder.zipped_size)} zipped)"
             )
-    parts.append(_text(box, f"{label} · {format_size(dist.unzipped_size)}", 12, "head"))
+            parts.append(_text(rect, f"{folder.folder} {sizes}", 10, "small"))
+    sizes = f"{format_size(dist.unzipped_size)} ({format_size(dist.zipped_size)} zipped)"
+    parts.append(_text(box, f"{label} · {sizes}", 12, "head"))
     parts.append("</g>")
     return "".join(parts)
 
