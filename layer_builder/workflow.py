@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 
 from layer_builder.aws.client_config import check_account_id
-from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket, head_object_or_none
+from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket
 from layer_builder.errors import AwsError
 from layer_builder.installers import Installer
 from layer_builder.model.fingerprint import compute_fingerprint
@@ -35,7 +35,7 @@ from layer_builder.steps.publish.step import (
     check_storage_mode_supported,
     require_versioned_bucket,
 )
-from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep
+from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep, staged_upload
 
 logger = logging.getLogger(__name__)
 
@@ -295,16 +295,12 @@ class LayerWorkflow:
         )
 
     def staged_upload(self) -> UploadResult | None:
-        """The home region's ``layer.zip`` when it holds this very build (else None)."""
-        s3path = self.s3_layout.s3path_layer_zip
-        head = head_object_or_none(self.aws.s3, s3path)
-        if head is None:
-            return None
+        """The zip ``layer/layer.zip`` stages, when it is this very build (else None)."""
         try:
-            found = UploadResult.from_head(s3path, head)
+            found = staged_upload(self.aws.s3, self.s3_layout)
         except AwsError:
-            return None  # not uploaded by layer_builder
-        return found if found.fingerprint == self.fingerprint else None
+            return None  # not uploaded by layer_builder, or its zip was pruned: build again
+        return found if found is not None and found.fingerprint == self.fingerprint else None
 
     def _regions_hold_build(self) -> bool:
         publishers = [self.make_region_publisher(r) for r in self.regions]

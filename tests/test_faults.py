@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,12 @@ from tests.aws_helpers import HandmadeWorkflow, failing, make_manifest, object_k
 CALLS = [
     ("s3", "HeadBucket", 1),
     ("lambda_", "ListLayerVersions", 1),  # the instant no-op check
-    ("s3", "HeadObject", 1),  # is layer.zip already there?
-    ("s3", "PutObject", 1),  # layer.zip
+    ("s3", "HeadObject", 1),  # is zips/<sha256>.zip already there?
+    ("s3", "PutObject", 1),  # zips/<sha256>.zip
+    ("s3", "CopyObject", 1),  # its staging copy, layer.zip
     ("s3", "PutObject", 2),  # layer/.publish.lock
     ("lambda_", "ListLayerVersions", 2),
-    ("s3", "HeadObject", 2),  # is layer.zip still the one uploaded?
+    ("s3", "HeadObject", 2),  # is zips/<sha256>.zip still there?
     ("lambda_", "PublishLayerVersion", 1),
     ("s3", "PutObject", 3),  # 000001/requirements.txt
     ("s3", "PutObject", 4),  # last-requirements.txt
@@ -29,11 +31,15 @@ def _converged(aws: AwsClients, bucket: str, layer_name: str, workflow: Handmade
     assert [v["Version"] for v in versions] == [1]
     stamp = VersionStamp.from_description(versions[0]["Description"])
     assert stamp is not None and stamp.fingerprint == workflow.fingerprint
+    [zip_key] = object_keys(aws, bucket, "app/layer/zips/")
     assert object_keys(aws, bucket) == [
         "app/layer/000001/requirements.txt",
         "app/layer/last-requirements.txt",
         "app/layer/layer.zip",
+        zip_key,
     ]
+    code = aws.lambda_.get_layer_version(LayerName=layer_name, VersionNumber=1)["Content"]
+    assert zip_key == f"app/layer/zips/{base64.b64decode(code['CodeSha256']).hex()}.zip"
     for key in ("app/layer/000001/requirements.txt", "app/layer/last-requirements.txt"):
         body = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert body == workflow.manifest.content
@@ -79,11 +85,12 @@ def test_no_manifest_backup_before_the_version_exists(
     ):
         workflow.run()
 
+    [zip_key] = object_keys(aws, bucket, "app/layer/zips/")
     assert str(info.value) == (
-        f"publishing layer {layer_name!r} from s3://{bucket}/app/layer/layer.zip failed: "
+        f"publishing layer {layer_name!r} from s3://{bucket}/{zip_key} failed: "
         "InternalError injected failure: see the AWS error above"
     )
-    assert object_keys(aws, bucket) == ["app/layer/layer.zip"]
+    assert object_keys(aws, bucket) == ["app/layer/layer.zip", zip_key]
 
 
 def test_rerun_after_a_lost_publish_response_publishes_nothing_more(

@@ -61,9 +61,15 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
     result = workflow.run()
     if result.package is None or result.upload is None:
         # The instant no-op: nothing was built or uploaded; the version already holds it.
+        zip_sha256 = result.zip_sha256
         return {
             "skipped": True,
-            "s3_uri": workflow.s3_layout.s3path_layer_zip.uri,
+            # Where the version's zip was published from (content-addressed).
+            "s3_uri": (
+                workflow.s3_layout.s3path_zip(zip_sha256).uri
+                if zip_sha256
+                else workflow.s3_layout.s3path_layer_zip.uri
+            ),
             "zip_sha256": result.zip_sha256,
             "fingerprint": result.fingerprint,
             **publish_json(result.publish),

@@ -15,7 +15,7 @@ from layer_builder.installers.wheel_check import incompatible_wheels
 from layer_builder.model.distributions import find_distributions
 from layer_builder.steps.build import BuildResult, build_fingerprint
 from layer_builder.steps.package.step import PackageResult
-from layer_builder.steps.upload import UploadResult
+from layer_builder.steps.upload import UploadResult, zip_of
 from layer_builder.workflow import LayerWorkflow
 
 
@@ -68,14 +68,16 @@ def existing_package(workflow: LayerWorkflow) -> PackageResult:
 
 
 def existing_upload(workflow: LayerWorkflow) -> UploadResult:
-    """The object ``upload`` left, checked against this command's manifest and options."""
+    """The upload ``layer.zip`` stages, checked against this command's manifest and options;
+    it names the content-addressed zip to publish from."""
     s3path = workflow.s3_layout.s3path_layer_zip
-    if head_object_or_none(workflow.aws.s3, s3path) is None:
+    head = head_object_or_none(workflow.aws.s3, s3path)
+    if head is None:
         raise AwsError(
             f"nothing uploaded at {s3path.uri}: run `layer-builder upload` first "
             f"(or `layer-builder run`)"
         )
-    upload = UploadResult.from_s3_object(workflow.aws.s3, s3path)
+    upload = UploadResult.from_head(s3path, head)
     if upload.manifest_sha256 != workflow.manifest.sha256:
         raise ProjectError(
             f"{s3path.uri} was built from another {workflow.manifest.filename} than the one in "
@@ -88,4 +90,4 @@ def existing_upload(workflow: LayerWorkflow) -> UploadResult:
             f"{workflow.target.description}: pass the --python, --arch and --exclude it was "
             f"built with, or run `layer-builder run`"
         )
-    return upload
+    return zip_of(workflow.aws.s3, workflow.s3_layout, upload)

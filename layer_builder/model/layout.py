@@ -54,6 +54,9 @@ class LayerPathLayout:
         return self.dir_artifacts / "build-record.json"
 
 
+#: A zip's sha256 as it appears in its content-addressed key.
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
 # What botocore accepts as a bucket name, at least 3 characters as S3 has always required
 # (S3 is stricter for buckets made since 2018); botocore would refuse anything else with a
 # parameter validation traceback.
@@ -92,9 +95,11 @@ def parse_s3dir(value: S3Path | str) -> S3Path:
 class LayerS3Layout:
     """The S3 keys under the user's Lambda folder.
 
-    ``${s3dir_lambda}/layer/layer.zip`` is the staging object that publishing reads;
-    ``layer/000001/<manifest>`` backs up the manifest each version was published from, and
-    ``layer/last-<manifest>`` the manifest of the latest version.
+    ``${s3dir_lambda}/layer/zips/<sha256>.zip`` holds each distinct zip, never overwritten
+    with other bytes: versions are published from there. ``layer/layer.zip`` is a copy of
+    the latest upload with its labels (manifest, fingerprint), which ``layer-builder
+    publish`` reads; ``layer/000001/<manifest>`` backs up the manifest each version was
+    published from, and ``layer/last-<manifest>`` the manifest of the latest version.
     """
 
     s3dir_lambda: S3Path = attrs.field(converter=parse_s3dir)
@@ -105,7 +110,22 @@ class LayerS3Layout:
 
     @property
     def s3path_layer_zip(self) -> S3Path:
+        """``layer/layer.zip``: the staging copy of the latest upload, with its labels."""
         return self.s3dir_layer.joinpath("layer.zip")
+
+    @property
+    def s3dir_zips(self) -> S3Path:
+        """``layer/zips/``: one object per distinct zip, named by its sha256."""
+        return self.s3dir_layer.joinpath("zips").to_dir()
+
+    def s3path_zip(self, zip_sha256: str) -> S3Path:
+        """``layer/zips/<sha256>.zip``: the immutable object a version is published from."""
+        if not SHA256_HEX.fullmatch(zip_sha256):
+            raise ConfigurationError(
+                f"{zip_sha256!r} is not a sha256 in hex: a zip's key under "
+                f"{self.s3dir_zips.uri} is its 64-character sha256"
+            )
+        return self.s3dir_zips.joinpath(f"{zip_sha256}.zip")
 
     def s3path_manifest_backup(self, layer_version: int, manifest_filename: str) -> S3Path:
         """``layer/000001/uv.lock`` for version 1."""

@@ -2,9 +2,10 @@
 
 Lambda reads a layer's zip only from a bucket in the layer's own region, so each region has
 its own S3 folder (``RegionTarget``). The zip uploaded in the home region is copied there by
-S3 itself (nothing goes through this machine again), with its metadata, and published by
-the same ``PublishStep`` as at home: a region that already holds the build publishes
-nothing, so a rerun after a partial failure finishes only the regions that are missing.
+S3 itself (nothing goes through this machine again) to the same content-addressed key
+(``layer/zips/<sha256>.zip``), and published by the same ``PublishStep`` as at home: a
+region that already holds the build publishes nothing, so a rerun after a partial failure
+finishes only the regions that are missing.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from collections.abc import Sequence
 
 import attrs
 
-from layer_builder.aws.clients import AwsClients, aws_errors, head_object_or_none
+from layer_builder.aws.clients import AwsClients, aws_errors
 from layer_builder.errors import AwsError, ConfigurationError, LayerBuilderError
 from layer_builder.model.layout import LayerS3Layout, parse_s3dir
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.publish.step import PublishResult, PublishStep
-from layer_builder.steps.upload import META_FINGERPRINT, META_ZIP_SHA256, UploadResult
+from layer_builder.steps.upload import UploadResult, head_zip_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -106,17 +107,14 @@ class RegionPublisher:
         return RegionResult(self.target.region, self.publish_step.run(copy), copy)
 
     def copy(self, source: UploadResult) -> UploadResult:
-        """Server-side copy of ``source`` to this region's ``layer/layer.zip`` (if not there)."""
-        dest = self.s3_layout.s3path_layer_zip
+        """Server-side copy of ``source`` to this region's ``layer/zips/<sha256>.zip``, unless
+        that zip is there already; the result carries ``source``'s labels."""
+        dest = self.s3_layout.s3path_zip(source.zip_sha256)
         s3 = self.aws.s3
-        existing = head_object_or_none(s3, dest)
-        found = existing.get("Metadata", {}) if existing is not None else {}
-        if existing is not None and (found.get(META_FINGERPRINT), found.get(META_ZIP_SHA256)) == (
-            source.fingerprint,
-            source.zip_sha256,
-        ):
+        existing = head_zip_or_none(s3, dest, source.zip_sha256)
+        if existing is not None:
             logger.info("%s already holds this zip: nothing to copy", dest.uri)
-            return UploadResult.from_head(dest, existing)
+            return attrs.evolve(source, uploaded=False).naming(dest, existing)
         copy_source: dict[str, str] = {"Bucket": source.s3path.bucket, "Key": source.s3path.key}
         if source.version_id:
             copy_source["VersionId"] = source.version_id
@@ -125,12 +123,15 @@ class RegionPublisher:
                 Bucket=dest.bucket,
                 Key=dest.key,
                 CopySource=copy_source,
+                # Only the bytes ``source`` names, even if its key was overwritten since.
+                CopySourceIfMatch=source.etag,
                 MetadataDirective="COPY",
                 ChecksumAlgorithm="SHA256",
             )
-        version_id = response.get("VersionId")
         logger.info("copied %s to %s", source.s3_uri, dest.uri)
-        return UploadResult.from_s3_object(s3, dest, version_id)
+        etag = response["CopyObjectResult"]["ETag"]
+        head = {"VersionId": response.get("VersionId"), "ETag": etag}
+        return attrs.evolve(source, uploaded=True).naming(dest, head)
 
 
 def publish_regions(

@@ -1,17 +1,26 @@
-"""Step 3: put ``layer.zip`` on S3, stamped with the manifest hash and build fingerprint."""
+"""Step 3: put the zip on S3 under its own sha256, and stage a labelled copy as ``layer.zip``.
+
+Lambda reads a version's zip from S3 when the publish call lands, not when it is made, so
+the key it reads must never hold other bytes: ``layer/zips/<sha256>.zip`` is written only
+with the bytes of that sha256. ``layer/layer.zip`` is a server-side copy carrying the labels
+(manifest hash, fingerprint) of the latest upload; it is what ``layer-builder publish`` and
+reruns read to find what was uploaded, never what Lambda reads.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
+import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
-from layer_builder.aws.clients import aws_errors, head_object_or_none
-from layer_builder.errors import AwsError, StaleUploadError
+from layer_builder.aws.clients import aws_errors, head_object_or_none, is_not_found
+from layer_builder.errors import AwsError, ConfigurationError, StaleUploadError
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.s3path import S3Path
@@ -27,7 +36,12 @@ META_FINGERPRINT = "fingerprint"
 
 @attrs.frozen
 class UploadResult:
-    """The exact S3 object a layer version will be published from."""
+    """The exact S3 object a layer version will be published from, and its labels.
+
+    ``s3path`` is the content-addressed ``layer/zips/<sha256>.zip`` (``version_id`` pins it
+    further on a versioned bucket); ``manifest_sha256`` and ``fingerprint`` are the labels
+    the version is published with.
+    """
 
     s3path: S3Path
     version_id: str | None
@@ -44,11 +58,22 @@ class UploadResult:
 
     @classmethod
     def from_s3_object(cls, s3: Any, s3path: S3Path, version_id: str | None = None) -> UploadResult:
-        """Describe an object uploaded earlier, from its metadata (to publish it later)."""
+        """Describe an object from its labels (the metadata of ``layer/layer.zip``); to publish
+        what was staged, use ``staged_upload()``, which names the immutable zip instead."""
         kwargs = {"VersionId": version_id} if version_id else {}
         with aws_errors(f"reading {s3path.uri}"):
             head = s3.head_object(Bucket=s3path.bucket, Key=s3path.key, **kwargs)
         return cls.from_head(s3path, head)
+
+    def naming(self, s3path: S3Path, head: Mapping[str, Any]) -> UploadResult:
+        """These labels, naming the object ``s3path`` that ``head`` (HeadObject) describes."""
+        return attrs.evolve(
+            self,
+            s3path=s3path,
+            version_id=head.get("VersionId"),
+            etag=head["ETag"],
+            console_url=s3path.console_url,
+        )
 
     @classmethod
     def from_head(cls, s3path: S3Path, head: Mapping[str, Any]) -> UploadResult:
@@ -86,11 +111,14 @@ DEFAULT_TRANSFER_CONFIG = TransferConfig(
 
 
 class UploadStep(Step):
-    """Uploads to ``${s3dir_lambda}/layer/layer.zip`` with an S3-verified SHA-256 checksum.
+    """Uploads to ``${s3dir_lambda}/layer/zips/<sha256>.zip`` with S3-verified SHA-256
+    checksums, then copies it (inside S3) to ``layer/layer.zip`` with the labels.
 
-    Nothing is sent when the object there already holds the same zip for the same manifest
-    and fingerprint (``uploaded=False``). Zips from ``transfer_config.multipart_threshold``
-    on go up in parallel parts, each verified by S3 against its SHA-256 checksum.
+    No byte is sent when the zip is already under its key, and nothing is written at all
+    when ``layer.zip`` also carries this upload's labels (``uploaded=False``). Zips from
+    ``transfer_config.multipart_threshold`` on go up in parallel parts, each verified by S3
+    against its SHA-256; an interrupted multipart upload is aborted (by s3transfer, on any
+    exception including ``KeyboardInterrupt``).
     """
 
     name = "upload"
@@ -110,30 +138,45 @@ class UploadStep(Step):
         self.transfer_config = transfer_config or DEFAULT_TRANSFER_CONFIG
 
     def run(self, package: PackageResult) -> UploadResult:
-        s3path = self.s3_layout.s3path_layer_zip
-        metadata = {
+        s3path = self.s3_layout.s3path_zip(package.sha256)
+        labels = {
             META_MANIFEST_SHA256: self.manifest.sha256,
             META_MANIFEST_FILE: self.manifest.filename,
             META_ZIP_SHA256: package.sha256,
             META_FINGERPRINT: package.fingerprint,
         }
-        existing = head_object_or_none(self.s3, s3path)
-        if existing is not None and _holds(existing, metadata):
-            self.logger.info("%s already holds this zip: nothing to upload", s3path.uri)
-            return self._result(package, existing, uploaded=False)
-        what = f"uploading {package.path_zip.name} ({package.zip_size:,} bytes) to {s3path.uri}"
-        with self.timed(what), aws_errors(f"uploading {package.path_zip} to {s3path.uri}"):
-            if package.zip_size >= self.transfer_config.multipart_threshold:
-                head = self._upload_multipart(package, s3path, metadata)
-            else:
-                head = self._put(package, s3path, metadata)
-        result = self._result(package, head, uploaded=True)
-        self.logger.info("uploaded %s", result.s3_uri)
-        self.logger.info("console: %s", result.console_url)
+        head = head_zip_or_none(self.s3, s3path, package.sha256)
+        sent = head is None
+        if head is None:
+            what = f"uploading {package.path_zip.name} ({package.zip_size:,} bytes) to {s3path.uri}"
+            with self.timed(what), aws_errors(f"uploading {package.path_zip} to {s3path.uri}"):
+                if package.zip_size >= self.transfer_config.multipart_threshold:
+                    head = self._upload_multipart(package, s3path)
+                else:
+                    head = self._put(package, s3path)
+        else:
+            self.logger.info("%s already holds this zip: nothing to send", s3path.uri)
+        staged = self._stage(s3path, head, labels, check_first=not sent)
+        result = UploadResult(
+            s3path=s3path,
+            version_id=head.get("VersionId"),
+            etag=head["ETag"],
+            zip_sha256=package.sha256,
+            manifest_sha256=self.manifest.sha256,
+            fingerprint=package.fingerprint,
+            console_url=s3path.console_url,
+            uploaded=sent,
+        )
+        if sent:
+            self.logger.info("uploaded %s", result.s3_uri)
+            self.logger.info("console: %s", result.console_url)
+        elif staged:
+            self.logger.info("staged it as %s", self.s3_layout.s3path_layer_zip.uri)
         return result
 
-    def _put(self, package: PackageResult, s3path: S3Path, metadata: dict[str, str]) -> Any:
-        # S3 recomputes the checksum and refuses the object if a byte changed on the way.
+    def _put(self, package: PackageResult, s3path: S3Path) -> Any:
+        # S3 recomputes the checksum and refuses the object if a byte changed on the way, so
+        # the key named by the sha256 cannot receive other bytes.
         checksum = base64.b64encode(bytes.fromhex(package.sha256)).decode()
         with package.path_zip.open("rb") as body:
             response = self.s3.put_object(
@@ -143,15 +186,13 @@ class UploadStep(Step):
                 ContentType="application/zip",
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=checksum,
-                Metadata=metadata,
+                Metadata={META_ZIP_SHA256: package.sha256},
             )
         if self.progress:
             self.progress(package.zip_size, package.zip_size)
         return response
 
-    def _upload_multipart(
-        self, package: PackageResult, s3path: S3Path, metadata: dict[str, str]
-    ) -> Any:
+    def _upload_multipart(self, package: PackageResult, s3path: S3Path) -> Any:
         sent = [0]
         lock = threading.Lock()
 
@@ -161,40 +202,118 @@ class UploadStep(Step):
                 if self.progress:
                     self.progress(sent[0], package.zip_size)
 
-        self.s3.upload_file(
-            str(package.path_zip),
-            s3path.bucket,
-            s3path.key,
-            # Each part carries its SHA-256, which S3 verifies; the whole zip's is metadata.
-            ExtraArgs={
-                "ContentType": "application/zip",
-                "ChecksumAlgorithm": "SHA256",
-                "Metadata": metadata,
-            },
-            Config=self.transfer_config,
-            Callback=on_chunk,
-        )
-        # upload_file returns nothing: read back what was stored (etag, version id).
-        head = self.s3.head_object(Bucket=s3path.bucket, Key=s3path.key)
-        if head.get("Metadata", {}).get(META_ZIP_SHA256) != package.sha256:
+        # S3 verifies each part's SHA-256 but keeps no SHA-256 of the whole object, so the
+        # bytes sent are read from one open file whose hash was checked first: a zip replaced
+        # in the folder meanwhile (renamed over) cannot mix into the parts.
+        with package.path_zip.open("rb") as body:
+            if _sha256_of(body) != package.sha256:
+                raise StaleUploadError(
+                    f"{package.path_zip} changed since it was packaged (its sha256 is no "
+                    f"longer {package.sha256}): package it again, then upload"
+                )
+            body.seek(0)
+            self.s3.upload_fileobj(
+                body,
+                s3path.bucket,
+                s3path.key,
+                ExtraArgs={
+                    "ContentType": "application/zip",
+                    "ChecksumAlgorithm": "SHA256",
+                    "Metadata": {META_ZIP_SHA256: package.sha256},
+                },
+                Config=self.transfer_config,
+                Callback=on_chunk,
+            )
+        # upload_fileobj returns nothing: read back what was stored (etag, version id).
+        head = head_zip_or_none(self.s3, s3path, package.sha256)
+        if head is None:
             raise StaleUploadError(
-                f"{s3path.uri} was replaced while it was uploaded, probably by a concurrent "
-                f"run: run the upload again"
+                f"{s3path.uri} was deleted or replaced right after it was uploaded (by a "
+                f"prune or a hand-made change?): run the upload again"
             )
         return head
 
-    def _result(self, package: PackageResult, response: Any, uploaded: bool) -> UploadResult:
-        s3path = self.s3_layout.s3path_layer_zip
-        return UploadResult(
-            s3path=s3path,
-            version_id=response.get("VersionId"),
-            etag=response["ETag"],
-            zip_sha256=package.sha256,
-            manifest_sha256=self.manifest.sha256,
-            fingerprint=package.fingerprint,
-            console_url=s3path.console_url,
-            uploaded=uploaded,
+    def _stage(
+        self, s3path: S3Path, head: Mapping[str, Any], labels: dict[str, str], check_first: bool
+    ) -> bool:
+        """Copy the zip to ``layer/layer.zip`` with ``labels``, unless it is there already."""
+        staging = self.s3_layout.s3path_layer_zip
+        if check_first:
+            found = head_object_or_none(self.s3, staging)
+            if found is not None and _holds(found, labels):
+                self.logger.info("%s already stages this upload", staging.uri)
+                return False
+        source = {"Bucket": s3path.bucket, "Key": s3path.key}
+        if head.get("VersionId"):
+            source["VersionId"] = head["VersionId"]
+        with aws_errors(f"copying {s3path.uri} to {staging.uri}"):
+            self.s3.copy_object(
+                Bucket=staging.bucket,
+                Key=staging.key,
+                CopySource=source,
+                MetadataDirective="REPLACE",
+                ContentType="application/zip",
+                Metadata=labels,
+                ChecksumAlgorithm="SHA256",
+            )
+        return True
+
+
+def staged_upload(s3: Any, s3_layout: LayerS3Layout) -> UploadResult | None:
+    """What ``layer/layer.zip`` stages, naming the immutable zip to publish from; None when
+    nothing is staged. Raises ``AwsError`` for a ``layer.zip`` that ``layer_builder`` did
+    not write, ``StaleUploadError`` when the zip it names is gone (pruned)."""
+    staging = s3_layout.s3path_layer_zip
+    head = head_object_or_none(s3, staging)
+    if head is None:
+        return None
+    return zip_of(s3, s3_layout, UploadResult.from_head(staging, head))
+
+
+def zip_of(s3: Any, s3_layout: LayerS3Layout, labels: UploadResult) -> UploadResult:
+    """``labels`` (read from ``layer.zip``) pointing at the content-addressed zip they name."""
+    try:
+        s3path = s3_layout.s3path_zip(labels.zip_sha256)
+    except ConfigurationError:
+        raise AwsError(
+            f"{labels.s3_uri} carries a zip-sha256 that is not a sha256 "
+            f"({labels.zip_sha256!r}): run `layer-builder upload` again"
+        ) from None
+    head = head_zip_or_none(s3, s3path, labels.zip_sha256)
+    if head is None:
+        raise StaleUploadError(
+            f"{s3path.uri}, the zip that {labels.s3_uri} stages, no longer exists: run "
+            f"`layer-builder upload` again"
         )
+    return labels.naming(s3path, head)
+
+
+def head_zip_or_none(s3: Any, s3path: S3Path, zip_sha256: str) -> Any:
+    """HeadObject of a content-addressed zip when it holds ``zip_sha256``, else None."""
+    with aws_errors(f"reading {s3path.uri}"):
+        try:
+            head = s3.head_object(Bucket=s3path.bucket, Key=s3path.key, ChecksumMode="ENABLED")
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+    if head.get("Metadata", {}).get(META_ZIP_SHA256) != zip_sha256:
+        return None  # not written by layer_builder: overwritten with the right bytes
+    # A whole-object checksum proves the bytes; a multipart object's (ETag "<md5>-<parts>")
+    # is a checksum of the parts' checksums and cannot be compared.
+    checksum = head.get("ChecksumSHA256")
+    whole = head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+    comparable = checksum and whole and "-" not in checksum + head.get("ETag", "")
+    if comparable and base64.b64decode(checksum).hex() != zip_sha256:
+        return None
+    return head
+
+
+def _sha256_of(body: Any) -> str:
+    digest = hashlib.sha256()
+    while chunk := body.read(1024 * 1024):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _holds(head: Mapping[str, Any], metadata: dict[str, str]) -> bool:

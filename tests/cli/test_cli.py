@@ -114,15 +114,16 @@ def test_run_builds_an_arm64_layer_on_this_host_and_reruns_as_a_no_op(
     assert data["published"] is True
     assert data["layer_version"] == 1
     assert data["layer_version_arn"].endswith(f":layer:{layer_name}:1")
-    assert data["s3_uri"] == f"s3://{bucket}/app/lambda/layer/layer.zip"
     path_zip = project / "build" / "lambda" / "layer" / "layer.zip"
     assert data["zip_sha256"] == sha256_of(path_zip)
+    assert data["s3_uri"] == f"s3://{bucket}/app/lambda/layer/zips/{data['zip_sha256']}.zip"
     names = zip_names(path_zip)
     assert ARM_SO in names
     assert X86_SO not in names
     assert "python/tinyhttp/__init__.py" in names
     assert {
         "app/lambda/layer/layer.zip",
+        f"app/lambda/layer/zips/{data['zip_sha256']}.zip",
         "app/lambda/layer/000001/requirements.txt",
         "app/lambda/layer/last-requirements.txt",
     } <= bucket_keys(aws, bucket)
@@ -215,7 +216,8 @@ def test_build_package_upload_publish_one_by_one(
     assert bucket_keys(aws, bucket) == set()
 
     upload = cli("upload", *common, *remote).json
-    assert upload["s3_uri"] == f"s3://{bucket}/app/lambda/layer/layer.zip"
+    zip_key = f"app/lambda/layer/zips/{package['zip_sha256']}.zip"
+    assert upload["s3_uri"] == f"s3://{bucket}/{zip_key}"
     assert upload["zip_sha256"] == package["zip_sha256"]
     assert upload["fingerprint"] == package["fingerprint"]
     assert upload["uploaded"] is True
@@ -223,7 +225,7 @@ def test_build_package_upload_publish_one_by_one(
     head = aws.s3.head_object(Bucket=bucket, Key="app/lambda/layer/layer.zip")
     assert head["ContentType"] == "application/zip"
     assert head["Metadata"]["zip-sha256"] == package["zip_sha256"]
-    assert bucket_keys(aws, bucket) == {"app/lambda/layer/layer.zip"}
+    assert bucket_keys(aws, bucket) == {"app/lambda/layer/layer.zip", zip_key}
     with pytest.raises(aws.lambda_.exceptions.ResourceNotFoundException):
         aws.lambda_.get_layer_version(LayerName=layer_name, VersionNumber=1)
 
@@ -255,7 +257,7 @@ def test_human_output_goes_to_stdout_and_progress_to_stderr(
     package = cli("package", "--project", project)
     assert package.out.startswith(f"{project / 'build' / 'lambda' / 'layer' / 'layer.zip'} (")
     upload = cli("upload", "--project", project, *remote)
-    assert upload.out.splitlines()[0] == f"s3://{bucket}/x/layer/layer.zip"
+    assert upload.out.splitlines()[0].startswith(f"s3://{bucket}/x/layer/zips/")
     run = cli("run", "--project", project, *remote)
     assert run.code == 0
     lines = run.out.splitlines()
@@ -303,7 +305,7 @@ def test_defaults_come_from_pyproject(
     )
     data = cli("run", "--project", project, "--json").json
     assert data["published"] is True
-    assert data["s3_uri"] == f"s3://{bucket}/from/config/layer/layer.zip"
+    assert data["s3_uri"] == f"s3://{bucket}/from/config/layer/zips/{data['zip_sha256']}.zip"
     assert data["layer_version_arn"].endswith(f":layer:{layer_name}:1")
     names = zip_names(project / "build" / "lambda" / "layer" / "layer.zip")
     assert ARM_SO in names
@@ -318,7 +320,7 @@ def test_defaults_come_from_pyproject(
         "run", "--project", project, "--layer-name", other, "--s3dir", f"s3://{bucket}/flag/",
         "--description", "from the flag", "--json",
     ).json  # fmt: skip
-    assert flags["s3_uri"] == f"s3://{bucket}/flag/layer/layer.zip"
+    assert flags["s3_uri"] == f"s3://{bucket}/flag/layer/zips/{data['zip_sha256']}.zip"
     assert flags["layer_version_arn"].endswith(f":layer:{other}:1")
     described = aws.lambda_.get_layer_version(LayerName=other, VersionNumber=1)["Description"]
     assert described.startswith("from the flag [layer_builder ")
@@ -856,7 +858,7 @@ def test_local_run_keeps_its_state_across_processes(
     assert data["published"] is True
     assert data["layer_version"] == 1
     assert data["layer_version_arn"].endswith(":layer:local_deps:1")
-    assert data["s3_uri"] == "s3://local-bucket/app/lambda/layer/layer.zip"
+    assert data["s3_uri"] == f"s3://local-bucket/app/lambda/layer/zips/{data['zip_sha256']}.zip"
     state = project / "build" / "lambda" / "local-aws"
     assert [p.name for p in state.iterdir()] == ["state.jsonl"]
     assert ARM_SO in zip_names(project / "build" / "lambda" / "layer" / "layer.zip")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from layer_builder import AwsClients, AwsError, ConfigurationError, LocalAwsEndpoint
+from layer_builder import AwsClients, AwsError, ConfigurationError, LocalAwsEndpoint, VersionStamp
 from layer_builder.operations.regions import RegionsFailedError, RegionTarget
 from layer_builder.operations.sharing import Grant
 from tests.aws_helpers import HandmadeWorkflow, count_calls, failing, make_manifest, object_keys
@@ -66,13 +67,21 @@ def test_one_build_is_published_in_two_more_regions(
         assert region_result.copy is not None
         assert region_result.copy.zip_sha256 == result.upload.zip_sha256  # type: ignore[union-attr]
     eu_s3 = workflow.region_aws("eu-west-1").s3
+    zip_sha256 = result.upload.zip_sha256  # type: ignore[union-attr]
+    # The same content-addressed key as at home; the labels travel in the Description.
     assert object_keys(workflow.region_aws("eu-west-1"), eu) == [
         "eu/lambda/layer/000001/requirements.txt",
         "eu/lambda/layer/last-requirements.txt",
-        "eu/lambda/layer/layer.zip",
+        f"eu/lambda/layer/zips/{zip_sha256}.zip",
     ]
-    head = eu_s3.head_object(Bucket=eu, Key="eu/lambda/layer/layer.zip")
-    assert head["Metadata"]["fingerprint"] == workflow.fingerprint
+    head = eu_s3.head_object(Bucket=eu, Key=f"eu/lambda/layer/zips/{zip_sha256}.zip")
+    assert head["Metadata"] == {"zip-sha256": zip_sha256}
+    eu_version = workflow.region_aws("eu-west-1").lambda_.get_layer_version(
+        LayerName=layer_name, VersionNumber=1
+    )
+    assert base64.b64decode(eu_version["Content"]["CodeSha256"]).hex() == zip_sha256
+    stamp = VersionStamp.from_description(eu_version["Description"])
+    assert stamp is not None and stamp.fingerprint == workflow.fingerprint
     # Each region's layer is its own: the home region still has exactly one version.
     assert len(aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"]) == 1
 
@@ -111,9 +120,10 @@ def test_rerun_after_a_region_failed_finishes_it_without_building(
         pytest.raises(RegionsFailedError) as info,
     ):
         workflow.run()
+    zip_key = f"app/layer/zips/{workflow.staged_upload().zip_sha256}.zip"  # type: ignore[union-attr]
     assert str(info.value) == (
         f"1 of 2 regions failed (eu-west-1: publishing layer {layer_name!r} from "
-        f"s3://{eu}/app/layer/layer.zip failed: InternalError injected failure: see the AWS "
+        f"s3://{eu}/{zip_key} failed: InternalError injected failure: see the AWS "
         "error above); 1 done: run again to finish the failed ones"
     )
     assert [r.ok for r in info.value.results] == [False, True]
@@ -121,7 +131,7 @@ def test_rerun_after_a_region_failed_finishes_it_without_building(
     rerun = _workflow(tmp_path, aws, bucket, layer_name, regions)
     result = rerun.run()
 
-    assert result.skipped  # served from the home region's layer.zip, nothing rebuilt
+    assert result.skipped  # served from the zip staged at home, nothing rebuilt
     eu_result, west_result = result.regions
     assert eu_result.publish is not None and eu_result.publish.published
     assert west_result.publish is not None and not west_result.publish.published
@@ -169,10 +179,9 @@ REGION_CALLS = [
     ("lambda_", "ListLayerVersions", 1),  # does the region hold the build?
     ("s3", "HeadObject", 1),  # is the zip already copied?
     ("s3", "CopyObject", 1),
-    ("s3", "HeadObject", 2),  # what was copied
     ("s3", "PutObject", 1),  # the region's publish lock
     ("lambda_", "ListLayerVersions", 2),
-    ("s3", "HeadObject", 3),  # is the copy still the one made?
+    ("s3", "HeadObject", 2),  # is the copy still there?
     ("lambda_", "PublishLayerVersion", 1),
     ("s3", "PutObject", 2),  # 000001/requirements.txt
     ("s3", "PutObject", 3),  # last-requirements.txt
@@ -214,7 +223,7 @@ def test_rerun_after_a_failure_in_a_region_converges(
     assert object_keys(eu_aws, eu) == [
         "app/layer/000001/requirements.txt",
         "app/layer/last-requirements.txt",
-        "app/layer/layer.zip",
+        f"app/layer/zips/{result.zip_sha256}.zip",
     ]
     home = aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"]
     assert [v["Version"] for v in home] == [1]

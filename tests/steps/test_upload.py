@@ -20,32 +20,40 @@ from layer_builder import (
     UploadStep,
 )
 from layer_builder.model.s3path import S3Path
-from tests.aws_helpers import count_calls, make_manifest, make_package
+from layer_builder.steps.upload import staged_upload
+from tests.aws_helpers import count_calls, make_manifest, make_package, object_keys
 
 
-def test_upload_puts_zip_with_checksum_metadata_and_content_type(
+def test_upload_puts_zip_under_its_sha256_and_stages_a_labelled_copy(
     tmp_path: Path, aws: AwsClients, bucket: str
 ) -> None:
     manifest = make_manifest(tmp_path / "project")
     package = make_package(tmp_path / "build", manifest)
     layout = LayerS3Layout(f"s3://{bucket}/projects/app/lambda/")
+    calls = count_calls(aws)
 
     result = UploadStep(layout, manifest, aws.s3).run(package)
 
-    head = aws.s3.head_object(Bucket=bucket, Key="projects/app/lambda/layer/layer.zip",
-                              ChecksumMode="ENABLED")  # fmt: skip
+    key = f"projects/app/lambda/layer/zips/{package.sha256}.zip"
+    head = aws.s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     assert head["ContentType"] == "application/zip"
     assert base64.b64decode(head["ChecksumSHA256"]).hex() == package.sha256
-    assert head["Metadata"] == {
+    assert head["Metadata"] == {"zip-sha256": package.sha256}
+    assert aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read() == package.path_zip.read_bytes()
+    staging = aws.s3.head_object(Bucket=bucket, Key="projects/app/lambda/layer/layer.zip",
+                                 ChecksumMode="ENABLED")  # fmt: skip
+    assert staging["ContentType"] == "application/zip"
+    assert base64.b64decode(staging["ChecksumSHA256"]).hex() == package.sha256
+    assert staging["Metadata"] == {
         "manifest-sha256": manifest.sha256,
         "manifest-file": "requirements.txt",
         "zip-sha256": package.sha256,
         "fingerprint": package.fingerprint,
     }
-    body = aws.s3.get_object(Bucket=bucket, Key="projects/app/lambda/layer/layer.zip")["Body"]
-    assert body.read() == package.path_zip.read_bytes()
+    # The bytes went up once; the staging copy was made by S3 itself.
+    assert (calls["PutObject"], calls["CopyObject"]) == (1, 1)
     assert result.uploaded
-    assert result.s3_uri == f"s3://{bucket}/projects/app/lambda/layer/layer.zip"
+    assert result.s3_uri == f"s3://{bucket}/{key}"
     assert result.etag == head["ETag"]
     assert result.version_id is None
     assert (result.zip_sha256, result.manifest_sha256, result.fingerprint) == (
@@ -53,7 +61,7 @@ def test_upload_puts_zip_with_checksum_metadata_and_content_type(
     )  # fmt: skip
     assert result.console_url.startswith("https://")
     assert bucket in result.console_url
-    assert "projects/app/lambda/layer/layer.zip" in result.console_url
+    assert key in result.console_url
 
 
 def test_upload_logs_the_uri_and_console_url(
@@ -78,12 +86,12 @@ def test_upload_to_a_versioned_bucket_names_the_version(
         make_package(tmp_path / "b", manifest, payload=b"VALUE = 2\n")
     )
     assert first.version_id and second.version_id
-    assert first.version_id != second.version_id
-    old = aws.s3.head_object(Bucket=bucket, Key="app/layer/layer.zip", VersionId=first.version_id)
+    assert first.s3path != second.s3path
+    old = aws.s3.head_object(Bucket=bucket, Key=first.s3path.key, VersionId=first.version_id)
     assert old["Metadata"]["zip-sha256"] == first.zip_sha256
 
 
-def test_upload_result_from_s3_object_reads_the_metadata(
+def test_upload_result_from_s3_object_reads_the_labels_of_the_staging_copy(
     tmp_path: Path, aws: AwsClients, bucket: str
 ) -> None:
     aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -91,11 +99,49 @@ def test_upload_result_from_s3_object_reads_the_metadata(
     layout = LayerS3Layout(f"s3://{bucket}/app/")
     uploaded = UploadStep(layout, manifest, aws.s3).run(make_package(tmp_path / "a", manifest))
 
-    found = UploadResult.from_s3_object(aws.s3, layout.s3path_layer_zip)
+    labels = UploadResult.from_s3_object(aws.s3, layout.s3path_layer_zip)
+    staged = staged_upload(aws.s3, layout)
 
-    assert found == attrs.evolve(uploaded, uploaded=False)
-    pinned = UploadResult.from_s3_object(aws.s3, layout.s3path_layer_zip, uploaded.version_id)
-    assert pinned.version_id == uploaded.version_id
+    assert labels.s3path == layout.s3path_layer_zip
+    assert (labels.zip_sha256, labels.manifest_sha256, labels.fingerprint) == (
+        uploaded.zip_sha256, uploaded.manifest_sha256, uploaded.fingerprint,
+    )  # fmt: skip
+    # What is staged names the immutable zip, pinned to the version uploaded.
+    assert staged == attrs.evolve(uploaded, uploaded=False)
+    pinned = UploadResult.from_s3_object(aws.s3, layout.s3path_layer_zip, labels.version_id)
+    assert pinned.version_id == labels.version_id
+
+
+def test_nothing_staged_is_none(aws: AwsClients, bucket: str) -> None:
+    assert staged_upload(aws.s3, LayerS3Layout(f"s3://{bucket}/app/")) is None
+
+
+def test_staged_zip_that_was_pruned_says_to_upload_again(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    layout = LayerS3Layout(f"s3://{bucket}/app/")
+    uploaded = UploadStep(layout, manifest, aws.s3).run(make_package(tmp_path / "a", manifest))
+    aws.s3.delete_object(Bucket=bucket, Key=uploaded.s3path.key)
+
+    with pytest.raises(StaleUploadError) as info:
+        staged_upload(aws.s3, layout)
+
+    assert str(info.value) == (
+        f"{uploaded.s3_uri}, the zip that s3://{bucket}/app/layer/layer.zip stages, no longer "
+        "exists: run `layer-builder upload` again"
+    )
+
+
+def test_staging_copy_naming_no_sha256_is_refused(aws: AwsClients, bucket: str) -> None:
+    labels = {"manifest-sha256": "0" * 64, "zip-sha256": "../x", "fingerprint": "0" * 64}
+    aws.s3.put_object(Bucket=bucket, Key="app/layer/layer.zip", Body=b"PK", Metadata=labels)
+    with pytest.raises(AwsError) as info:
+        staged_upload(aws.s3, LayerS3Layout(f"s3://{bucket}/app/"))
+    assert str(info.value) == (
+        f"s3://{bucket}/app/layer/layer.zip carries a zip-sha256 that is not a sha256 ('../x'): "
+        "run `layer-builder upload` again"
+    )
 
 
 def test_upload_result_from_a_foreign_object_says_what_to_do(aws: AwsClients, bucket: str) -> None:
@@ -137,24 +183,45 @@ def test_same_zip_already_there_is_not_uploaded_again(
     again = UploadStep(layout, manifest, aws.s3).run(make_package(tmp_path / "b", manifest))
 
     assert not again.uploaded
-    assert calls["PutObject"] == calls["CreateMultipartUpload"] == 0
+    assert calls["PutObject"] == calls["CreateMultipartUpload"] == calls["CopyObject"] == 0
+    assert calls["HeadObject"] == 2  # the zip, its staging copy
     assert again == attrs.evolve(first, uploaded=False)
 
 
-def test_same_zip_for_another_manifest_is_uploaded_with_new_metadata(
+def test_same_zip_for_another_manifest_is_not_sent_again_but_staged_with_new_labels(
     tmp_path: Path, aws: AwsClients, bucket: str
 ) -> None:
     layout = LayerS3Layout(f"s3://{bucket}/app/")
     old = make_manifest(tmp_path / "old", b"tinyutil==1.0.0\n")
-    UploadStep(layout, old, aws.s3).run(make_package(tmp_path / "a", old))
-    # A comment changes the manifest, not the zip: the metadata must follow the manifest.
+    first = UploadStep(layout, old, aws.s3).run(make_package(tmp_path / "a", old))
+    # A comment changes the manifest, not the zip: the labels must follow the manifest.
     new = make_manifest(tmp_path / "new", b"# pinned\ntinyutil==1.0.0\n")
+    calls = count_calls(aws)
 
     result = UploadStep(layout, new, aws.s3).run(make_package(tmp_path / "b", new))
 
-    assert result.uploaded
+    assert not result.uploaded
+    assert (calls["PutObject"], calls["CopyObject"]) == (0, 1)
+    assert result.s3path == first.s3path
+    assert result.manifest_sha256 == new.sha256
     head = aws.s3.head_object(Bucket=bucket, Key="app/layer/layer.zip")
     assert head["Metadata"]["manifest-sha256"] == new.sha256
+
+
+def test_a_foreign_object_under_the_zips_key_is_replaced_by_the_real_bytes(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest)
+    key = f"app/layer/zips/{package.sha256}.zip"
+    # Claims the sha256 in its metadata, but S3's own checksum says otherwise.
+    aws.s3.put_object(Bucket=bucket, Key=key, Body=b"not the zip", ChecksumAlgorithm="SHA256",
+                      Metadata={"zip-sha256": package.sha256})  # fmt: skip
+
+    result = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3).run(package)
+
+    assert result.uploaded
+    assert aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read() == package.path_zip.read_bytes()
 
 
 def test_large_zip_goes_up_in_parallel_parts_with_progress(
@@ -178,14 +245,16 @@ def test_large_zip_goes_up_in_parallel_parts_with_progress(
     assert calls["UploadPart"] == 3
     assert calls["PutObject"] == 0
     assert result.uploaded
-    head = aws.s3.head_object(Bucket=bucket, Key="app/layer/layer.zip", ChecksumMode="ENABLED")
+    key = f"app/layer/zips/{package.sha256}.zip"
+    head = aws.s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     assert head["ContentType"] == "application/zip"
     assert head["ContentLength"] == package.zip_size
-    assert head["Metadata"]["zip-sha256"] == package.sha256
-    assert head["Metadata"]["fingerprint"] == package.fingerprint
+    assert head["Metadata"] == {"zip-sha256": package.sha256}
     assert "ChecksumSHA256" in head  # composite: the SHA-256 of the parts' SHA-256s
     assert result.etag == head["ETag"]
-    body = aws.s3.get_object(Bucket=bucket, Key="app/layer/layer.zip")["Body"].read()
+    staging = aws.s3.head_object(Bucket=bucket, Key="app/layer/layer.zip")
+    assert staging["Metadata"]["fingerprint"] == package.fingerprint
+    body = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == package.sha256
     assert reports[-1] == (package.zip_size, package.zip_size)
     assert [sent for sent, _ in reports] == sorted(sent for sent, _ in reports)
@@ -207,18 +276,44 @@ def test_zip_replaced_during_a_multipart_upload_is_a_stale_upload(
     manifest = make_manifest(tmp_path / "project")
     package = make_package(tmp_path / "build", manifest, payload=os.urandom(6 * 1024 * 1024))
     config = TransferConfig(multipart_threshold=5 * 1024 * 1024)
+    key = f"app/layer/zips/{package.sha256}.zip"
 
-    def another_run_uploads(**_: object) -> None:
-        # Between the last part and the read-back, a concurrent run puts its own zip.
-        aws.s3.put_object(Bucket=bucket, Key="app/layer/layer.zip", Body=b"other",
+    def someone_overwrites(**_: object) -> None:
+        # Between the last part and the read-back, the zip's key gets other bytes.
+        aws.s3.put_object(Bucket=bucket, Key=key, Body=b"other",
                           Metadata={"zip-sha256": "0" * 64})  # fmt: skip
 
-    aws.s3.meta.events.register("after-call.s3.CompleteMultipartUpload", another_run_uploads)
+    aws.s3.meta.events.register("after-call.s3.CompleteMultipartUpload", someone_overwrites)
     step = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3,
                       transfer_config=config)  # fmt: skip
     with pytest.raises(StaleUploadError) as info:
         step.run(package)
     assert str(info.value) == (
-        f"s3://{bucket}/app/layer/layer.zip was replaced while it was uploaded, probably by a "
-        "concurrent run: run the upload again"
+        f"s3://{bucket}/{key} was deleted or replaced right after it was uploaded (by a prune "
+        "or a hand-made change?): run the upload again"
     )
+
+
+def test_zip_changed_on_disk_since_packaging_is_not_uploaded(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest, payload=os.urandom(6 * 1024 * 1024))
+    # Another process packaged again in the same folder: other bytes renamed over the zip.
+    other = tmp_path / "other.zip"
+    other.write_bytes(os.urandom(6 * 1024 * 1024))
+    other.replace(package.path_zip)
+    config = TransferConfig(multipart_threshold=5 * 1024 * 1024)
+    calls = count_calls(aws)
+    step = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3,
+                      transfer_config=config)  # fmt: skip
+
+    with pytest.raises(StaleUploadError) as info:
+        step.run(package)
+
+    assert str(info.value) == (
+        f"{package.path_zip} changed since it was packaged (its sha256 is no longer "
+        f"{package.sha256}): package it again, then upload"
+    )
+    assert calls["CreateMultipartUpload"] == 0
+    assert object_keys(aws, bucket) == []

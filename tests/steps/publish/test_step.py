@@ -20,6 +20,7 @@ from layer_builder import (
     UploadStep,
     VersionStamp,
 )
+from layer_builder.steps.publish.step import layer_code_sha256
 from tests.aws_helpers import count_calls, make_manifest, make_package, object_keys
 
 
@@ -92,6 +93,7 @@ def test_first_publish_makes_version_1_and_backs_up_the_manifest(
         "app/lambda/layer/000001/requirements.txt",
         "app/lambda/layer/last-requirements.txt",
         "app/lambda/layer/layer.zip",
+        f"app/lambda/layer/zips/{upload.zip_sha256}.zip",
     ]
     assert publisher.read("000001/requirements.txt") == b"tinyutil==1.0.0\n"
     assert publisher.read("last-requirements.txt") == b"tinyutil==1.0.0\n"
@@ -207,31 +209,46 @@ def test_vanished_object_is_a_stale_upload(
     publisher: Publisher, aws: AwsClients, bucket: str
 ) -> None:
     manifest, upload = publisher.upload()
-    aws.s3.delete_object(Bucket=bucket, Key="app/lambda/layer/layer.zip")
+    aws.s3.delete_object(Bucket=bucket, Key=upload.s3path.key)
     with pytest.raises(StaleUploadError) as info:
         publisher.step(manifest).run(upload)
     assert str(info.value) == (
-        f"s3://{bucket}/app/lambda/layer/layer.zip no longer exists: "
-        "run the upload again before publishing"
+        f"{upload.s3_uri} no longer exists: run the upload again before publishing"
     )
     assert publisher.versions() == []
 
 
-def test_replaced_object_is_a_stale_upload(publisher: Publisher, bucket: str) -> None:
+def test_replaced_object_is_a_stale_upload(
+    publisher: Publisher, aws: AwsClients, bucket: str
+) -> None:
     manifest, stale = publisher.upload()
-    # Another run uploads a different zip to the same key before this one publishes.
-    other_manifest = make_manifest(publisher.tmp_path / "other")
-    replacement = make_package(publisher.tmp_path / "other-build", other_manifest, payload=b"X\n")
-    UploadStep(publisher.layout, other_manifest, publisher.aws.s3).run(replacement)
+    # Someone writes other bytes under the zip's key before this run publishes.
+    aws.s3.put_object(Bucket=bucket, Key=stale.s3path.key, Body=b"PK other",
+                      Metadata={"zip-sha256": "0" * 64})  # fmt: skip
 
     with pytest.raises(StaleUploadError) as info:
         publisher.step(manifest).run(stale)
     assert str(info.value) == (
-        f"s3://{bucket}/app/lambda/layer/layer.zip was replaced since it was uploaded "
-        f"(zip sha256 {replacement.sha256} instead of {stale.zip_sha256}), probably by a "
-        "concurrent run: upload again, then publish"
+        f"{stale.s3_uri} was replaced since it was uploaded (zip sha256 {'0' * 64} instead of "
+        f"{stale.zip_sha256}), probably by a concurrent run: upload again, then publish"
     )
     assert publisher.versions() == []
+
+
+def test_another_runs_upload_before_publishing_does_not_change_what_is_published(
+    publisher: Publisher, aws: AwsClients, layer_name: str
+) -> None:
+    manifest, mine = publisher.upload()
+    # Another run stages a different zip (layer.zip now holds it) before this one publishes.
+    other_manifest = make_manifest(publisher.tmp_path / "other", b"tinyutil==1.1.0\n")
+    replacement = make_package(publisher.tmp_path / "other-build", other_manifest, payload=b"X\n")
+    UploadStep(publisher.layout, other_manifest, publisher.aws.s3).run(replacement)
+
+    result = publisher.step(manifest).run(mine)
+
+    assert result.published
+    assert layer_code_sha256(aws.lambda_, layer_name, result.layer_version) == mine.zip_sha256
+    assert mine.zip_sha256 != replacement.sha256
 
 
 @pytest.mark.parametrize("name", ["bad name!", "", "x" * 141, "layer/1"])
@@ -272,7 +289,7 @@ def test_versioned_bucket_publishes_the_uploaded_object_version(
 ) -> None:
     _version_bucket(aws, bucket)
     manifest, upload = publisher.upload(b"tinyutil==1.0.0\n")
-    # A later upload to the same key must not change what this version is made from.
+    # A later upload (staged in layer.zip) must not change what this version is made from.
     later_manifest = make_manifest(publisher.tmp_path / "later")
     later = make_package(publisher.tmp_path / "later-build", later_manifest, payload=b"LATER\n")
     UploadStep(publisher.layout, later_manifest, aws.s3).run(later)
@@ -284,7 +301,7 @@ def test_versioned_bucket_publishes_the_uploaded_object_version(
     [params] = calls.params["PublishLayerVersion"]
     assert params["Content"] == {
         "S3Bucket": bucket,
-        "S3Key": "app/lambda/layer/layer.zip",
+        "S3Key": upload.s3path.key,
         "S3ObjectVersion": upload.version_id,
     }
     assert result.zip_sha256 == upload.zip_sha256
