@@ -3,20 +3,23 @@
 Two runs of the same layer and manifest may build and upload at the same time; only one may
 decide and publish at a time, so that exactly one new version appears and the other run reports
 it. The lock is ``layer/.publish.lock``, created with ``If-None-Match: *`` (S3 refuses the
-second writer). A lock whose holder died expires after its ``ttl``, judged on the S3 server's
-clock (its ``Last-Modified`` against the ``Date`` of the response), so that clock skew between
-hosts cannot end a live lock early. Taking over and releasing use ``If-Match`` on the lock's
-ETag, so a run never deletes a lock another run holds.
+second writer). The lock names its holder (host, pid, process start time: see
+``liveness``): a run on the same host takes over at once a lock whose holder is dead. Any
+other lock whose holder died expires after its ``ttl``, judged on the S3 server's clock (its
+``Last-Modified`` against the ``Date`` of the response), so that clock skew between hosts
+cannot end a live lock early. Taking over and releasing use ``If-Match`` on the lock's ETag,
+so a run never deletes a lock another run holds. Release runs on any exception, including
+``KeyboardInterrupt`` (Ctrl-C, and SIGTERM in the CLI), also when it interrupts taking or
+releasing the lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import json
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +32,7 @@ import botocore.exceptions
 from layer_builder.aws.clients import aws_errors, error_code, is_not_found
 from layer_builder.errors import AwsError
 from layer_builder.model.s3path import S3Path
+from layer_builder.steps.publish.liveness import ProcessId
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +54,16 @@ class LockHolder:
     etag: str
     age: float
     ttl: float
+    #: The holder's host and pid (None in a lock written by an older version).
+    process: ProcessId | None = None
 
     @property
     def expired(self) -> bool:
         return self.age > self.ttl
+
+    def describe(self) -> str:
+        """``pid 123 on host ci-7``, or the owner string when the lock names no process."""
+        return self.process.describe() if self.process else self.owner
 
 
 class PublishLock:
@@ -75,13 +85,23 @@ class PublishLock:
         # Past this, the holder's lock has expired anyway and is taken over.
         self.wait_timeout = ttl + 60 if wait_timeout is None else wait_timeout
         self.sleep = sleep
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.process = ProcessId.current()
+        self.owner = f"{self.process.host}:{self.process.pid}:{uuid.uuid4().hex[:8]}"
         self._etag: str | None = None
         self.waited = False
 
     def acquire(self) -> None:
+        try:
+            self._acquire()
+        except BaseException:
+            # A write whose response was lost, or that a signal interrupted, may still have
+            # made the lock: leave none behind to hold the next run up until it expires.
+            self._remove_if_ours()
+            raise
+
+    def _acquire(self) -> None:
         deadline = time.monotonic() + self.wait_timeout
-        while not self._try_create_or_clean_up():
+        while not self._try_create():
             holder = self._read()
             if holder is None:
                 continue  # released between our write and our read: try again at once
@@ -89,21 +109,31 @@ class PublishLock:
                 # Our own write, whose response was lost and retried by botocore.
                 self._etag = holder.etag
                 return
+            if holder.process is not None and holder.process.is_dead():
+                logger.warning(
+                    "taking over %s: its holder, %s, is dead (it held the lock for %.0f s)",
+                    self.s3path.uri, holder.describe(), holder.age,
+                )  # fmt: skip
+                self._delete(holder.etag)
+                continue
             if holder.expired:
                 logger.warning(
                     "taking over %s: its holder %s did not release it within %.0f s",
-                    self.s3path.uri, holder.owner, holder.ttl,
+                    self.s3path.uri, holder.describe(), holder.ttl,
                 )  # fmt: skip
                 self._delete(holder.etag)
                 continue
             if time.monotonic() > deadline:
                 raise LockTimeoutError(
-                    f"{self.s3path.uri} is held by {holder.owner} for {holder.age:.0f} s: "
+                    f"{self.s3path.uri} is held by {holder.describe()} for {holder.age:.0f} s: "
                     f"another run is publishing this layer; wait for it, or delete the lock "
                     f"object if that run died"
                 )
             if not self.waited:
-                logger.info("waiting for %s (held by %s)", self.s3path.uri, holder.owner)
+                logger.info(
+                    "waiting for the publish lock %s, held by %s for %.0f s (expires after "
+                    "%.0f s)", self.s3path.uri, holder.describe(), holder.age, holder.ttl,
+                )  # fmt: skip
                 self.waited = True
             self.sleep(self.poll_interval)
 
@@ -111,29 +141,33 @@ class PublishLock:
         """Delete the lock if it is still ours; a failure only delays others until expiry."""
         if self._etag is None:
             return
-        etag, self._etag = self._etag, None
+        etag = self._etag
         try:
             self._delete(etag)
         except AwsError as exc:
             logger.warning("could not release %s (%s): it expires in %.0f s",
                            self.s3path.uri, exc, self.ttl)  # fmt: skip
-
-    def _try_create_or_clean_up(self) -> bool:
-        try:
-            return self._try_create()
-        except AwsError:
-            # The write may have happened although its response was lost: do not leave a
-            # lock behind that would hold the next run up until it expires.
-            try:
-                holder = self._read()
-                if holder is not None and holder.owner == self.owner:
-                    self._delete(holder.etag)
-            except AwsError:
-                pass
+        except BaseException:
+            # A signal cut the delete short; the CLI ignores further stop signals while it
+            # unwinds, so finish the delete before going on.
+            with contextlib.suppress(Exception):
+                self._delete(etag)
             raise
+        finally:
+            self._etag = None
+
+    def _remove_if_ours(self) -> None:
+        try:
+            holder = self._read()
+            if holder is not None and holder.owner == self.owner:
+                self._delete(holder.etag)
+        except Exception:  # best effort: the lock expires anyway
+            logger.debug("could not check %s for a lock of ours", self.s3path.uri, exc_info=True)
+        self._etag = None
 
     def _try_create(self) -> bool:
-        body = json.dumps({"owner": self.owner, "ttl": self.ttl}).encode()
+        document = {"owner": self.owner, "ttl": self.ttl, **self.process.to_json()}
+        body = json.dumps(document).encode()
         with aws_errors(f"taking the publish lock {self.s3path.uri}"):
             try:
                 response = self.s3.put_object(
@@ -162,8 +196,9 @@ class PublishLock:
             document = json.loads(response["Body"].read())
             owner, ttl = str(document["owner"]), float(document["ttl"])
         except (ValueError, KeyError, TypeError):
-            owner, ttl = "an unknown run", self.ttl
-        return LockHolder(owner, str(response["ETag"]), _age(response), ttl)
+            document, owner, ttl = None, "an unknown run", self.ttl
+        process = ProcessId.from_json(document)
+        return LockHolder(owner, str(response["ETag"]), _age(response), ttl, process)
 
     def _delete(self, etag: str) -> None:
         with aws_errors(f"deleting the publish lock {self.s3path.uri}"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ import pytest
 
 from layer_builder import AwsClients, LocalAwsEndpoint, UploadResult
 from layer_builder.model.s3path import S3Path
+from layer_builder.steps.publish.liveness import ProcessId
 from layer_builder.steps.publish.lock import LockTimeoutError, PublishLock
 from tests.aws_helpers import HandmadeWorkflow, make_manifest, object_keys
 from tests.conftest import MakeProject
@@ -23,18 +25,188 @@ def _lock_path(bucket: str) -> S3Path:
     return S3Path(bucket, "app/layer/.publish.lock")
 
 
+def _start_time(pid: int) -> str | None:
+    """Field 22 of /proc/<pid>/stat, read here independently of the code under test."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def _put_lock(aws: AwsClients, bucket: str, **holder: object) -> None:
+    body = {"owner": "someone", "ttl": 300.0, **holder}
+    aws.s3.put_object(Bucket=bucket, Key="app/layer/.publish.lock", Body=json.dumps(body))
+
+
+def _lock_owner(aws: AwsClients, bucket: str) -> str:
+    body = aws.s3.get_object(Bucket=bucket, Key="app/layer/.publish.lock")["Body"].read()
+    return str(json.loads(body)["owner"])
+
+
+def _this_host(pid: int, started: str | None = None) -> dict[str, object]:
+    return {"host": socket.gethostname(), "pid": pid, "started": started,
+            "pid_namespace": _pid_namespace()}  # fmt: skip
+
+
+def test_a_dead_holder_on_this_host_is_taken_over_at_once(
+    aws: AwsClients, bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(finished.stdout)
+    _put_lock(aws, bucket, **_this_host(pid))
+
+    # wait_timeout=0: a live holder would make this fail at once with LockTimeoutError.
+    with PublishLock(aws.s3, _lock_path(bucket), wait_timeout=0) as lock:
+        assert _lock_owner(aws, bucket) == lock.owner
+
+    assert not lock.waited
+    assert (
+        f"taking over s3://{bucket}/app/layer/.publish.lock: its holder, pid {pid} on host "
+        f"{socket.gethostname()}, is dead"
+    ) in caplog.text
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_reused_pid_is_a_dead_holder(aws: AwsClients, bucket: str) -> None:
+    # This pid is alive, but the process the lock names started at another time.
+    _put_lock(aws, bucket, **_this_host(os.getpid(), started="1"))
+    with PublishLock(aws.s3, _lock_path(bucket), wait_timeout=0) as lock:
+        assert _lock_owner(aws, bucket) == lock.owner
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_an_exited_holder_not_yet_reaped_is_dead(aws: AwsClients, bucket: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = _start_time(child.pid)
+        child.kill()
+        # Not waited for: a zombie until reaped, which os.kill(pid, 0) still finds.
+        for _ in range(600):
+            if Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            threading.Event().wait(0.05)
+        _put_lock(aws, bucket, **_this_host(child.pid, started))
+        with PublishLock(aws.s3, _lock_path(bucket), wait_timeout=0) as lock:
+            assert _lock_owner(aws, bucket) == lock.owner
+    finally:
+        child.wait()
+
+
+def test_a_live_holder_is_waited_for_and_named(
+    aws: AwsClients, bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="layer_builder")
+    holder = PublishLock(aws.s3, _lock_path(bucket))
+    holder.acquire()
+    sleeps: list[float] = []
+
+    def holder_finishes(seconds: float) -> None:
+        sleeps.append(seconds)
+        holder.release()
+
+    waiter = PublishLock(aws.s3, _lock_path(bucket), sleep=holder_finishes)
+    waiter.acquire()
+    waiter.release()
+
+    assert sleeps == [0.5]
+    assert (
+        f"waiting for the publish lock s3://{bucket}/app/layer/.publish.lock, held by pid "
+        f"{os.getpid()} on host {socket.gethostname()} for "
+    ) in caplog.text
+    assert "taking over" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [
+        {"host": "another-host", "pid": 999_999_999},  # no such pid here, but not our host
+        {"host": socket.gethostname(), "pid": 999_999_999, "pid_namespace": "pid:[0]"},
+        {"host": socket.gethostname(), "pid": 0},  # not a process
+        {"host": socket.gethostname(), "pid": "4242"},
+        {"pid": 999_999_999},
+    ],
+    ids=["other-host", "other-namespace", "pid-0", "pid-text", "no-host"],
+)
+def test_a_holder_that_cannot_be_judged_here_is_left_to_expire(
+    aws: AwsClients, bucket: str, holder: dict[str, object]
+) -> None:
+    _put_lock(aws, bucket, **holder)
+    with pytest.raises(LockTimeoutError):
+        PublishLock(aws.s3, _lock_path(bucket), wait_timeout=0).acquire()
+    assert _lock_owner(aws, bucket) == "someone"
+
+
+def test_process_id_refuses_what_is_not_a_process() -> None:
+    for document in (None, [], {"host": "h"}, {"host": "h", "pid": True}, {"host": 1, "pid": 2}):
+        assert ProcessId.from_json(document) is None
+    found = ProcessId.from_json({"host": "h", "pid": 7, "started": 5, "pid_namespace": None})
+    assert found == ProcessId("h", 7, None, None)
+
+
+def test_a_lock_write_interrupted_by_a_signal_leaves_no_lock(aws: AwsClients, bucket: str) -> None:
+    def interrupted(**_: object) -> None:
+        raise KeyboardInterrupt  # the write happened; its response never reached the run
+
+    aws.s3.meta.events.register("after-call.s3.PutObject", interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            PublishLock(aws.s3, _lock_path(bucket)).acquire()
+    finally:
+        aws.s3.meta.events.unregister("after-call.s3.PutObject", interrupted)
+    assert object_keys(aws, bucket) == []
+
+
+def test_a_release_interrupted_by_a_signal_still_deletes_the_lock(
+    aws: AwsClients, bucket: str
+) -> None:
+    lock = PublishLock(aws.s3, _lock_path(bucket))
+    lock.acquire()
+    calls = [0]
+
+    def interrupted_once(**_: object) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise KeyboardInterrupt
+
+    aws.s3.meta.events.register("before-call.s3.DeleteObject", interrupted_once)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lock.release()
+    finally:
+        aws.s3.meta.events.unregister("before-call.s3.DeleteObject", interrupted_once)
+    assert calls[0] == 2
+    assert object_keys(aws, bucket) == []
+
+
 def test_lock_is_exclusive_and_released(aws: AwsClients, bucket: str) -> None:
     first = PublishLock(aws.s3, _lock_path(bucket))
     first.acquire()
     body = aws.s3.get_object(Bucket=bucket, Key="app/layer/.publish.lock")["Body"].read()
-    assert json.loads(body) == {"owner": first.owner, "ttl": 300.0}
+    assert json.loads(body) == {
+        "owner": first.owner,
+        "ttl": 300.0,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": _start_time(os.getpid()),
+        "pid_namespace": _pid_namespace(),
+    }
 
     second = PublishLock(aws.s3, _lock_path(bucket), wait_timeout=0)
     with pytest.raises(LockTimeoutError) as info:
         second.acquire()
     message = str(info.value)
     assert message.startswith(
-        f"s3://{bucket}/app/layer/.publish.lock is held by {first.owner} for "
+        f"s3://{bucket}/app/layer/.publish.lock is held by pid {os.getpid()} on host "
+        f"{socket.gethostname()} for "
     )
     assert message.endswith(
         "another run is publishing this layer; wait for it, or delete the lock object if "
