@@ -1,5 +1,7 @@
 """``plan``: what ``run`` would do (build? upload? publish which version? regions? grants?),
-found with read-only calls: nothing is built, written, published or granted."""
+found with read-only calls: nothing is built, written, published or granted. It also lists
+the multipart uploads left unfinished under each region's ``layer/`` (``prune --yes``
+aborts them)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from typing import Any
 import attrs
 
 from layer_builder.aws.clients import AwsClients
+from layer_builder.model.layout import LayerS3Layout
 from layer_builder.operations.sharing import Grant, is_granted, policy_statements
+from layer_builder.operations.storage import IncompleteUpload, list_incomplete_uploads
 from layer_builder.steps.publish.step import decide_publish, latest_layer_version
 from layer_builder.workflow import LayerWorkflow
 
@@ -27,9 +31,14 @@ class PublishPlan:
     next_version: int | None
     #: The grants ``run`` would add (all of them on a new version).
     grants_to_add: tuple[str, ...] = ()
+    #: Multipart uploads under ``layer/`` never completed nor aborted (a killed run).
+    incomplete_uploads: tuple[IncompleteUpload, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        document = attrs.asdict(self, recurse=False)
+        document["grants_to_add"] = list(self.grants_to_add)
+        document["incomplete_uploads"] = [u.to_json() for u in self.incomplete_uploads]
+        return document
 
 
 @attrs.frozen
@@ -72,7 +81,9 @@ def _missing_grants(
     return tuple(g.description for g in grants if not is_granted(g, statements))
 
 
-def _plan_region(workflow: LayerWorkflow, region: str, aws: AwsClients) -> PublishPlan:
+def _plan_region(
+    workflow: LayerWorkflow, region: str, aws: AwsClients, s3_layout: LayerS3Layout
+) -> PublishPlan:
     latest = latest_layer_version(aws.lambda_, workflow.layer_name)
     publish, reason = decide_publish(
         latest,
@@ -93,15 +104,19 @@ def _plan_region(workflow: LayerWorkflow, region: str, aws: AwsClients) -> Publi
         current_version_arn=None if latest is None else latest.arn,
         next_version=(1 if latest is None else latest.version + 1) if publish else None,
         grants_to_add=grants,
+        incomplete_uploads=list_incomplete_uploads(aws.s3, s3_layout),
     )
 
 
 def plan_run(workflow: LayerWorkflow) -> Plan:
     """What ``workflow.run()`` would do now, from read-only calls."""
     workflow.check()
-    home = _plan_region(workflow, workflow.aws.region, workflow.aws)
+    home = _plan_region(workflow, workflow.aws.region, workflow.aws, workflow.s3_layout)
     regions = tuple(
-        _plan_region(workflow, r.region, workflow.region_aws(r.region)) for r in workflow.regions
+        _plan_region(
+            workflow, r.region, workflow.region_aws(r.region), LayerS3Layout(r.s3dir_lambda)
+        )
+        for r in workflow.regions
     )
     staged = workflow.staged_upload() is not None
     # Regions lacking the build are served from the staged zip when it is this build.

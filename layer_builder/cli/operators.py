@@ -6,9 +6,12 @@ Kept apart from ``main.py`` so that the core command stays small; ``main.py`` ca
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from layer_builder.cli.config import load_project_config
 from layer_builder.errors import ConfigurationError
+from layer_builder.model.layout import LayerS3Layout
 from layer_builder.operations.regions import RegionTarget
 from layer_builder.operations.retention import PruneResult, RetentionPolicy, prune
 from layer_builder.operations.sharing import Grant
@@ -17,7 +20,8 @@ from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
 OPERATOR_COMMANDS = {
     "plan": "show what run would do (build, upload, publish, regions, grants); changes nothing",
-    "prune": "delete old layer versions (keep the last N and/or recent ones); dry run unless --yes",
+    "prune": "delete old layer versions (keep the last N and/or recent ones), the zips no kept "
+    "version needs and unfinished uploads; dry run unless --yes",
 }
 
 
@@ -74,6 +78,17 @@ def workflow_settings(args: argparse.Namespace, config: dict[str, Any]) -> dict[
     return {"regions": region_targets(args, config), "grants": grants(args, config)}
 
 
+#: Without --s3dir, prune still works on the versions; the S3 folder then goes unchecked.
+NO_STORAGE: dict[str, Any] = {
+    "s3_uri_layer": None,
+    "zips_deleted": [],
+    "zips_deleted_bytes": 0,
+    "zips_kept": [],
+    "uploads_aborted": [],
+    "uploads_in_progress": [],
+}
+
+
 def _prune_json(result: PruneResult) -> dict[str, Any]:
     return {
         "layer_name": result.layer_name,
@@ -81,30 +96,30 @@ def _prune_json(result: PruneResult) -> dict[str, Any]:
         "kept": [v.version for v in result.kept],
         "deleted": [v.version for v in result.deleted],
         "deleted_arns": [v.arn for v in result.deleted],
+        **(result.storage.to_json() if result.storage else NO_STORAGE),
     }
+
+
+def _s3dir_given(args: argparse.Namespace) -> bool:
+    project = Path(args.project)
+    return bool(args.s3dir or (project.is_dir() and load_project_config(project).get("s3dir")))
 
 
 def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) -> dict[str, Any]:
     if args.command == "plan":
         return plan_run(workflow).to_json()
     policy = RetentionPolicy(keep_last=args.keep_last, newer_than_days=args.newer_than_days)
-    result = prune(workflow.aws.lambda_, workflow.layer_name, policy, yes=args.yes)
-    # Each --region has its own versions: the same rule applies there too.
-    regions = [
-        {
-            "region": region.region,
-            **_prune_json(
-                prune(
-                    workflow.region_aws(region.region).lambda_,
-                    workflow.layer_name,
-                    policy,
-                    yes=args.yes,
-                )
-            ),
-        }
-        for region in workflow.regions
-    ]
-    return {"region": workflow.aws.region, **_prune_json(result), "regions": regions}
+    aws = workflow.aws
+    storage = {"s3": aws.s3, "s3_layout": workflow.s3_layout} if _s3dir_given(args) else {}
+    result = prune(aws.lambda_, workflow.layer_name, policy, yes=args.yes, **storage)
+    # Each --region has its own versions and S3 folder: the same rule applies there too.
+    regions = []
+    for region in workflow.regions:
+        region_aws = workflow.region_aws(region.region)
+        pruned = prune(region_aws.lambda_, workflow.layer_name, policy, yes=args.yes,
+                       s3=region_aws.s3, s3_layout=LayerS3Layout(region.s3dir_lambda))  # fmt: skip
+        regions.append({"region": region.region, **_prune_json(pruned)})
+    return {"region": aws.region, **_prune_json(result), "regions": regions}
 
 
 def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
@@ -140,19 +155,44 @@ def human_lines(command: str, data: dict[str, Any]) -> list[str] | None:
             action = f"publish version {plan['next_version']}" if plan["publish"] else "no publish"
             lines.append(f"{plan['region']}: {action} ({plan['reason']})")
             lines += [f"{plan['region']}: grant {grant}" for grant in plan["grants_to_add"]]
+            lines += [
+                f"{plan['region']}: unfinished multipart upload of {u['s3_uri']} (started "
+                f"{u['initiated']}): `prune --yes` aborts it once a day old"
+                for u in plan["incomplete_uploads"]
+            ]
         return lines
     if command == "prune":
-        verb = "would delete" if data["dry_run"] else "deleted"
-        lines = []
-        for pruned in (data, *data["regions"]):
-            where = f"{pruned['region']}: " if data["regions"] else ""
-            deleted = ", ".join(map(str, pruned["deleted"])) or "nothing"
-            kept = ", ".join(map(str, pruned["kept"])) or "nothing"
-            lines.append(f"{where}{verb}: {deleted}; kept: {kept}")
-        if data["dry_run"] and any(p["deleted"] for p in (data, *data["regions"])):
-            lines.append("dry run: pass --yes to delete")
-        return lines
+        return _prune_lines(data)
     return None
+
+
+def _prune_lines(data: dict[str, Any]) -> list[str]:
+    dry = data["dry_run"]
+    lines = []
+    for pruned in (data, *data["regions"]):
+        where = f"{pruned['region']}: " if data["regions"] else ""
+        deleted = ", ".join(map(str, pruned["deleted"])) or "nothing"
+        kept = ", ".join(map(str, pruned["kept"])) or "nothing"
+        lines.append(f"{where}{'would delete' if dry else 'deleted'}: {deleted}; kept: {kept}")
+        if pruned["s3_uri_layer"] is None:
+            lines.append(f"{where}zips and unfinished uploads: not checked (no --s3dir)")
+            continue
+        zips = len(pruned["zips_deleted"])
+        if zips or pruned["zips_kept"]:
+            lines.append(
+                f"{where}zips no kept version needs: {zips} ({pruned['zips_deleted_bytes']:,} "
+                f"bytes) {'to delete' if dry else 'deleted'}; kept: {len(pruned['zips_kept'])}"
+            )
+        for upload in pruned["uploads_aborted"]:
+            lines.append(f"{where}{'would abort' if dry else 'aborted'} the unfinished upload "
+                         f"of {upload['s3_uri']} (started {upload['initiated']})")  # fmt: skip
+        for upload in pruned["uploads_in_progress"]:
+            lines.append(f"{where}left alone, started less than a day ago: the upload of "
+                         f"{upload['s3_uri']} (started {upload['initiated']})")  # fmt: skip
+    changes = ("deleted", "zips_deleted", "uploads_aborted")
+    if dry and any(p[key] for p in (data, *data["regions"]) for key in changes):
+        lines.append("dry run: pass --yes to delete")
+    return lines
 
 
 def region_lines(data: dict[str, Any]) -> list[str]:

@@ -6,6 +6,8 @@ always kept: functions deployed with it must keep working. Without ``yes`` nothi
 deleted; the result lists what would be. Functions already using a deleted version keep
 working (Lambda keeps a copy for them); new deployments can no longer reference it. The
 manifest backups (``layer/00000N/...``) stay in S3 as the record of what each version held.
+Given the layer's S3 folder, ``prune`` also deletes the zips no kept version was published
+from and aborts unfinished multipart uploads (see ``storage``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import attrs
 
 from layer_builder.aws.clients import aws_errors
 from layer_builder.errors import ConfigurationError
+from layer_builder.model.layout import LayerS3Layout
+from layer_builder.operations.storage import DEFAULT_GRACE, StorageCleanup, clean_up_storage
+from layer_builder.steps.publish.step import layer_code_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +63,8 @@ class PruneResult:
     kept: tuple[LayerVersionInfo, ...]
     deleted: tuple[LayerVersionInfo, ...]
     dry_run: bool
+    #: The zips and unfinished uploads in the layer's S3 folder (None: no folder given).
+    storage: StorageCleanup | None = None
 
 
 def _parse_created(text: str) -> datetime.datetime:
@@ -109,8 +116,16 @@ def prune(
     policy: RetentionPolicy,
     yes: bool = False,
     now: datetime.datetime | None = None,
+    s3: Any = None,
+    s3_layout: LayerS3Layout | None = None,
+    grace: datetime.timedelta = DEFAULT_GRACE,
 ) -> PruneResult:
-    """Delete the versions ``policy`` does not keep, only when ``yes``; else a dry run."""
+    """Delete the versions ``policy`` does not keep, only when ``yes``; else a dry run.
+
+    With ``s3`` and ``s3_layout``, then delete the zips under ``layer/zips/`` that no kept
+    version was published from, and abort unfinished multipart uploads under ``layer/``
+    (both spared when younger than ``grace``).
+    """
     now = now or datetime.datetime.now(datetime.timezone.utc)
     kept, doomed = select_versions(list_layer_versions(lambda_, layer_name), policy, now)
     for version in doomed:
@@ -120,4 +135,11 @@ def prune(
         with aws_errors(f"deleting {version.arn}"):
             lambda_.delete_layer_version(LayerName=layer_name, VersionNumber=version.version)
         logger.info("deleted %s", version.arn)
-    return PruneResult(layer_name, kept, doomed, dry_run=not yes)
+    storage = None
+    if s3 is not None and s3_layout is not None:
+        # Read after the deletions: a version whose deletion failed raised above, so no zip
+        # goes while a version published from it remains.
+        shas = (layer_code_sha256(lambda_, layer_name, v.version) for v in kept)
+        needed = {sha for sha in shas if sha}
+        storage = clean_up_storage(s3, s3_layout, needed, yes, now, grace)
+    return PruneResult(layer_name, kept, doomed, dry_run=not yes, storage=storage)

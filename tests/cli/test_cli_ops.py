@@ -85,7 +85,10 @@ def test_prune_is_a_dry_run_unless_yes(
 
     code, out, _ = _run(capsys, "prune", *common)
     assert code == 0
-    assert out == "would delete: 2, 1; kept: 3\ndry run: pass --yes to delete\n"
+    assert out == (
+        "would delete: 2, 1; kept: 3\nzips and unfinished uploads: not checked (no --s3dir)\n"
+        "dry run: pass --yes to delete\n"
+    )
 
     code, data, _ = _run(capsys, "prune", *common, "--yes", "--json")
     assert code == 0
@@ -118,9 +121,50 @@ def test_prune_applies_the_rule_in_every_region(
 
     assert code == 0
     assert out == (
-        "us-east-1: would delete: 1; kept: 2\neu-west-1: would delete: 1; kept: 2\n"
+        "us-east-1: would delete: 1; kept: 2\n"
+        "us-east-1: zips and unfinished uploads: not checked (no --s3dir)\n"
+        "eu-west-1: would delete: 1; kept: 2\n"
         "dry run: pass --yes to delete\n"
     )
+
+
+def test_prune_and_plan_with_s3dir_see_the_zips_and_unfinished_uploads(
+    make_project: MakeProject,
+    aws_env: None,
+    moto_endpoint: LocalAwsEndpoint,
+    bucket: str,
+    layer_name: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    common = ["--project", str(project), "--layer-name", layer_name,
+              "--s3dir", f"s3://{bucket}/app/"]  # fmt: skip
+    code, run, err = _run(capsys, "run", *common, "--json")
+    assert code == 0, err
+    aws = moto_endpoint.clients()
+    key = f"app/layer/zips/{'c' * 64}.zip"
+    started = aws.s3.create_multipart_upload(Bucket=bucket, Key=key)  # a killed run's
+
+    code, plan, _ = _run(capsys, "plan", *common)
+    assert code == 0
+    assert (f"us-east-1: unfinished multipart upload of s3://{bucket}/{key} (started ") in plan
+    assert "`prune --yes` aborts it once a day old" in plan
+
+    code, out, _ = _run(capsys, "prune", *common, "--keep-last", "1")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "would delete: nothing; kept: 1"
+    assert lines[1] == "zips no kept version needs: 0 (0 bytes) to delete; kept: 1"
+    assert lines[2].startswith(f"would abort the unfinished upload of s3://{bucket}/{key}")
+    assert lines[3] == "dry run: pass --yes to delete"
+
+    code, data, _ = _run(capsys, "prune", *common, "--keep-last", "1", "--yes", "--json")
+    assert code == 0
+    assert data["s3_uri_layer"] == f"s3://{bucket}/app/layer/"
+    assert data["zips_kept"] == [run["s3_uri"]]
+    assert (data["zips_deleted"], data["zips_deleted_bytes"]) == ([], 0)
+    assert [u["upload_id"] for u in data["uploads_aborted"]] == [started["UploadId"]]
+    assert aws.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
 @pytest.mark.parametrize(
