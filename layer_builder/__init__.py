@@ -54,6 +54,7 @@ from layer_builder.model.target import LayerTarget
 from layer_builder.operations.regions import RegionResult, RegionsFailedError, RegionTarget
 from layer_builder.operations.retention import PruneResult, RetentionPolicy, prune
 from layer_builder.operations.sharing import Grant, GrantResult
+from layer_builder.operations.storage import IncompleteUpload, StorageCleanup, StoredZip
 from layer_builder.plan import Plan, PublishPlan, plan_run
 from layer_builder.steps.build import BuildResult, BuildStep, make_installer
 from layer_builder.steps.package.step import (
@@ -64,7 +65,7 @@ from layer_builder.steps.package.step import (
 )
 from layer_builder.steps.publish.lock import LockTimeoutError, PublishLock
 from layer_builder.steps.publish.step import PublishOptions, PublishResult, PublishStep
-from layer_builder.steps.upload import UploadResult, UploadStep
+from layer_builder.steps.upload import UploadResult, UploadStep, staged_upload
 from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
 __all__ = [
@@ -80,6 +81,7 @@ __all__ = [
     "Grant",
     "GrantResult",
     "IncompatibleWheelError",
+    "IncompleteUpload",
     "IndexAuthError",
     "IndexOptions",
     "InstallOptions",
@@ -120,6 +122,8 @@ __all__ = [
     "SourceOnlyDependencyError",
     "StaleLockError",
     "StaleUploadError",
+    "StorageCleanup",
+    "StoredZip",
     "Tool",
     "ToolMissingError",
     "UploadResult",
@@ -133,4 +137,5 @@ __all__ = [
     "make_installer",
     "plan_run",
     "prune",
+    "staged_upload",
 ]

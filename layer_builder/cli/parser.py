@@ -19,8 +19,8 @@ from layer_builder.steps.package.step import DEFAULT_EXCLUDES
 COMMANDS = {
     "build": "install the locked dependencies into build/lambda/layer/artifacts/python/",
     "package": "zip the built tree into build/lambda/layer/layer.zip",
-    "upload": "upload layer.zip to <s3dir>/layer/layer.zip",
-    "publish": "publish the uploaded zip as a layer version, if the dependencies changed",
+    "upload": "upload layer.zip to <s3dir>/layer/zips/<sha256>.zip, staged as layer/layer.zip",
+    "publish": "publish the staged zip as a layer version, if the dependencies changed",
     "run": "build, package, upload and publish",
     **SBOM_COMMAND,
     **OPERATOR_COMMANDS,
