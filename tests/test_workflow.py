@@ -24,7 +24,7 @@ from layer_builder import (
     UvInstaller,
     WorkflowResult,
 )
-from tests.aws_helpers import HandmadeWorkflow, count_calls, make_manifest, object_keys
+from tests.aws_helpers import CallLog, HandmadeWorkflow, count_calls, make_manifest, object_keys
 from tests.conftest import MakeProject, WheelIndex
 from tests.installers.projects import write_uv_project
 
@@ -61,6 +61,23 @@ def test_run_publishes_then_reruns_as_no_op(
     assert calls["PutObject"] == calls["PublishLayerVersion"] == 0
     assert calls["CreateMultipartUpload"] == 0
     assert not workflow.layout.dir_build.exists()
+
+
+def test_s3_calls_of_a_first_run_and_of_an_unchanged_rerun(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    project = tmp_path / "project"
+    make_manifest(project)
+    first = CallLog(aws.s3)
+    HandmadeWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws).run()
+    # The zip under its sha256 (HeadObject, PutObject), its staging copy (CopyObject), the
+    # lock (PutObject, DeleteObject), the check before publishing (HeadObject), two backups.
+    assert dict(first.counts) == {"HeadBucket": 1, "HeadObject": 2, "PutObject": 4,
+                                  "CopyObject": 1, "DeleteObject": 1}  # fmt: skip
+
+    rerun = CallLog(aws.s3)
+    assert HandmadeWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws).run().skipped
+    assert dict(rerun.counts) == {"HeadBucket": 1, "GetObject": 2}  # the backups are there
 
 
 def test_no_op_repairs_missing_backups(
