@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 import botocore.exceptions
-from s3pathlib.api import S3Path
 
 from layer_builder.aws.clients import aws_errors, error_code, head_object_or_none
 from layer_builder.model.layout import SHA256_HEX, LayerS3Layout
+from layer_builder.model.s3path import S3Path
 from layer_builder.steps.upload import META_ZIP_SHA256
 
 logger = logging.getLogger(__name__)
