@@ -10,7 +10,6 @@ reruns read to find what was uploaded, never what Lambda reads.
 from __future__ import annotations
 
 import base64
-import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,6 +25,7 @@ from layer_builder.model.manifest import Manifest
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.base import Step
 from layer_builder.steps.package.step import PackageResult
+from layer_builder.steps.upload_body import VerifiedReader, read_verified
 
 # User metadata keys on the uploaded object (S3 stores them as x-amz-meta-<key>).
 META_MANIFEST_SHA256 = "manifest-sha256"
@@ -175,19 +175,18 @@ class UploadStep(Step):
         return result
 
     def _put(self, package: PackageResult, s3path: S3Path) -> Any:
-        # S3 recomputes the checksum and refuses the object if a byte changed on the way, so
-        # the key named by the sha256 cannot receive other bytes.
-        checksum = base64.b64encode(bytes.fromhex(package.sha256)).decode()
-        with package.path_zip.open("rb") as body:
-            response = self.s3.put_object(
-                Bucket=s3path.bucket,
-                Key=s3path.key,
-                Body=body,
-                ContentType="application/zip",
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=checksum,
-                Metadata={META_ZIP_SHA256: package.sha256},
-            )
+        # The bytes sent are the bytes hashed; S3 also recomputes the checksum and refuses
+        # the object if a byte changed on the way.
+        body = read_verified(package.path_zip, package.sha256)
+        response = self.s3.put_object(
+            Bucket=s3path.bucket,
+            Key=s3path.key,
+            Body=body,
+            ContentType="application/zip",
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=base64.b64encode(bytes.fromhex(package.sha256)).decode(),
+            Metadata={META_ZIP_SHA256: package.sha256},
+        )
         if self.progress:
             self.progress(package.zip_size, package.zip_size)
         return response
@@ -202,16 +201,11 @@ class UploadStep(Step):
                 if self.progress:
                     self.progress(sent[0], package.zip_size)
 
-        # S3 verifies each part's SHA-256 but keeps no SHA-256 of the whole object, so the
-        # bytes sent are read from one open file whose hash was checked first: a zip replaced
-        # in the folder meanwhile (renamed over) cannot mix into the parts.
-        with package.path_zip.open("rb") as body:
-            if _sha256_of(body) != package.sha256:
-                raise StaleUploadError(
-                    f"{package.path_zip} changed since it was packaged (its sha256 is no "
-                    f"longer {package.sha256}): package it again, then upload"
-                )
-            body.seek(0)
+        # S3 verifies each part but keeps no SHA-256 of the whole object: the reader hashes
+        # what is sent and fails the last read when it is not the packaged zip, and
+        # s3transfer then aborts the upload instead of completing it.
+        with package.path_zip.open("rb") as raw:
+            body = VerifiedReader(raw, package.path_zip, package.sha256, package.zip_size)
             self.s3.upload_fileobj(
                 body,
                 s3path.bucket,
@@ -307,13 +301,6 @@ def head_zip_or_none(s3: Any, s3path: S3Path, zip_sha256: str) -> Any:
     if comparable and base64.b64decode(checksum).hex() != zip_sha256:
         return None
     return head
-
-
-def _sha256_of(body: Any) -> str:
-    digest = hashlib.sha256()
-    while chunk := body.read(1024 * 1024):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _holds(head: Mapping[str, Any], metadata: dict[str, str]) -> bool:

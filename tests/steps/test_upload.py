@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from layer_builder import (
 )
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.upload import staged_upload
+from layer_builder.steps.upload_body import VerifiedReader
 from tests.aws_helpers import count_calls, make_manifest, make_package, object_keys
 
 
@@ -294,17 +296,19 @@ def test_zip_replaced_during_a_multipart_upload_is_a_stale_upload(
     )
 
 
+@pytest.mark.parametrize("size", [1024, 11 * 1024 * 1024], ids=["put", "multipart"])
 def test_zip_changed_on_disk_since_packaging_is_not_uploaded(
-    tmp_path: Path, aws: AwsClients, bucket: str
+    tmp_path: Path, aws: AwsClients, bucket: str, size: int
 ) -> None:
     manifest = make_manifest(tmp_path / "project")
-    package = make_package(tmp_path / "build", manifest, payload=os.urandom(6 * 1024 * 1024))
+    package = make_package(tmp_path / "build", manifest, payload=os.urandom(size))
     # Another process packaged again in the same folder: other bytes renamed over the zip.
     other = tmp_path / "other.zip"
-    other.write_bytes(os.urandom(6 * 1024 * 1024))
+    other.write_bytes(os.urandom(size))
     other.replace(package.path_zip)
-    config = TransferConfig(multipart_threshold=5 * 1024 * 1024)
-    calls = count_calls(aws)
+    config = TransferConfig(
+        multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
+    )
     step = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3,
                       transfer_config=config)  # fmt: skip
 
@@ -315,5 +319,39 @@ def test_zip_changed_on_disk_since_packaging_is_not_uploaded(
         f"{package.path_zip} changed since it was packaged (its sha256 is no longer "
         f"{package.sha256}): package it again, then upload"
     )
-    assert calls["CreateMultipartUpload"] == 0
+    # Nothing under the zip's key (a multipart upload is aborted, not completed).
     assert object_keys(aws, bucket) == []
+    assert aws.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_the_verified_reader_fails_when_the_file_changes_while_it_is_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "layer.zip"
+    original = os.urandom(300_000)
+    path.write_bytes(original)
+    sha256 = hashlib.sha256(original).hexdigest()
+    with path.open("rb") as raw:
+        reader = VerifiedReader(raw, path, sha256, len(original))
+        assert reader.seek(0, io.SEEK_END) == 300_000  # s3transfer learns the size so
+        reader.seek(0)
+        assert reader.read(100_000) == original[:100_000]
+        with path.open("r+b") as writer:  # written in place, same file, past what was read
+            writer.seek(250_000)
+            writer.write(b"X" * 10)
+        reader.read(100_000)
+        with pytest.raises(StaleUploadError, match="changed since it was packaged"):
+            reader.read(100_000)
+
+
+def test_the_verified_reader_sends_exactly_the_packaged_length(tmp_path: Path) -> None:
+    path = tmp_path / "layer.zip"
+    original = os.urandom(3000)
+    path.write_bytes(original + b"appended later")
+    sha256 = hashlib.sha256(original).hexdigest()
+    with path.open("rb") as raw:
+        reader = VerifiedReader(raw, path, sha256, len(original))
+        assert reader.read(2000) + reader.read(2000) + reader.read() == original
+    path.write_bytes(original[:2500])  # cut short
+    with path.open("rb") as raw, pytest.raises(StaleUploadError):
+        VerifiedReader(raw, path, sha256, len(original)).read()
