@@ -5,16 +5,21 @@ aborts them)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import attrs
+import botocore.exceptions
 
-from layer_builder.aws.clients import AwsClients
+from layer_builder.aws.clients import AwsClients, error_code
+from layer_builder.errors import AwsError
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.operations.sharing import Grant, is_granted, policy_statements
 from layer_builder.operations.storage import IncompleteUpload, list_incomplete_uploads
 from layer_builder.steps.publish.step import decide_publish, latest_layer_version
 from layer_builder.workflow import LayerWorkflow
+
+logger = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -104,8 +109,24 @@ def _plan_region(
         current_version_arn=None if latest is None else latest.arn,
         next_version=(1 if latest is None else latest.version + 1) if publish else None,
         grants_to_add=grants,
-        incomplete_uploads=list_incomplete_uploads(aws.s3, s3_layout),
+        incomplete_uploads=_incomplete_uploads(aws, s3_layout),
     )
+
+
+def _incomplete_uploads(aws: AwsClients, s3_layout: LayerS3Layout) -> tuple[IncompleteUpload, ...]:
+    """The unfinished uploads under ``layer/``; none, with a warning, when the caller may not
+    list them (``s3:ListBucketMultipartUploads``): that is no reason for ``plan`` to fail."""
+    try:
+        return list_incomplete_uploads(aws.s3, s3_layout)
+    except AwsError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, botocore.exceptions.ClientError) or error_code(cause) not in (
+            "AccessDenied",
+            "403",
+        ):
+            raise
+        logger.warning("not listing the unfinished uploads: %s", exc)
+        return ()
 
 
 def plan_run(workflow: LayerWorkflow) -> Plan:

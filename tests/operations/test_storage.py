@@ -6,6 +6,9 @@ import base64
 import datetime
 from pathlib import Path
 
+import botocore.exceptions
+import pytest
+
 from layer_builder import AwsClients, LayerS3Layout, RetentionPolicy, UploadStep, prune
 from layer_builder.plan import plan_run
 from tests.aws_helpers import (
@@ -178,3 +181,31 @@ def test_plan_lists_unfinished_uploads_and_changes_nothing(
     ]
     assert calls["AbortMultipartUpload"] == 0
     assert len(aws.s3.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
+
+
+def test_plan_without_the_right_to_list_uploads_still_plans(
+    tmp_path: Path,
+    aws: AwsClients,
+    bucket: str,
+    layer_name: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def refused(**_: object) -> None:
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListMultipartUploads"
+        )
+
+    make_manifest(tmp_path / "project")
+    workflow = HandmadeWorkflow(tmp_path / "project", layer_name, f"s3://{bucket}/app/", aws=aws)
+    aws.s3.meta.events.register("before-call.s3.ListMultipartUploads", refused)
+    try:
+        plan = plan_run(workflow)
+    finally:
+        aws.s3.meta.events.unregister("before-call.s3.ListMultipartUploads", refused)
+
+    assert plan.home.publish
+    assert plan.home.incomplete_uploads == ()
+    assert "not listing the unfinished uploads: listing the unfinished multipart uploads" in (
+        caplog.text
+    )
+    assert "AccessDenied" in caplog.text
