@@ -171,6 +171,57 @@ def test_oldest_and_newest_hosts_package_the_same_bytes(
     assert len(digests) == 1
 
 
+#: Packages a tree in a process that has a second thread (as a caller's would), with every
+#: DeprecationWarning shown, counting the forks; prints the count and the sha256 per worker count.
+_PACKAGE_WITH_A_THREAD = """
+import os, sys, threading
+from pathlib import Path
+from layer_builder.archive.writer import write_reproducible_zip
+forks = []
+real_fork = os.fork
+def counting_fork():
+    forks.append(1)
+    return real_fork()
+os.fork = counting_fork
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+entries = [(f"python/{p.relative_to(root).as_posix()}", p) for p in sorted(root.rglob("*.py"))]
+digests = [write_reproducible_zip(entries, out / f"{w}.zip", workers=w, incremental=False).sha256
+           for w in (1, 2)]
+stop.set()
+print(len(forks), *digests)
+"""
+
+
+@pytest.mark.network
+def test_packaging_on_the_newest_host_never_forks_and_gives_our_bytes(
+    host_venv: HostVenv, tmp_path: Path
+) -> None:
+    """Python 3.12+ warns when a process with threads forks (a deadlock risk in the child):
+    the zip's workers are threads, so no process forks and no warning appears."""
+    from layer_builder.archive.writer import write_reproducible_zip
+
+    venv = host_venv(SUPPORTED[-1])
+    root = tmp_path / "tree"
+    for i in range(40):
+        module = root / "pkg" / f"m{i}.py"
+        module.parent.mkdir(parents=True, exist_ok=True)
+        module.write_text(f"VALUE = {i}\n" * (200 * i + 1))
+    process = subprocess.run(
+        [str(venv / "bin" / "python"), "-W", "always::DeprecationWarning", "-c",
+         _PACKAGE_WITH_A_THREAD, str(root), str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    assert "DeprecationWarning" not in process.stderr
+    forks, *digests = process.stdout.split()
+    assert forks == "0"
+    entries = [(f"python/{p.relative_to(root).as_posix()}", p) for p in sorted(root.rglob("*.py"))]
+    here = write_reproducible_zip(entries, tmp_path / "here.zip", incremental=False).sha256
+    assert digests == [here, here]  # the default backend: the same bytes on both Pythons
+
+
 def test_too_old_python_gets_one_clear_line_from_the_package(tmp_path: Path) -> None:
     python = find_python(TOO_OLD)
     if python is None:

@@ -1,43 +1,55 @@
 """Raw deflate of zip members on many cores, with bytes that never depend on the core count.
 
-Two backends:
+Two backends, both run on a pool of threads started once per zip (no child processes, so
+no ``fork`` from a threaded process):
 
-- ``zlib`` (standard library): a member is cut into ``PIECE_SIZE`` pieces, each deflated on
-  its own in a thread (zlib releases the GIL), primed with the 32 KiB before it as a
-  dictionary and ended with a sync flush (the last with a final block), as pigz does. The
-  pieces concatenate into one valid deflate stream.
-- ``libdeflate`` (the ``deflate`` package, extra ``lambda-layer-builder[fast]``): whole members
-  in worker processes (its binding holds the GIL). About twice as fast as zlib at level 6 on
-  shared objects, and smaller; it needs the member in memory, so large members are admitted
-  under a memory budget.
+- ``libdeflate`` (the default; the ``deflate`` package, a regular dependency that bundles
+  its own libdeflate): whole members, one per call. Its binding releases the GIL while it
+  compresses (``deflate`` >= 0.9). On shared objects it is about three times as fast as
+  zlib at level 6, and smaller. It needs the member in memory, so large members are admitted
+  under a memory budget. Its bytes depend on the bundled libdeflate, not on the host.
+- ``zlib`` (the standard library): a member is cut into ``PIECE_SIZE`` pieces, each deflated
+  on its own (zlib releases the GIL), primed with the 32 KiB before it as a dictionary and
+  ended with a sync flush (the last with a final block), as pigz does. The pieces
+  concatenate into one valid deflate stream. Python's ``zlib`` links the host's zlib, so
+  its bytes follow the host (some distributions ship zlib-ng in its place).
 
-The bytes depend only on the data, the level, the piece size and the backend with its version.
+The bytes depend only on the data and ``backend_identity(backend, level)``.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import multiprocessing
 import zlib
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import attrs
+from packaging.version import InvalidVersion, Version
 
 from layer_builder.errors import ConfigurationError
 
 PIECE_SIZE = 1 << 20
 
 #: A compressed piece: its deflate bytes, and the CRC-32 and length of the data it holds.
-Piece = tuple[bytes, int, int]
+Piece = tuple[bytes | bytearray, int, int]
 WINDOW = 1 << 15
 
-#: Deflate backends; ``zlib`` is the default.
-BACKENDS = ("zlib", "libdeflate")
+#: Deflate backends, the default first.
+BACKENDS = ("libdeflate", "zlib")
+DEFAULT_BACKEND = BACKENDS[0]
+DEFAULT_LEVEL = 6
 
 #: Highest level of each backend (0 stores every member).
 MAX_LEVEL = {"zlib": 9, "libdeflate": 12}
+
+#: The first ``deflate`` release that lets other threads run while it compresses.
+MIN_DEFLATE = "0.9"
+
+#: The libdeflate each ``deflate`` release bundles (from its changelog). A release not listed
+#: is named by its own version only: its bytes may differ, so it never reuses another's.
+BUNDLED_LIBDEFLATE = {"0.9.0": "1.25"}
 
 #: Suffixes of formats that are compressed already: stored as they are.
 COMPRESSED_SUFFIXES = frozenset(
@@ -55,18 +67,53 @@ def already_compressed(name: str) -> bool:
     return dot > name.rfind("/") and name[dot:].lower() in COMPRESSED_SUFFIXES
 
 
+def _deflate_version(module: Any) -> str:
+    version = getattr(module, "__version__", None)
+    return version if isinstance(version, str) else importlib.metadata.version("deflate")
+
+
 def _libdeflate() -> Any:
     try:
         import deflate
     except ImportError:
         raise ConfigurationError(
-            "the libdeflate backend is not installed: pip install "
-            "'lambda-layer-builder[fast]' (or the package deflate), or use the backend zlib"
+            f"the libdeflate backend needs the package deflate (>= {MIN_DEFLATE}), which is "
+            f"not installed: run `python -m pip install 'deflate>={MIN_DEFLATE}'` "
+            f"(a dependency of lambda-layer-builder), or choose the backend zlib"
         ) from None
+    version = _deflate_version(deflate)
+    try:
+        too_old = Version(version) < Version(MIN_DEFLATE)
+    except InvalidVersion:
+        too_old = False
+    if too_old:
+        raise ConfigurationError(
+            f"deflate {version} is too old for the libdeflate backend (it blocks other "
+            f"threads while it compresses): run `python -m pip install -U "
+            f"'deflate>={MIN_DEFLATE}'`, or choose the backend zlib"
+        )
     return deflate
 
 
-def _check_backend(instance: Deflater, _: attrs.Attribute[str], value: str) -> None:
+def backend_identity(backend: str, level: int) -> str:
+    """What decides the compressed bytes of a member, e.g. ``libdeflate-1.25/deflate-0.9.0/
+    level-6`` or ``zlib-1.2.13/level-6/piece-1MiB``: same identity, same bytes.
+
+    Not part of it, because they never change the bytes: the worker count, the host's
+    Python, and (for libdeflate, which the ``deflate`` wheel bundles) the host's zlib.
+    """
+    if backend == "zlib":
+        return f"zlib-{zlib.ZLIB_RUNTIME_VERSION}/level-{level}/piece-{PIECE_SIZE >> 20}MiB"
+    if backend == "libdeflate":
+        version = _deflate_version(_libdeflate())
+        bundled = BUNDLED_LIBDEFLATE.get(version)
+        library = f"libdeflate-{bundled}" if bundled else "libdeflate"
+        return f"{library}/deflate-{version}/level-{level}"
+    _check_backend(None, None, backend)
+    raise AssertionError(backend)  # pragma: no cover
+
+
+def _check_backend(instance: object, _: object, value: str) -> None:
     if value not in BACKENDS:
         raise ConfigurationError(
             f"unknown deflate backend {value!r}: choose {' or '.join(BACKENDS)}"
@@ -88,15 +135,13 @@ def _check_level(instance: Deflater, _: attrs.Attribute[int], value: int) -> Non
 class Deflater:
     """A deflate backend and level (0 stores every member); compresses pieces of members."""
 
-    backend: str = attrs.field(default="zlib", validator=_check_backend)
-    level: int = attrs.field(default=6, validator=_check_level)
+    backend: str = attrs.field(default=DEFAULT_BACKEND, validator=_check_backend)
+    level: int = attrs.field(default=DEFAULT_LEVEL, validator=_check_level)
 
     @property
     def identity(self) -> str:
         """What decides the compressed bytes: same identity, same bytes."""
-        if self.backend == "zlib":
-            return f"zlib {zlib.ZLIB_RUNTIME_VERSION} level {self.level} piece {PIECE_SIZE}"
-        return f"libdeflate {importlib.metadata.version('deflate')} level {self.level}"
+        return backend_identity(self.backend, self.level)
 
     def pieces(self, size: int) -> int:
         """How many pieces a member of ``size`` bytes is deflated in (at least one)."""
@@ -109,19 +154,18 @@ class Deflater:
         return size if self.backend == "libdeflate" else min(size, PIECE_SIZE)
 
     def make_pool(self, workers: int) -> Executor:
-        """Where ``compress_piece`` runs: threads for zlib, processes for libdeflate."""
-        if self.backend == "zlib":
-            return ThreadPoolExecutor(workers, thread_name_prefix="layer-zip")
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else None)
-        return ProcessPoolExecutor(workers, mp_context=context)
+        """Where ``compress_piece`` runs: threads, started once per zip (both backends
+        release the GIL while they compress)."""
+        return ThreadPoolExecutor(workers, thread_name_prefix="layer-zip")
 
     def compress_piece(self, path: Path, index: int, last: bool) -> Piece:
         """Deflate piece ``index`` of the member in ``path``, as part of its one stream."""
         if self.backend == "libdeflate":
+            import deflate  # checked when this Deflater was made
+
             data = path.read_bytes()
-            compressed: bytes = _libdeflate().deflate_compress(data, self.level)
-            return compressed, zlib.crc32(data), len(data)
+            compressed = deflate.deflate_compress(data, self.level)
+            return compressed, deflate.crc32(data), len(data)
         offset = index * PIECE_SIZE
         with path.open("rb") as f:
             start = max(0, offset - WINDOW)
@@ -145,6 +189,6 @@ PieceJob = tuple[Deflater, tuple[tuple[Path, int, bool], ...]]
 
 
 def compress_job(job: PieceJob) -> list[Piece]:
-    """``Deflater.compress_piece`` over a batch, as a function a process pool can pickle."""
+    """``Deflater.compress_piece`` over a batch: one call of the pool."""
     deflater, pieces = job
     return [deflater.compress_piece(path, index, last) for path, index, last in pieces]

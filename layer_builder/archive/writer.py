@@ -2,8 +2,8 @@
 
 Entries are written in sorted order with a fixed timestamp and normalised permissions, so
 the archive depends only on file names, contents, the executable bit and the ``Deflater``
-(backend, level). Members are deflated on a pool (pieces on threads for zlib, whole members on
-processes for libdeflate: see ``archive.deflate``) and written in order; a bounded amount
+(backend, level). Members are deflated on a pool of threads started once per zip (whole members
+for libdeflate, pieces for zlib: see ``archive.deflate``) and written in order; a bounded amount
 of work is in flight, so memory stays flat whatever the tree. A previous zip written by this
 module is reused: members whose content is unchanged are copied compressed, not compressed
 again (see ``layer_builder.archive.reuse``). The tree must not change while it is being zipped.
@@ -28,6 +28,7 @@ import attrs
 from layer_builder.archive import zipformat
 from layer_builder.archive.crc import crc32_combine
 from layer_builder.archive.deflate import (
+    DEFAULT_BACKEND,
     Deflater,
     Piece,
     PieceJob,
@@ -304,7 +305,7 @@ def write_reproducible_zip(
     path_zip: Path,
     compresslevel: int = 6,
     *,
-    backend: str = "zlib",
+    backend: str = DEFAULT_BACKEND,
     workers: int | None = None,
     incremental: bool = True,
     before_write: Callable[[Sequence[tuple[str, int]]], None] | None = None,

@@ -31,6 +31,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "extras": list,
     "groups": list,
     "allow_source": list,
+    "installer": str,
     "container": str,
     "index_url": str,
     "extra_index_urls": list,

@@ -31,9 +31,10 @@ def add_package_identity_arguments(parser: argparse.ArgumentParser) -> None:
 def add_package_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that change how ``layer.zip`` is written, not what it holds."""
     parser.add_argument("--compress-level", type=int, metavar="N",
-                        help="0 (store) to 9, 12 with libdeflate (default: 6)")  # fmt: skip
+                        help="0 (store) to 12, 9 with zlib (default: 6)")  # fmt: skip
     parser.add_argument("--deflate-backend", choices=BACKENDS,
-                        help="zlib (default) or libdeflate (faster; extra [fast])")  # fmt: skip
+                        help="libdeflate (default: bundled, the same bytes on any host) or "
+                             "zlib (the host's)")  # fmt: skip
     parser.add_argument("--reserve", metavar="SIZE",
                         help="room the function's own code needs within Lambda's unzipped "
                              "limit, e.g. 20MB")  # fmt: skip

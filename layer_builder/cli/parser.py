@@ -14,6 +14,7 @@ from layer_builder.cli.operators import (
 )
 from layer_builder.cli.packaging import add_package_arguments, add_package_identity_arguments
 from layer_builder.cli.reports import SBOM_COMMAND, add_report_arguments, add_sbom_arguments
+from layer_builder.steps.build import INSTALLERS
 from layer_builder.steps.package.step import DEFAULT_EXCLUDES
 
 COMMANDS = {
@@ -50,6 +51,8 @@ def _add_target(p: argparse.ArgumentParser) -> None:
 def _add_install_identity(p: argparse.ArgumentParser) -> None:
     """What decides the installed tree: the commands that check a tree or zip need them too."""
     p.add_argument("--tool", help="uv, poetry or pip (default: detected from the files)")
+    p.add_argument("--installer", choices=INSTALLERS,
+                   help="what installs the requirements: uv (default) or pip")  # fmt: skip
     p.add_argument("--extra", action="append", dest="extras", metavar="NAME",
                    help="also install this extra (repeatable)")  # fmt: skip
     p.add_argument("--group", action="append", dest="groups", metavar="NAME",

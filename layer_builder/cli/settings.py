@@ -53,7 +53,10 @@ def make_build_installer(
         allow_source=setting(args, config, "allow_source", "allow_source") or (),
     )
     container = setting(args, config, "container", "container")
-    return make_installer(tool, index=index, options=options, container=container)
+    installer = setting(args, config, "installer", "installer")
+    return make_installer(
+        tool, index=index, options=options, container=container, installer=installer
+    )
 
 
 def make_workflow(

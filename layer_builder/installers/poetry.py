@@ -58,10 +58,10 @@ class PoetryInstaller(Installer):
         self.read_lock_directly = read_lock_directly
 
     def fingerprint_fields(self) -> dict[str, object]:
-        return {
-            "installer": self.name,
-            **self.options.fingerprint_fields(),
-        }
+        fields: dict[str, object] = {"installer": self.name, **self.options.fingerprint_fields()}
+        if not self.use_uv:  # only then, so that existing build records stay valid
+            fields["installs_with"] = "pip"
+        return fields
 
     def export_command(self, requirements: Path) -> list[str]:
         poetry = self.poetry or find_poetry()

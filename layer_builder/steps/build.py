@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from layer_builder.errors import ConfigurationError
 from layer_builder.installers import (
     IndexOptions,
     Installer,
@@ -45,21 +46,46 @@ class BuildResult:
     install_options: InstallOptions = attrs.field(factory=InstallOptions)
 
 
+#: Programs that can install a requirements file: uv's pip interface (the default when uv
+#: is found; a dependency of lambda-layer-builder), or pip itself.
+INSTALLERS = ("uv", "pip")
+
+
+def _check_installer(installer: str | None) -> None:
+    if installer is not None and installer not in INSTALLERS:
+        raise ConfigurationError(
+            f"unknown installer {installer!r}: choose {' or '.join(INSTALLERS)}"
+        )
+
+
 def default_installer(
-    tool: Tool, index: IndexOptions | None = None, options: InstallOptions | None = None
+    tool: Tool,
+    index: IndexOptions | None = None,
+    options: InstallOptions | None = None,
+    installer: str | None = None,
 ) -> Installer:
     """The installer used for a manifest of ``tool`` when none is given.
 
-    A ``requirements.txt`` goes to ``uv pip`` when uv is available (same result as pip,
-    much faster), else to pip; uv then also sees the index pip's environment names.
+    A ``requirements.txt`` (and the requirements a ``poetry.lock`` exports to) goes to ``uv
+    pip`` when uv is available (same result as pip, much faster), else to pip; uv then also
+    sees the index pip's environment names. ``installer`` (``"uv"`` or ``"pip"``) forces
+    one; a ``uv.lock`` is exported and installed by uv whatever it says, so ``"pip"`` is
+    refused for it.
     """
+    _check_installer(installer)
     if tool is Tool.UV:
+        if installer == "pip":
+            raise ConfigurationError(
+                "a uv.lock is exported and installed by uv, not pip: remove --installer pip "
+                '(or installer = "pip" in [tool.layer_builder]), or build from a '
+                "requirements.txt with --tool pip"
+            )
         return UvInstaller(index=index, options=options)
     if tool is Tool.POETRY:
-        return PoetryInstaller(index=index, options=options)
-    uv = find_uv()
-    if uv:
-        return UvPipInstaller(uv, index=index, options=options)
+        return PoetryInstaller(index=index, options=options, use_uv=installer != "pip")
+    uv = find_uv() if installer != "pip" else None
+    if uv or installer == "uv":
+        return UvPipInstaller(uv, index=index, options=options)  # no uv: the fix, at install
     return PipInstaller(index=index)
 
 
@@ -69,11 +95,20 @@ def make_installer(
     index: IndexOptions | None = None,
     options: InstallOptions | None = None,
     container: str | None = None,
+    installer: str | None = None,
 ) -> Installer:
-    """The installer for ``tool``, or the container build (``"docker"``/``"podman"``)."""
+    """The installer for ``tool`` (``installer``: ``"uv"`` or ``"pip"``, see
+    ``default_installer``), or the container build (``"docker"``/``"podman"``), which
+    installs with the build image's pip."""
     if container:
+        _check_installer(installer)
+        if installer == "uv":
+            raise ConfigurationError(
+                f"the installer uv does not run inside the {container} build image (its pip "
+                f"installs the layer): drop --installer uv or --container {container}"
+            )
         return ContainerInstaller(container, index=index, options=options)
-    return default_installer(tool, index, options)
+    return default_installer(tool, index, options, installer)
 
 
 def build_fingerprint(manifest: Manifest, target: LayerTarget, installer: Installer) -> str:

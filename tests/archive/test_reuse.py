@@ -12,6 +12,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from layer_builder.archive.deflate import backend_identity
 from layer_builder.archive.reuse import sidecar_path
 from layer_builder.archive.writer import Preparer, ZipMember, write_reproducible_zip
 from layer_builder.errors import PackageError
@@ -104,6 +105,36 @@ def test_another_level_reuses_nothing(entries: list, tmp_path: Path) -> None:
     report = write_reproducible_zip(entries, path_zip, 9)
     assert report.reused == 0
     assert path_zip.read_bytes() == _fresh(entries, tmp_path / "fresh.zip", 9)
+
+
+@pytest.mark.parametrize(("first", "second"), [("zlib", "libdeflate"), ("libdeflate", "zlib")])
+def test_another_backend_reuses_nothing(
+    entries: list, tmp_path: Path, first: str, second: str
+) -> None:
+    path_zip = tmp_path / "layer.zip"
+    write_reproducible_zip(entries, path_zip, backend=first)
+    report = write_reproducible_zip(entries, path_zip, backend=second)
+    assert report.reused == 0
+    fresh = tmp_path / "fresh.zip"
+    write_reproducible_zip(entries, fresh, backend=second, incremental=False)
+    assert path_zip.read_bytes() == fresh.read_bytes()
+    sidecar = json.loads(sidecar_path(path_zip).read_text())
+    assert sidecar["deflate"] == backend_identity(second, 6)
+
+
+def test_another_release_of_the_backend_reuses_nothing(
+    entries: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deflate
+
+    path_zip = tmp_path / "layer.zip"
+    write_reproducible_zip(entries, path_zip)
+    assert write_reproducible_zip(entries, path_zip).reused == len(entries)
+    # A later deflate may bundle another libdeflate, whose bytes may differ.
+    monkeypatch.setattr(deflate, "__version__", "9.9.9")
+    assert write_reproducible_zip(entries, path_zip).reused == 0
+    sidecar = json.loads(sidecar_path(path_zip).read_text())
+    assert sidecar["deflate"] == "libdeflate/deflate-9.9.9/level-6"
 
 
 def test_a_zip_replaced_behind_our_back_is_not_trusted(entries: list, tmp_path: Path) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import os
 import random
+import re
 import shutil
 import stat
 import subprocess
 import sys
+import threading
 import zipfile
 import zlib
 from pathlib import Path
@@ -17,10 +21,11 @@ import attrs
 import pytest
 
 from layer_builder.archive import zipformat
-from layer_builder.archive.deflate import BACKENDS
+from layer_builder.archive.deflate import BACKENDS, Deflater, backend_identity
 from layer_builder.archive.writer import ZIP_EPOCH, fixed_date_time, write_reproducible_zip
 from layer_builder.archive.zipformat import STORED, Entry
 from layer_builder.errors import ConfigurationError, PackageError
+from layer_builder.steps.package.step import PackageOptions
 
 
 def _tree(root: Path) -> list[tuple[str, Path]]:
@@ -127,8 +132,6 @@ def _mixed_tree(root: Path) -> list[tuple[str, Path]]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_same_bytes_whatever_the_worker_count(tmp_path: Path, backend: str) -> None:
-    if backend == "libdeflate":
-        pytest.importorskip("deflate")
     entries = _mixed_tree(tmp_path / "src")
     digests = set()
     for workers in (1, 2, 5):
@@ -177,13 +180,81 @@ def test_unknown_backend_and_bad_level_are_clear_errors(tmp_path: Path) -> None:
     entries = _tree(tmp_path / "src")
     with pytest.raises(ConfigurationError) as caught:
         write_reproducible_zip(entries, tmp_path / "a.zip", backend="brotli")
-    assert str(caught.value) == "unknown deflate backend 'brotli': choose zlib or libdeflate"
+    assert str(caught.value) == "unknown deflate backend 'brotli': choose libdeflate or zlib"
     with pytest.raises(ConfigurationError) as caught:
-        write_reproducible_zip(entries, tmp_path / "a.zip", 10)
+        write_reproducible_zip(entries, tmp_path / "a.zip", 13)
+    assert str(caught.value) == (
+        "compression level 13 is out of range for libdeflate: choose 0 (store) to 12"
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        write_reproducible_zip(entries, tmp_path / "a.zip", 10, backend="zlib")
     assert str(caught.value) == (
         "compression level 10 is out of range for zlib: choose 0 (store) to 9"
     )
     assert not (tmp_path / "a.zip").exists()
+
+
+def test_the_default_backend_is_libdeflate(tmp_path: Path) -> None:
+    entries = _mixed_tree(tmp_path / "src")
+    default = write_reproducible_zip(entries, tmp_path / "default.zip")
+    named = write_reproducible_zip(entries, tmp_path / "named.zip", backend="libdeflate")
+    other = write_reproducible_zip(entries, tmp_path / "zlib.zip", backend="zlib")
+    assert default.sha256 == named.sha256 != other.sha256
+    assert Deflater() == Deflater("libdeflate", 6)
+    assert (PackageOptions().backend, PackageOptions().compresslevel) == ("libdeflate", 6)
+    sidecar = json.loads((tmp_path / "default.zip.reuse.json").read_text())
+    assert sidecar["deflate"] == backend_identity("libdeflate", 6)
+
+
+def test_backend_identity_names_what_decides_the_bytes() -> None:
+    import deflate
+
+    version = deflate.__version__
+    libdeflate = backend_identity("libdeflate", 6)
+    assert libdeflate.endswith(f"/deflate-{version}/level-6")
+    assert re.fullmatch(r"libdeflate(-\d+\.\d+)?/deflate-\S+/level-6", libdeflate)
+    if version == "0.9.0":  # the release whose changelog names its libdeflate
+        assert libdeflate == "libdeflate-1.25/deflate-0.9.0/level-6"
+    assert backend_identity("zlib", 9) == f"zlib-{zlib.ZLIB_RUNTIME_VERSION}/level-9/piece-1MiB"
+    identities = {backend_identity(b, level) for b in BACKENDS for level in (1, 6, 9)}
+    assert len(identities) == 6
+    assert Deflater("zlib", 9).identity == backend_identity("zlib", 9)
+    with pytest.raises(ConfigurationError, match="unknown deflate backend 'gzip'"):
+        backend_identity("gzip", 6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_workers_are_threads_started_once_per_zip_never_a_fork(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = [
+        (name.replace("python/", f"python/p{i}/"), path)
+        for i in range(40)
+        for name, path in _tree(tmp_path / f"src{i}")
+    ]  # 160 members
+    big = tmp_path / "big.py"
+    big.write_bytes(b"x = 1\n" * 600_000)  # 3.6 MB: several zlib pieces
+    entries.append(("python/big.py", big))
+
+    def no_fork() -> int:
+        raise AssertionError("packaging forked a process")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    started = []
+    original = threading.Thread.start
+
+    def counting_start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    report = write_reproducible_zip(
+        entries, tmp_path / "layer.zip", backend=backend, workers=2, incremental=False
+    )
+    assert len(report.members) == 161
+    # At most two pools of two threads (planning, compressing), whatever the member count.
+    assert 1 <= len([n for n in started if n.startswith("layer-zip_")]) <= 2
+    assert len(started) <= 4, started
 
 
 def test_non_ascii_names_are_flagged_utf8(tmp_path: Path) -> None:
@@ -284,9 +355,30 @@ def test_libdeflate_backend_missing_says_how_to_install_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "deflate", None)  # as if the package were not installed
     with pytest.raises(ConfigurationError) as caught:
-        write_reproducible_zip(_tree(tmp_path / "src"), tmp_path / "a.zip", backend="libdeflate")
+        write_reproducible_zip(_tree(tmp_path / "src"), tmp_path / "a.zip")
     assert str(caught.value) == (
-        "the libdeflate backend is not installed: pip install 'lambda-layer-builder[fast]' "
-        "(or the package deflate), or use the backend zlib"
+        "the libdeflate backend needs the package deflate (>= 0.9), which is not installed: "
+        "run `python -m pip install 'deflate>=0.9'` (a dependency of lambda-layer-builder), "
+        "or choose the backend zlib"
+    )
+    assert not (tmp_path / "a.zip").exists()
+    zlib_report = write_reproducible_zip(
+        _tree(tmp_path / "src"), tmp_path / "a.zip", backend="zlib"
+    )
+    assert zlib_report.sha256
+
+
+def test_a_deflate_that_blocks_threads_is_refused_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deflate
+
+    monkeypatch.setattr(deflate, "__version__", "0.8.1")  # held the GIL while compressing
+    with pytest.raises(ConfigurationError) as caught:
+        write_reproducible_zip(_tree(tmp_path / "src"), tmp_path / "a.zip")
+    assert str(caught.value) == (
+        "deflate 0.8.1 is too old for the libdeflate backend (it blocks other threads while "
+        "it compresses): run `python -m pip install -U 'deflate>=0.9'`, or choose the backend "
+        "zlib"
     )
     assert not (tmp_path / "a.zip").exists()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from layer_builder import LayerPathLayout
 from layer_builder.cli import main
-from tests.conftest import WheelIndex
+from tests.conftest import MakeProject, WheelIndex
 from tests.installers.projects import write_uv_project
 
 
@@ -78,3 +79,48 @@ def test_missing_container_engine(
 def test_bad_codeartifact_repository(uv_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "--project", str(uv_project), "--codeartifact", "nodomain"]) == 1
     assert "expected domain/repository" in capsys.readouterr().err
+
+
+def test_installer_flag_and_key_choose_pip_over_the_default_uv(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    record = LayerPathLayout(project).path_build_record
+
+    def installer_of_last_build() -> str:
+        return str(json.loads(record.read_text())["installer"])
+
+    assert build(project, capsys=capsys)["cached"] is False
+    assert installer_of_last_build() == "uv-pip"  # the default, without any flag
+    forced = build(project, "--installer", "pip", capsys=capsys)
+    assert forced["cached"] is False  # another installer: another build
+    assert installer_of_last_build() == "pip"
+    with (project / "pyproject.toml").open("a") as f:
+        f.write('\n[tool.layer_builder]\ninstaller = "pip"\n')
+    assert build(project, capsys=capsys)["cached"] is True
+    assert build(project, "--installer", "uv", capsys=capsys)["cached"] is False
+    assert installer_of_last_build() == "uv-pip"
+
+
+def test_an_unknown_installer_flag_is_a_usage_error(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    with pytest.raises(SystemExit) as caught:
+        main(["build", "--project", str(project), "--installer", "conda"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --installer: invalid choice: 'conda' (choose from" in err
+    assert not LayerPathLayout(project).dir_python.exists()
+
+
+def test_an_unknown_installer_key_is_one_line(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(
+        {"tinyutil": "1.0.0"}, pyproject_extra='\n[tool.layer_builder]\ninstaller = "conda"\n'
+    )
+    assert main(["build", "--project", str(project)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["layer-builder: error: unknown installer 'conda': choose uv or pip"]
+    assert not LayerPathLayout(project).dir_python.exists()

@@ -97,7 +97,9 @@ def test_settings_come_from_pyproject(make_project: MakeProject, cli: Any) -> No
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--compress-level", "10"],
+        (["--compress-level", "13"],
+         "compression level 13 is out of range for libdeflate: choose 0 (store) to 12"),
+        (["--compress-level", "10", "--deflate-backend", "zlib"],
          "compression level 10 is out of range for zlib: choose 0 (store) to 9"),
         (["--reserve", "lots"],
          "invalid size 'lots': give bytes or a number with kB, MB, GB (or KiB, MiB, GiB), "

@@ -10,6 +10,7 @@ import pytest
 
 from layer_builder import LayerPathLayout, LayerTarget, Manifest
 from layer_builder.errors import (
+    ConfigurationError,
     IncompatibleWheelError,
     InstallerFailedError,
     NoCompatibleWheelError,
@@ -23,7 +24,7 @@ from layer_builder.installers import (
     UvPipInstaller,
 )
 from layer_builder.model.manifest import Tool
-from layer_builder.steps.build import BuildResult, BuildStep, default_installer
+from layer_builder.steps.build import BuildResult, BuildStep, default_installer, make_installer
 from tests.conftest import MakeProject, WheelIndex
 from tests.installers.projects import write_uv_project
 from tests.wheelhouse import WheelSpec, make_wheel
@@ -179,6 +180,48 @@ def test_uv_project_cache_sees_a_pyproject_change(tmp_path: Path, wheel_index: W
 )
 def test_default_installer_per_tool(tool: Tool, expected: type[Installer]) -> None:
     assert type(default_installer(tool)) is expected
+
+
+def test_installer_pip_forces_pip_for_requirements_and_poetry_exports() -> None:
+    assert type(default_installer(Tool.PIP, installer="pip")) is PipInstaller
+    assert type(default_installer(Tool.PIP, installer="uv")) is UvPipInstaller
+    poetry = default_installer(Tool.POETRY, installer="pip")
+    assert isinstance(poetry, PoetryInstaller) and not poetry.use_uv
+    # The build record tells the two apart, so switching rebuilds the tree.
+    assert poetry.fingerprint_fields() != default_installer(Tool.POETRY).fingerprint_fields()
+    assert type(make_installer(Tool.PIP, container="docker", installer="pip")).__name__ == (
+        "ContainerInstaller"
+    )
+
+
+@pytest.mark.parametrize(
+    ("tool", "installer", "container", "message"),
+    [
+        (Tool.PIP, "conda", None, "unknown installer 'conda': choose uv or pip"),
+        (Tool.PIP, "conda", "docker", "unknown installer 'conda': choose uv or pip"),
+        (
+            Tool.UV,
+            "pip",
+            None,
+            "a uv.lock is exported and installed by uv, not pip: remove --installer pip "
+            '(or installer = "pip" in [tool.layer_builder]), or build from a '
+            "requirements.txt with --tool pip",
+        ),
+        (
+            Tool.PIP,
+            "uv",
+            "podman",
+            "the installer uv does not run inside the podman build image (its pip installs "
+            "the layer): drop --installer uv or --container podman",
+        ),
+    ],
+)
+def test_impossible_installer_choices_say_what_to_do(
+    tool: Tool, installer: str, container: str | None, message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        make_installer(tool, container=container, installer=installer)
+    assert str(caught.value) == message
 
 
 class _ScriptInstaller(Installer):

@@ -11,7 +11,7 @@ from pathlib import Path
 import attrs
 from packaging.utils import canonicalize_name
 
-from layer_builder.archive.deflate import Deflater
+from layer_builder.archive.deflate import DEFAULT_BACKEND, DEFAULT_LEVEL, Deflater
 from layer_builder.archive.hashing import sha256_file
 from layer_builder.archive.parallel import usable_cpus
 from layer_builder.archive.writer import ZipMember, write_reproducible_zip
@@ -94,8 +94,8 @@ class PackageOptions:
     part of the build fingerprint; how it is compressed is not."""
 
     excludes: tuple[str, ...] = attrs.field(default=DEFAULT_EXCLUDES, converter=_canonical_names)
-    #: 0 (store) to 9 (12 with libdeflate); 6 is within 1 % of ``zip -9`` on real layers.
-    compresslevel: int = 6
+    #: 0 (store) to 12 (9 with zlib); 6 is as small as ``zip -9`` on real layers.
+    compresslevel: int = DEFAULT_LEVEL
     #: Lambda's unzipped limit for the function and all its layers.
     max_unzipped_size: int = LAMBDA_UNZIPPED_LIMIT
     #: Bytes of that limit kept for the function's own code and its other layers.
@@ -110,8 +110,8 @@ class PackageOptions:
     smoke_test: bool = True
     #: Add unchecked-hash ``.pyc`` files (needs the target's Python version on the host).
     compile_bytecode: bool = False
-    #: ``zlib`` or ``libdeflate`` (extra ``[fast]``): each gives its own reproducible bytes.
-    backend: str = "zlib"
+    #: ``libdeflate`` (bundled, the same bytes on every host) or ``zlib`` (the host's zlib).
+    backend: str = DEFAULT_BACKEND
     #: Compression workers; None means every core. Never changes the bytes.
     workers: int | None = None
     #: Copy unchanged members from the previous zip instead of compressing them again.
