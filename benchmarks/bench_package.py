@@ -1,21 +1,23 @@
 """Packaging speed, size, memory and reproducibility on the large reference tree, in one run.
 
-    .venv/bin/python benchmarks/bench_package.py [--tree DIR] [--skip-slow]
-    .venv/bin/python benchmarks/bench_package.py --backends   # raw deflate backends only
+    .venv/bin/python benchmarks/bench_package.py              # the defaults, 2-3 minutes here
+    .venv/bin/python benchmarks/bench_package.py --zipfile    # also zipfile levels 9 and 6
+    .venv/bin/python benchmarks/bench_package.py --backends   # raw deflate per backend/level
 
-Builds ``../shared/bench/large`` once (uv, python3.12 x86_64, no bytecode) into ``--tree``
-(default: a folder under the system temp dir, kept between runs), then measures on the same
-files:
+Copies ``shared/bench/large`` into ``--work`` (default: a folder under the system temp dir,
+kept between runs) and builds it once with the tool, as ``layer-builder build --project
+<copy>`` does (uv, python3.12 x86_64, no bytecode); a later run reuses that tree through the
+build record. Then, on the same files and in the same run:
 
-- ``zip -r -9 -X -q`` (what the seed did), and single-threaded ``zipfile`` at levels 9 and 6
-  (sorted, fixed timestamps: what a careful pure-Python packager does);
-- ``PackageStep`` with every core: zlib level 6 (the default) and libdeflate level 6 (extra
-  ``[fast]``), each also with one worker (the sha256 must not change), then a second run
-  with nothing changed (incremental), and ``--slim`` (the tree must fit Lambda's limit);
-- the peak RSS of each ``PackageStep`` run, measured in a child process (the parent and, for
-  libdeflate, its worker processes).
+- ``zip -r -9 -X -q`` of the tree: the baseline every ratio is taken against;
+- ``PackageStep`` with its defaults (libdeflate level 6, every core), then with one worker
+  (the sha256 must not change), then with the other backend (zlib level 6, every core);
+- the second run with nothing changed (incremental), the same files copied into a new tree
+  (new inodes: every file is read once), and ``--slim`` under Lambda's limit.
 
-Wall-clock on a shared machine: compare the ratios within one run, not across runs.
+Each ``PackageStep`` run is a child process whose process tree's peak RSS is sampled (see
+``_measure.py`` for the method). Wall-clock on a shared machine: compare the ratios within
+one run, not figures across runs; the load average is printed at the start and the end.
 """
 
 from __future__ import annotations
@@ -33,29 +35,26 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-REQUIREMENTS = Path(__file__).resolve().parents[2] / "shared" / "bench" / "large"
-UV = Path(sys.executable).with_name("uv")
+from _measure import bench_dir, run_sampled
+
 RAISED_LIMIT = 1_000_000_000  # the large tree is over Lambda's limit unless slimmed
+LAMBDA_LIMIT = 262_144_000
 
 
-def build_tree(tree: Path) -> Path:
-    """``tree/python``, installed once with uv for python3.12 x86_64."""
-    dir_python = tree / "python"
-    marker = tree / "requirements.txt"
-    wanted = (REQUIREMENTS / "requirements.txt").read_bytes()
-    if dir_python.is_dir() and marker.is_file() and marker.read_bytes() == wanted:
-        return dir_python
-    shutil.rmtree(tree, ignore_errors=True)
-    tree.mkdir(parents=True)
-    uv = str(UV) if UV.is_file() else shutil.which("uv") or "uv"
-    subprocess.run(
-        [uv, "pip", "install", "--target", str(dir_python), "--python-platform",
-         "x86_64-manylinux_2_34", "--python-version", "3.12", "--only-binary", ":all:",
-         "--no-compile-bytecode", "-q", "-r", str(REQUIREMENTS / "requirements.txt")],
-        check=True,
+def build_tree(work: Path) -> Path:
+    """The built tree of a copy of ``large`` in ``work``, made by ``layer-builder build``."""
+    project = work / "large"
+    source = bench_dir() / "large"
+    if not project.is_dir():
+        shutil.copytree(source, project)
+    shutil.copy2(source / "requirements.txt", project / "requirements.txt")
+    cli = Path(sys.executable).with_name("layer-builder")
+    process = subprocess.run(
+        [str(cli), "build", "--project", str(project), "--python", "3.12", "--arch", "x86_64",
+         "--json"],
+        capture_output=True, text=True, check=True,
     )  # fmt: skip
-    marker.write_bytes(wanted)
-    return dir_python
+    return Path(json.loads(process.stdout)["dir_python"])
 
 
 def files_of(dir_python: Path) -> list[Path]:
@@ -86,99 +85,115 @@ def zipfile_single(dir_python: Path, out: Path, level: int) -> float:
     return time.perf_counter() - started
 
 
-def compare_backends(dir_python: Path) -> None:
-    """Raw deflate of every member, one thread, per backend installed (store when bigger)."""
+def compare_backends(dir_python: Path, work: Path) -> None:
+    """Raw deflate of every member, one thread, per backend and level (stored when deflate
+    does not shrink a member), next to ``zip -r -9`` of the same files in the same run."""
     import zlib
 
-    candidates: list[tuple[str, Any, list[int]]] = [("zlib", zlib, [6, 9])]
+    import deflate
+
+    zip9 = work / "zip9.zip"
+    seconds = zip_cli(dir_python, zip9)
+    print(f"  zip -r -9 -X -q: {seconds:.2f} s, {zip9.stat().st_size:,} bytes (whole zip)")
+    datas = [p.read_bytes() for p in files_of(dir_python)]
+    headers = zip9.stat().st_size - sum(i.compress_size for i in zipfile.ZipFile(zip9).infolist())
+
+    def report(label: str, compress: Any) -> None:
+        started, cpu = time.perf_counter(), time.thread_time()
+        size = sum(min(len(d), len(compress(d))) for d in datas)
+        print(f"  {label}, one thread: {time.perf_counter() - started:.2f} s "
+              f"(cpu {time.thread_time() - cpu:.2f} s), {size:,} bytes of member data, "
+              f"~{(size + headers) / zip9.stat().st_size:.4f}x zip -9")  # fmt: skip
+
+    def zlib_at(level: int) -> Any:
+        def compress(data: bytes) -> bytes:
+            compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+            return compressor.compress(data) + compressor.flush()
+
+        return compress
+
+    for level in (1, 4, 5, 6, 7, 9):
+        report(f"libdeflate level {level}",
+               lambda d, level=level: deflate.deflate_compress(d, level))  # fmt: skip
+    for level in (6, 9):
+        report(f"zlib {zlib.ZLIB_RUNTIME_VERSION} level {level}", zlib_at(level))
     for module_name, label, levels in (
         ("zlib_ng.zlib_ng", "zlib-ng", [6, 9]),
         ("isal.isal_zlib", "isal", [2, 3]),
     ):
         try:
-            candidates.append((label, __import__(module_name, fromlist=["x"]), levels))
+            module = __import__(module_name, fromlist=["x"])
         except ImportError:
             print(f"  ({label} not installed: pip install {label} to compare it)")
-    datas = [p.read_bytes() for p in files_of(dir_python)]
-    for label, module, levels in candidates:
+            continue
         for level in levels:
-            started = time.perf_counter()
-            size = 0
-            for data in datas:
-                compressor = module.compressobj(level, zlib.DEFLATED, -15)
-                size += min(len(data), len(compressor.compress(data) + compressor.flush()))
-            print(f"  {label} level {level}, one thread: {time.perf_counter() - started:.2f} s, "
-                  f"{size:,} bytes of member data")  # fmt: skip
-    try:
-        import deflate
-    except ImportError:
-        return
-    for level in (6, 9):
-        started = time.perf_counter()
-        size = sum(min(len(d), len(deflate.deflate_compress(d, level))) for d in datas)
-        print(f"  libdeflate level {level}, one thread: {time.perf_counter() - started:.2f} s, "
-              f"{size:,} bytes of member data")  # fmt: skip
+            report(f"{label} level {level}",
+                   lambda d, m=module, lv=level: m.compress(d, lv)[2:-4])  # fmt: skip
 
 
 def child(args: argparse.Namespace) -> None:
     """One PackageStep run, in this process; prints its figures as JSON."""
     from layer_builder import BuildResult, LayerTarget, Manifest, PackageOptions, PackageStep
+    from layer_builder.archive.deflate import backend_identity
     from layer_builder.model.distributions import find_distributions
 
-    dir_python = Path(args.tree) / "python"
+    dir_python = Path(args.tree)
     build = BuildResult(
         dir_python=dir_python,
-        manifest=Manifest.from_file(REQUIREMENTS / "requirements.txt"),
+        manifest=Manifest.from_file(bench_dir() / "large" / "requirements.txt"),
         target=LayerTarget("3.12", "x86_64"),
         distributions=find_distributions(dir_python),
-        installer="uv (bench)",
+        installer="uv-pip",
     )
-    options = PackageOptions(
-        compresslevel=args.level, backend=args.backend, workers=args.workers,
-        incremental=args.incremental, max_unzipped_size=args.limit, slim=args.slim,
-    )  # fmt: skip
+    settings: dict[str, Any] = {"max_unzipped_size": args.limit, "slim": args.slim,
+                                "workers": args.workers}  # fmt: skip
+    if args.backend:
+        settings["backend"] = args.backend
+    options = PackageOptions(**settings)
     started = time.perf_counter()
     result = PackageStep(Path(args.out), options).run(build)
     seconds = time.perf_counter() - started
     figures = {
         "seconds": seconds,
+        "identity": backend_identity(options.backend, options.compresslevel),
         "sha256": result.sha256,
         "zip_size": result.zip_size,
         "unzipped_size": result.unzipped_size,
         "reused": result.reused,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-        "largest": [(d.name, d.unzipped_size) for d in result.distributions[:3]],
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "children_maxrss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "saved": sum(s.bytes_saved for s in result.savings),
     }
     print(json.dumps(figures))
 
 
 def ours(tree: Path, out: Path, **options: Any) -> dict[str, Any]:
+    """A PackageStep run in a child process, with its process tree's peak RSS."""
     command = [sys.executable, __file__, "--child", "--tree", str(tree), "--out", str(out)]
     for key, value in options.items():
         if value is True:
             command.append(f"--{key}")
         elif value is not False and value is not None:
             command += [f"--{key}", str(value)]
-    process = subprocess.run(command, capture_output=True, text=True, check=True)
-    figures: dict[str, Any] = json.loads(process.stdout.strip().splitlines()[-1])
+    stdout, _, peak = run_sampled(command)
+    figures: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    figures["tree_peak_mb"] = peak
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tree", default=str(Path(tempfile.gettempdir()) / "lb-bench-large"))
-    parser.add_argument("--skip-slow", action="store_true", help="skip zip -9 and zipfile -9")
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "lb-bench-package"),
+                        help="where the copy of large is built and kept")  # fmt: skip
+    parser.add_argument("--zipfile", action="store_true",
+                        help="also zipfile at levels 9 and 6, one thread (50 s)")  # fmt: skip
     parser.add_argument("--backends", action="store_true",
-                        help="only compare the deflate backends installed (zlib, zlib-ng, "
-                             "isal, libdeflate) on the members, one thread")  # fmt: skip
+                        help="only compare raw deflate backends and levels")  # fmt: skip
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--level", type=int, default=6, help=argparse.SUPPRESS)
-    parser.add_argument("--backend", default="zlib", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--incremental", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--slim", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=RAISED_LIMIT, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -186,77 +201,77 @@ def main() -> None:
         child(args)
         return
 
-    tree = Path(args.tree)
-    dir_python = build_tree(tree)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    dir_python = build_tree(work)
     if args.backends:
-        compare_backends(dir_python)
+        compare_backends(dir_python, work)
         return
     files = files_of(dir_python)
     unzipped = sum(p.stat().st_size for p in files)
     cores = len(os.sched_getaffinity(0))
-    work = Path(tempfile.mkdtemp(prefix="lb-bench-zips-"))
-    print(f"tree: {dir_python}: {len(files)} files, {unzipped:,} bytes; {cores} cores; "
-          f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+    zips = Path(tempfile.mkdtemp(prefix="lb-bench-zips-"))
+    print(f"tree: {dir_python}: {len(files)} files, {unzipped:,} bytes; {cores} cores; load "
+          f"{os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}", flush=True)  # fmt: skip
     rows: list[tuple[str, float, int, str]] = []
 
     def row(name: str, seconds: float, size: int, note: str = "") -> None:
         rows.append((name, seconds, size, note))
         print(f"  {name}: {seconds:.2f} s, {size:,} bytes {note}", flush=True)
 
-    if not args.skip_slow:
-        row("zip -r -9 -X -q", zip_cli(dir_python, work / "zip9.zip"),
-            (work / "zip9.zip").stat().st_size)  # fmt: skip
-        row("zipfile level 9, 1 thread", zipfile_single(dir_python, work / "zf9.zip", 9),
-            (work / "zf9.zip").stat().st_size)  # fmt: skip
-    row("zipfile level 6, 1 thread", zipfile_single(dir_python, work / "zf6.zip", 6),
-        (work / "zf6.zip").stat().st_size)  # fmt: skip
+    def memory(figures: dict[str, Any]) -> str:
+        return (f"tree peak {figures['tree_peak_mb']:.0f} MB sampled, main "
+                f"{figures['maxrss_mb']:.0f} MB high-water")  # fmt: skip
+
+    row("zip -r -9 -X -q", zip_cli(dir_python, zips / "zip9.zip"),
+        (zips / "zip9.zip").stat().st_size)  # fmt: skip
+    if args.zipfile:
+        for level in (9, 6):
+            seconds = zipfile_single(dir_python, zips / f"zf{level}.zip", level)
+            row(f"zipfile level {level}, 1 thread", seconds,
+                (zips / f"zf{level}.zip").stat().st_size)  # fmt: skip
 
     digests: dict[str, set[str]] = {}
-    backends = ["zlib"]
-    try:
-        import deflate  # noqa: F401
+    out = zips / "ours.zip"
+    default = ours(dir_python, out)
+    identity = default["identity"]
+    digests.setdefault(identity, set()).add(default["sha256"])
+    row(f"PackageStep defaults ({identity}), {cores} workers", default["seconds"],
+        default["zip_size"], f"({memory(default)})")  # fmt: skip
+    again = ours(dir_python, out)
+    digests[identity].add(again["sha256"])
+    row("  second run, nothing changed", again["seconds"], again["zip_size"],
+        f"(reused {again['reused']} members; {memory(again)})")  # fmt: skip
+    copy = zips / "copied-tree" / "python"
+    shutil.copytree(dir_python, copy)  # same files, new inodes (as pip or a rebuild leaves)
+    rebuilt = ours(copy, out)
+    digests[identity].add(rebuilt["sha256"])
+    row("  same files in a new tree (every file read)", rebuilt["seconds"],
+        rebuilt["zip_size"], f"(reused {rebuilt['reused']} members)")  # fmt: skip
+    shutil.rmtree(copy.parent)
+    one = ours(dir_python, zips / "one-worker.zip", workers=1)
+    digests[identity].add(one["sha256"])
+    row("  1 worker", one["seconds"], one["zip_size"], f"({memory(one)})")
+    other = ours(dir_python, zips / "zlib.zip", backend="zlib")
+    row(f"PackageStep {other['identity']}, {cores} workers", other["seconds"],
+        other["zip_size"], f"({memory(other)})")  # fmt: skip
+    slim = ours(dir_python, zips / "slim.zip", slim=True, limit=LAMBDA_LIMIT)
+    row("PackageStep defaults, --slim (Lambda's limit)", slim["seconds"], slim["zip_size"],
+        f"({slim['unzipped_size']:,} bytes unzipped, {slim['saved']:,} saved; "
+        f"{memory(slim)})")  # fmt: skip
 
-        backends.append("libdeflate")
-    except ImportError:
-        print("  (libdeflate backend not installed: pip install 'lambda-layer-builder[fast]')")
-    for backend in backends:
-        out = work / f"ours-{backend}.zip"
-        for workers in (cores, 1):
-            figures = ours(tree, out, backend=backend, workers=workers)
-            digests.setdefault(backend, set()).add(figures["sha256"])
-            row(f"PackageStep {backend} level 6, {workers} worker(s)", figures["seconds"],
-                figures["zip_size"], f"(peak RSS {figures['rss_mb']:.0f} MB, workers "
-                f"{figures['children_rss_mb']:.0f} MB)")  # fmt: skip
-        again = ours(tree, out, backend=backend, incremental=True)
-        digests[backend].add(again["sha256"])
-        row(f"PackageStep {backend}, second run, nothing changed", again["seconds"],
-            again["zip_size"], f"(reused {again['reused']} members, peak RSS "
-            f"{again['rss_mb']:.0f} MB)")  # fmt: skip
-        if backend == "zlib":
-            copy = work / "copied-tree"
-            shutil.copytree(dir_python, copy / "python")  # same files, new inodes (pip-like)
-            rebuilt = ours(copy, out, backend=backend, incremental=True)
-            digests[backend].add(rebuilt["sha256"])
-            row(f"PackageStep {backend}, same files copied to a new tree (every file read)",
-                rebuilt["seconds"], rebuilt["zip_size"],
-                f"(reused {rebuilt['reused']} members)")  # fmt: skip
-            shutil.rmtree(copy)
-    slim = ours(tree, work / "slim.zip", slim=True, limit=262_144_000, workers=cores)
-    row("PackageStep zlib level 6 --slim (Lambda's limit)", slim["seconds"], slim["zip_size"],
-        f"({slim['unzipped_size']:,} bytes unzipped, {slim['saved']:,} saved)")  # fmt: skip
-
-    print("\n| how | time | vs zip -9 | size | vs zip -9 size |")
-    print("|---|---|---|---|---|")
-    base = rows[0] if not args.skip_slow else None
+    base_seconds, base_size = rows[0][1], rows[0][2]
+    print(f"\nload {os.getloadavg()[0]:.2f} at the end\n")
+    print("| how | time | vs zip -9 | size | size vs zip -9 |")
+    print("|---|---:|---:|---:|---:|")
     for name, seconds, size, note in rows:
-        speed = f"{base[1] / seconds:.1f}x faster" if base else ""
-        ratio = f"{size / base[2]:.4f}x" if base else ""
-        print(f"| {name} {note} | {seconds:.2f} s | {speed} | {size / 1e6:.2f} MB | {ratio} |")
-    for backend, seen in digests.items():
+        print(f"| {name.strip()} {note} | {seconds:.2f} s | {base_seconds / seconds:.1f}x | "
+              f"{size / 1e6:.2f} MB | {size / base_size:.4f}x |")  # fmt: skip
+    for identity, seen in digests.items():
         state = "identical" if len(seen) == 1 else f"DIFFERENT ({len(seen)} digests)"
-        print(f"\nsha256 across worker counts and reruns, {backend}: {state} "
+        print(f"\nsha256 across worker counts, reruns and a copied tree, {identity}: {state} "
               f"({next(iter(seen))[:16]}...)")  # fmt: skip
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(zips, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,191 +1,227 @@
-"""Time each pipeline step next to the raw tools it replaces, measured in the same run.
+"""The whole ``run`` and each of its steps, next to the raw tools they replace, in one run.
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--projects small large] [--repeat N]
+    .venv/bin/python benchmarks/bench_pipeline.py                    # small and large
+    .venv/bin/python benchmarks/bench_pipeline.py --projects small   # a quick check
 
-For each reference project of ../shared/bench (copied to a temporary folder first):
+For each reference project of ``shared/bench`` (copied to a temporary folder first), with the
+defaults a user gets without any flag (uv installs, libdeflate level 6 on every core):
 
-- build: ``BuildStep`` with its default installer (``uv pip`` when uv is found), and with
-  ``PipInstaller`` forced, against raw ``pip install --target`` with exactly the command
-  ``PipInstaller.command()`` builds (same ``--platform`` tags, ``--no-compile`` ...);
-- package: ``PackageStep`` at its default level 6 and at level 9, against ``zip -r -9 -q -X``
-  of the raw tree;
-- upload and publish: against the embedded moto endpoint (127.0.0.1; no network cost, so these
-  rows measure our overhead, not S3's).
+- **full run**: ``LayerWorkflow.run()`` on a fresh copy (check, build, package, upload to
+  the embedded moto server on 127.0.0.1, publish), each step timed by the workflow's
+  ``after_*`` hooks; ``large`` runs with ``slim`` (``--slim``), since it is over Lambda's
+  unzipped limit as it is, and for python3.12 x86_64 (its pins need Python >= 3.12);
+- **one dependency changed**: then, in the same folder, the requirements re-locked with one
+  dependency moved to another version (``large``: pydantic 2.14.4 -> 2.14.3, which pins its
+  pydantic-core 2.50.5 -> 2.50.4; hashes by ``uv pip compile --generate-hashes``, not timed)
+  and ``run()`` again: uv reinstalls from its cache, and packaging copies every unchanged
+  member from the previous zip instead of deflating it again;
+- **raw tools**: ``pip install --target`` with exactly ``PipInstaller.command()`` (every
+  ``--platform`` tag, ``--no-compile`` ...), and ``zip -r -9 -X -q`` of exactly the files the
+  layer holds (the names in our zip), in the same run;
+- **build (pip)**: ``BuildStep`` with pip forced (``--installer pip``), on another copy.
 
-``large`` is 278 MB unzipped, over Lambda's 262,144,000-byte limit: the package step refuses it
-by default, so it runs here with ``max_unzipped_size`` raised to 1 GB. ``large`` needs a
-Python >= 3.12 target; every project is built for python3.12 x86_64.
-
-Each figure is the best of ``--repeat`` runs (package caches stay warm after the first run).
-Needs the ``local`` extra and the package index. Timing is wall-clock (``time.perf_counter``)
-on a shared machine: compare ratios within one run, not figures across runs.
+Upload and publish go to moto on 127.0.0.1: they measure our overhead, not S3's network.
+Needs the ``local`` extra and the package index. Timing is wall-clock on a shared machine
+(2 cores here): compare ratios within one run, not figures across runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import zipfile
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
-import attrs
+from _measure import bench_dir
 
 from layer_builder import (
+    BuildResult,
     LayerTarget,
     LayerWorkflow,
     LocalAwsEndpoint,
     Manifest,
     PackageOptions,
-    PackageStep,
+    PackageResult,
     PipInstaller,
+    PublishResult,
+    UploadResult,
 )
+from layer_builder.installers import find_uv
 
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 TARGET = LayerTarget(python_version="3.12", architecture="x86_64")
 BUCKET = "layer-builder-bench"
-RAISED_LIMIT = 1_000_000_000  # only to measure the oversize ``large`` tree
+OPTIONS = {"small": PackageOptions(), "large": PackageOptions(slim=True)}
+#: The dependency moved to another version for the rerun (with what it pins exactly).
+BUMPS = {"large": {"pydantic": "2.14.3", "pydantic-core": "2.50.4"}}
+_PIN = re.compile(r"^([A-Za-z0-9._-]+)==(\S+)", re.MULTILINE)
 
-T = TypeVar("T")
-Run = dict[str, float | int | str]  # one project's figures from one repetition
 
+class TimedWorkflow(LayerWorkflow):
+    """``run()`` as it is, with the end of each step stamped by its ``after_*`` hook."""
 
-def timed(func: Callable[[], T]) -> tuple[float, T]:
-    started = time.perf_counter()
-    value = func()
-    return time.perf_counter() - started, value
+    def run(self) -> Any:
+        self.stamps = {"start": time.perf_counter()}
+        result = super().run()
+        self.stamps["end"] = time.perf_counter()
+        return result
+
+    def after_build(self, result: BuildResult) -> None:
+        self.stamps["build"] = time.perf_counter()
+
+    def after_package(self, result: PackageResult) -> None:
+        self.stamps["package"] = time.perf_counter()
+
+    def after_upload(self, result: UploadResult) -> None:
+        self.stamps["upload"] = time.perf_counter()
+
+    def after_publish(self, result: PublishResult) -> None:
+        self.stamps["publish"] = time.perf_counter()
+
+    def seconds(self) -> dict[str, float]:
+        """Per step (``build`` includes the bucket check before it), and the whole run."""
+        order = ["start", "build", "package", "upload", "publish"]
+        steps = {b: self.stamps[b] - self.stamps[a] for a, b in itertools.pairwise(order)}
+        return {**steps, "run": self.stamps["end"] - self.stamps["start"]}
 
 
 def fresh_copy(project: str, into: Path) -> Path:
     destination = into / project
     shutil.rmtree(destination, ignore_errors=True)
     no_build = shutil.ignore_patterns("build")  # every run starts from an empty build tree
-    return Path(shutil.copytree(BENCH / project, destination, ignore=no_build))
+    return Path(shutil.copytree(bench_dir() / project, destination, ignore=no_build))
 
 
-def raw_tools(project_dir: Path, work: Path) -> dict[str, float | int]:
-    """pip install --target (PipInstaller's exact command) and zip -r -9 of the tree."""
-    manifest = Manifest.from_project(project_dir, "pip")
-    root = work / "raw"
-    shutil.rmtree(root, ignore_errors=True)
-    dir_python = root / "python"
-    command = PipInstaller().command(manifest, TARGET, dir_python)
-    pip_s, _ = timed(lambda: subprocess.run(command, check=True, capture_output=True))
-    path_zip = root / "layer.zip"
-    zip_command = ["zip", "-r", "-9", "-q", "-X", str(path_zip), "python"]
-    zip_s, _ = timed(lambda: subprocess.run(zip_command, cwd=root, check=True))
-    return {"pip": pip_s, "zip": zip_s, "zip_size": path_zip.stat().st_size}
+def bump(project_dir: Path, versions: dict[str, str]) -> None:
+    """Re-lock ``requirements.txt`` with ``versions`` changed and every other pin kept."""
+    requirements = project_dir / "requirements.txt"
+    pins = dict(_PIN.findall(requirements.read_text()))
+    assert set(versions) <= set(pins), f"{versions} not all pinned in {requirements}"
+    pins.update(versions)
+    source = project_dir / "bumped.in"
+    source.write_text("".join(f"{name}=={version}\n" for name, version in pins.items()))
+    subprocess.run(
+        [find_uv() or "uv", "pip", "compile", str(source), "--generate-hashes", "--no-header",
+         "--no-annotate", "-q", "--python-version", TARGET.python_version,
+         "--python-platform", TARGET.uv_python_platform, "-o", str(requirements)],
+        check=True,
+    )  # fmt: skip
+    source.unlink()
 
 
-def pipeline(project: str, work: Path, endpoint: LocalAwsEndpoint, run: int) -> Run:
-    """Each step of the default workflow, then the pip build and a level-9 package."""
-    options = PackageOptions(max_unzipped_size=RAISED_LIMIT)
-    workflow = LayerWorkflow(
-        project_dir=fresh_copy(project, work / "default"),
-        layer_name=f"bench_{project}_{run}",  # a new layer each run, so publish always publishes
-        s3dir_lambda=f"s3://{BUCKET}/{project}/{run}/lambda/",
+def timed_run(project_dir: Path, project: str, layer: str, endpoint: LocalAwsEndpoint) -> Any:
+    workflow = TimedWorkflow(
+        project_dir=project_dir,
+        layer_name=layer,
+        s3dir_lambda=f"s3://{BUCKET}/{layer}/lambda/",
         target=TARGET,
-        package_options=options,
+        package_options=OPTIONS[project],
         aws=endpoint.clients(),
     )
-    workflow.check()
-    build_s, build = timed(workflow.build)
-    package_s, package = timed(lambda: workflow.package(build))
-    upload_s, upload = timed(lambda: workflow.upload(package))
-    publish_s, publish = timed(lambda: workflow.publish(upload))
-    assert publish.published, publish.reason
+    result = workflow.run()
+    assert result.publish.published, result.publish.reason
+    return workflow.seconds(), result
 
-    # The same build with pip, the tool of the raw baseline (a fresh copy: no build cache).
+
+def raw_tools(project: str, work: Path, members: list[str]) -> dict[str, float]:
+    """pip install --target (PipInstaller's exact command), then zip -r -9 of ``members``."""
+    project_dir = fresh_copy(project, work / "raw")
+    manifest = Manifest.from_project(project_dir, "pip")
+    root = work / "raw-tree"
+    shutil.rmtree(root, ignore_errors=True)
+    command = PipInstaller().command(manifest, TARGET, root / "python")
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    pip_s = time.perf_counter() - started
+    path_zip = root / "layer.zip"
+    names = "\n".join(members) + "\n"
+    started = time.perf_counter()
+    subprocess.run(["zip", "-9", "-q", "-X", str(path_zip), "-@"], cwd=root, input=names,
+                   text=True, check=True)  # fmt: skip
+    zip_s = time.perf_counter() - started
+    size = path_zip.stat().st_size
+    shutil.rmtree(root)
+    return {"pip": pip_s, "zip": zip_s, "zip_size": size}
+
+
+def bench_project(project: str, work: Path, endpoint: LocalAwsEndpoint) -> None:
+    tag = os.urandom(3).hex()
+    full_dir = fresh_copy(project, work / "ours")
+    full, result = timed_run(full_dir, project, f"bench_{project}_{tag}", endpoint)
+    with zipfile.ZipFile(result.package.path_zip) as zf:
+        members = zf.namelist()
+    changed: dict[str, float] | None = None
+    if project in BUMPS:
+        bump(full_dir, BUMPS[project])
+        changed, again = timed_run(full_dir, project, f"bench_{project}_{tag}", endpoint)
+        reused = f"{again.package.reused} of {again.package.files} members reused"
+    pip_dir = fresh_copy(project, work / "pip")
     pip_workflow = LayerWorkflow(
-        project_dir=fresh_copy(project, work / "pip"),
-        layer_name=f"bench_{project}_{run}",
-        s3dir_lambda=f"s3://{BUCKET}/{project}/{run}/lambda/",
-        target=TARGET,
-        package_options=options,
-        installer=PipInstaller(),
-    )
-    pip_build_s, _ = timed(pip_workflow.build)
-    # Level 9, the level of ``zip -9``, into another file so nothing is reused from the first.
-    level9 = PackageStep(work / "level9.zip", attrs.evolve(options, compresslevel=9))
-    level9_s, level9_result = timed(lambda: level9.run(build))
-    return {
-        "installer": build.installer,
-        "build": build_s,
-        "build_pip": pip_build_s,
-        "package": package_s,
-        "package9": level9_s,
-        "upload": upload_s,
-        "publish": publish_s,
-        "zip_size": package.zip_size,
-        "zip9_size": level9_result.zip_size,
-        "unzipped": package.unzipped_size,
-        "files": package.files,
-    }
+        project_dir=pip_dir, layer_name="unused", s3dir_lambda=f"s3://{BUCKET}/unused/",
+        target=TARGET, package_options=OPTIONS[project], installer=PipInstaller(),
+    )  # fmt: skip
+    started = time.perf_counter()
+    pip_workflow.build()
+    pip_build = time.perf_counter() - started
+    raw = raw_tools(project, work, members)
 
-
-def best(runs: list[Run], key: str) -> float:
-    return min(float(r[key]) for r in runs)
-
-
-def report(project: str, ours: list[Run], raw: list[dict[str, float | int]]) -> None:
-    first = ours[0]
-    pip_s = min(float(r["pip"]) for r in raw)
-    zip_s = min(float(r["zip"]) for r in raw)
-    print(
-        f"\n{project}: {first['files']} files, {int(first['unzipped']) / 1e6:.1f} MB unzipped; "
-        f"zip {int(first['zip_size']) / 1e6:.2f} MB (level 6), "
-        f"{int(first['zip9_size']) / 1e6:.2f} MB (level 9), "
-        f"zip -9: {int(raw[0]['zip_size']) / 1e6:.2f} MB"
-    )
+    package = result.package
+    print(f"\n{project}: {package.files} files, {package.unzipped_size / 1e6:.1f} MB unzipped"
+          f"{' (--slim)' if OPTIONS[project].slim else ''}; zip {package.zip_size / 1e6:.2f} MB, "
+          f"zip -9 of the same files {raw['zip_size'] / 1e6:.2f} MB "
+          f"({package.zip_size / raw['zip_size']:.4f}x)")  # fmt: skip
+    if changed is not None:
+        print(f"one dependency changed: {', '.join(f'{n} {v}' for n, v in BUMPS[project].items())}"
+              f"; {reused}")  # fmt: skip
+    header = "| step | full run | one dependency changed | raw tool | raw | full / raw |"
+    print(header)
+    print("|---|---:|---:|---|---:|---:|")
     rows = [
-        (f"build ({first['installer']}, default)", best(ours, "build"), "pip --target", pip_s),
-        ("build (pip)", best(ours, "build_pip"), "pip --target", pip_s),
-        ("package (level 6, default)", best(ours, "package"), "zip -r -9", zip_s),
-        ("package (level 9)", best(ours, "package9"), "zip -r -9", zip_s),
-        ("upload (moto)", best(ours, "upload"), "", None),
-        ("publish (moto)", best(ours, "publish"), "", None),
+        ("build (uv, default)", "build", "pip install --target", raw["pip"]),
+        ("package (libdeflate 6, default)", "package", "zip -r -9 -X -q", raw["zip"]),
+        ("upload (moto)", "upload", "", None),
+        ("publish (moto)", "publish", "", None),
+        ("whole `run` (wall)", "run", "pip + zip -9", raw["pip"] + raw["zip"]),
     ]
-    steps_total = sum(best(ours, k) for k in ("build", "package", "upload", "publish"))
-    rows.append(("all four steps (default)", steps_total, "pip + zip -9", pip_s + zip_s))
-    print(f"| {'step':<28} | {'time':>8} | {'raw tool':<20} | {'time':>8} | {'ratio':>6} |")
-    print(f"|{'-' * 30}|{'-' * 9}:|{'-' * 22}|{'-' * 9}:|{'-' * 7}:|")
-    for step, seconds, tool, raw_seconds in rows:
-        raw_text = f"{raw_seconds:.2f} s" if raw_seconds is not None else ""
-        ratio = f"{seconds / raw_seconds:.2f}" if raw_seconds else ""
-        print(f"| {step:<28} | {seconds:6.2f} s | {tool:<20} | {raw_text:>8} | {ratio:>6} |")
+    for label, key, tool, raw_s in rows:
+        again_s = f"{changed[key]:.2f} s" if changed else ""
+        ratio = f"{full[key] / raw_s:.2f}" if raw_s else ""
+        raw_text = f"{raw_s:.2f} s" if raw_s is not None else ""
+        print(f"| {label} | {full[key]:.2f} s | {again_s} | {tool} | {raw_text} | {ratio} |")
+    print(f"| build (pip, `--installer pip`) | {pip_build:.2f} s |  | pip install --target | "
+          f"{raw['pip']:.2f} s | {pip_build / raw['pip']:.2f} |")  # fmt: skip
+    if changed:
+        before = full["build"] + full["package"]
+        after = changed["build"] + changed["package"]
+        print(f"build + package: {before:.2f} s full, {after:.2f} s with one dependency "
+              f"changed ({after / before:.0%} of the full run); whole run {full['run']:.2f} s "
+              f"-> {changed['run']:.2f} s ({changed['run'] / full['run']:.0%})")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--projects", nargs="+", default=["small", "large"])
-    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("-v", "--verbose", action="store_true", help="show the steps' log")
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
     )
-    print(f"python {sys.version.split()[0]}, target {TARGET.description}, best of {args.repeat}")
+    print(f"python {sys.version.split()[0]}, target {TARGET.description}, "
+          f"{len(os.sched_getaffinity(0))} cores, load {os.getloadavg()[0]:.2f}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, LocalAwsEndpoint() as endpoint:
         endpoint.ensure_bucket(BUCKET)
         for project in args.projects:
-            ours, raw = [], []
-            for run in range(args.repeat):
-                work = Path(tmp) / f"{project}-{run}"
-                # Raw tools first, then ours: both read the same warm package caches.
-                raw.append(raw_tools(fresh_copy(project, work), work))
-                ours.append(pipeline(project, work, endpoint, run))
-                shutil.rmtree(work)
-            report(project, ours, raw)
-    print(
-        "\nratio = our time / raw tool time (below 1: faster). upload and publish run against "
-        "moto on 127.0.0.1, so they measure our overhead, not S3's. large runs with "
-        f"max_unzipped_size raised to {RAISED_LIMIT:,} bytes (it is over Lambda's limit)."
-    )
+            bench_project(project, Path(tmp) / project, endpoint)
+    print(f"\nload {os.getloadavg()[0]:.2f} at the end. full / raw below 1: faster than the "
+          f"raw tools. build includes the bucket check before it.")  # fmt: skip
 
 
 if __name__ == "__main__":
