@@ -186,7 +186,7 @@ def bench_project(project: str, work: Path, endpoint: LocalAwsEndpoint) -> None:
     print("|---|---:|---:|---|---:|---:|")
     rows = [
         ("build (uv, default)", "build", "pip install --target", raw["pip"]),
-        ("package (libdeflate 6, default)", "package", "zip -r -9 -X -q", raw["zip"]),
+        ("package (libdeflate 6, default)", "package", "zip -9 -X -q", raw["zip"]),
         ("upload (moto)", "upload", "", None),
         ("publish (moto)", "publish", "", None),
         ("whole `run` (wall)", "run", "pip + zip -9", raw["pip"] + raw["zip"]),
