@@ -27,6 +27,7 @@ from layer_builder.operations.regions import (
 )
 from layer_builder.operations.sharing import Grant, GrantResult, share_version
 from layer_builder.steps.build import BuildResult, BuildStep
+from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package.step import PackageOptions, PackageResult, PackageStep
 from layer_builder.steps.publish.step import (
     PublishOptions,
@@ -163,7 +164,9 @@ class LayerWorkflow:
         )
 
     def make_package_step(self) -> PackageStep:
-        return PackageStep(self.layout.path_layer_zip, self.package_options)
+        return PackageStep(
+            self.layout.path_layer_zip, self.package_options, path_lock=self.layout.path_lock
+        )
 
     def make_upload_step(self) -> UploadStep:
         return UploadStep(self.s3_layout, self.manifest, self.aws.s3, self.upload_progress)
@@ -239,6 +242,10 @@ class LayerWorkflow:
         self.after_publish(result)
         return result
 
+    def folder_lock(self, command: str) -> FolderLock:
+        """The project's folder lock, for work on the local tree and zip (see ``run()``)."""
+        return FolderLock(self.layout.path_lock, command)
+
     def find_unchanged(self) -> PublishResult | None:
         """The outcome of ``run()`` when nothing changed, found without building: the latest
         version already carries this build's fingerprint (None when forced or changed)."""
@@ -252,7 +259,10 @@ class LayerWorkflow:
     def run(self) -> WorkflowResult:
         """Check, then build, package, upload and publish (then copy and publish in each
         extra region), unless the latest version already holds this build: then only
-        ``after_publish`` runs, and regions are served from the uploaded zip."""
+        ``after_publish`` runs, and regions are served from the uploaded zip.
+
+        Build, package and upload run under the project's folder lock, so that two runs in
+        one folder take turns; the instant no-op touches no local file and takes no lock."""
         self.check()
         unchanged = self.find_unchanged()
         if unchanged is not None:
@@ -264,9 +274,12 @@ class LayerWorkflow:
                 return WorkflowResult(
                     None, None, None, unchanged, self.fingerprint, regions, grants
                 )
-        build = self.build()
-        package = self.package(build)
-        upload = self.upload(package)
+        # One run at a time in this folder from the build to the end of the upload (which
+        # reads the zip); the steps take the same lock again, re-entrantly.
+        with self.folder_lock("run"):
+            build = self.build()
+            package = self.package(build)
+            upload = self.upload(package)
         publish = self.publish(upload)
         regions = self.publish_regions(upload) if self.regions else ()
         grants = self.share(publish, regions)

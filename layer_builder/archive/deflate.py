@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 from packaging.version import InvalidVersion, Version
 
+from layer_builder.archive.safe_files import open_member
 from layer_builder.errors import ConfigurationError
 
 PIECE_SIZE = 1 << 20
@@ -158,16 +159,19 @@ class Deflater:
         release the GIL while they compress)."""
         return ThreadPoolExecutor(workers, thread_name_prefix="layer-zip")
 
-    def compress_piece(self, path: Path, index: int, last: bool) -> Piece:
-        """Deflate piece ``index`` of the member in ``path``, as part of its one stream."""
+    def compress_piece(self, path: Path, index: int, last: bool, inode: int | None = None) -> Piece:
+        """Deflate piece ``index`` of the member in ``path``, as part of its one stream
+        (``path`` is opened by ``open_member``: never through a link, and when ``inode`` is
+        given, only if it is still that file)."""
         if self.backend == "libdeflate":
             import deflate  # checked when this Deflater was made
 
-            data = path.read_bytes()
+            with open_member(path, inode) as f:
+                data = f.read()
             compressed = deflate.deflate_compress(data, self.level)
             return compressed, deflate.crc32(data), len(data)
         offset = index * PIECE_SIZE
-        with path.open("rb") as f:
+        with open_member(path, inode) as f:
             start = max(0, offset - WINDOW)
             f.seek(start)
             dictionary = f.read(offset - start)
@@ -182,13 +186,15 @@ class Deflater:
         return out, zlib.crc32(data), len(data)
 
 
-#: Pieces to deflate in one call: the deflater, then per piece the member's file, the piece
-#: index and whether it is the member's last piece. Small members travel in batches, so that
-#: a pool's per-call cost is not paid per file.
-PieceJob = tuple[Deflater, tuple[tuple[Path, int, bool], ...]]
+#: Pieces to deflate in one call: the deflater, then per piece the member's file, its inode
+#: (or None), the piece index and whether it is the member's last piece. Small members travel
+#: in batches, so that a pool's per-call cost is not paid per file.
+PieceJob = tuple[Deflater, tuple[tuple[Path, int | None, int, bool], ...]]
 
 
 def compress_job(job: PieceJob) -> list[Piece]:
     """``Deflater.compress_piece`` over a batch: one call of the pool."""
     deflater, pieces = job
-    return [deflater.compress_piece(path, index, last) for path, index, last in pieces]
+    return [
+        deflater.compress_piece(path, index, last, inode) for path, inode, index, last in pieces
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -10,6 +11,19 @@ from typing import TypeVar
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+_E = TypeVar("_E", bound=Executor)
+
+
+@contextlib.contextmanager
+def shutting_down(pool: _E) -> Iterator[_E]:
+    """``with pool:``, except that when the block raises (an error, Ctrl-C, SIGTERM) the
+    calls not started yet are cancelled, so the pool stops after the few in flight."""
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def usable_cpus() -> int:

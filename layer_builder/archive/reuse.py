@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 import attrs
 
 from layer_builder.archive.hashing import sha256_file
+from layer_builder.archive.safe_files import write_replacing
 from layer_builder.archive.zipformat import StoredMember, read_members
 
 logger = logging.getLogger(__name__)
@@ -44,8 +46,9 @@ def member_key(size: int, crc: int, mode: int, prepared: str) -> list[object]:
 
 
 def stat_key(path: Path) -> list[int]:
-    """What says a file was not touched since it was last read (JSON-shaped, as stored)."""
-    st = path.stat()
+    """What says a file was not touched since it was last read (JSON-shaped, as stored); of
+    the link itself if ``path`` is one, so that a link swapped in is a change."""
+    st = os.lstat(path)
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
@@ -125,7 +128,5 @@ class ReuseIndex:
             "members": dict(keys),
             "stats": dict(stats),
         }
-        sidecar = sidecar_path(path_zip)
-        partial = sidecar.with_name(sidecar.name + ".partial")
-        partial.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
-        partial.replace(sidecar)
+        text = json.dumps(document, separators=(",", ":"))
+        write_replacing(sidecar_path(path_zip), text.encode("utf-8"))

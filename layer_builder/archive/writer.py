@@ -36,8 +36,9 @@ from layer_builder.archive.deflate import (
     compress_job,
 )
 from layer_builder.archive.hashing import sha256_file
-from layer_builder.archive.parallel import ordered_map, usable_cpus
+from layer_builder.archive.parallel import ordered_map, shutting_down, usable_cpus
 from layer_builder.archive.reuse import ReuseIndex, member_key, stat_key
+from layer_builder.archive.safe_files import make_partial_dir, open_member, replacing
 from layer_builder.archive.zipformat import DEFLATED, STORED, Entry
 from layer_builder.errors import PackageError
 
@@ -119,10 +120,15 @@ class _Plan:
     stat: list[int]
     reuse: zipformat.StoredMember | None = None
 
+    @property
+    def inode(self) -> int | None:
+        """The inode the content must still have when it is read (None: a prepared copy)."""
+        return self.stat[2] if self.content == self.member.source else None
 
-def _crc_file(path: Path) -> tuple[int, int]:
+
+def _crc_file(path: Path, inode: int | None = None) -> tuple[int, int]:
     crc = size = 0
-    with path.open("rb") as f:
+    with open_member(path, inode) as f:
         while chunk := f.read(1 << 20):
             crc = zlib.crc32(chunk, crc)
             size += len(chunk)
@@ -140,11 +146,14 @@ def _check_unchanged(plan: _Plan, length: int, crc: int) -> None:
 class _Writer:
     """One zip being written: plans the members, compresses them, writes them in order."""
 
-    def __init__(self, deflater: Deflater, workers: int, previous: ReuseIndex | None):
+    def __init__(
+        self, deflater: Deflater, workers: int, previous: ReuseIndex | None, scratch: Path | None
+    ):
         self.deflater = deflater
         self.workers = workers
         self.previous = previous
-        self.scratch = Path(tempfile.mkdtemp(prefix="layer-zip-"))
+        #: Prepared copies of members (e.g. stripped); only when a member has a preparer.
+        self.scratch = scratch
         self.window = 2 * workers + 2
 
     def quick_plan(self, member: ZipMember) -> _Plan | None:
@@ -178,7 +187,7 @@ class _Writer:
             store = stat[0] == 0 or self.deflater.level == 0 or already_compressed(member.arcname)
             method = STORED if store else DEFLATED
             return _Plan(member, member.source, stat[0], None, method, None, stat)
-        size, crc = _crc_file(member.source)
+        size, crc = _crc_file(member.source, stat[2])
         key = member_key(size, crc, member.mode, member.prepare.key if member.prepare else "")
         if self.previous is not None:
             stored = self.previous.reusable(member.arcname, key)
@@ -187,6 +196,7 @@ class _Writer:
                              stat, stored)  # fmt: skip
         content = member.source
         if member.prepare is not None:
+            assert self.scratch is not None  # made when any member has a preparer
             handle, name = tempfile.mkstemp(dir=self.scratch, suffix=f"-{member.source.name}")
             os.close(handle)
             content = Path(name)
@@ -198,13 +208,13 @@ class _Writer:
 
     def jobs(self, plans: Sequence[_Plan]) -> Iterator[tuple[PieceJob, int]]:
         """The pieces to compress, in writing order, in batches of about ``BATCH_BYTES``."""
-        batch: list[tuple[Path, int, bool]] = []
+        batch: list[tuple[Path, int | None, int, bool]] = []
         weight = 0
         for plan in plans:
             if plan.reuse is None and plan.method == DEFLATED:
                 count = self.deflater.pieces(plan.size)
                 for index in range(count):
-                    batch.append((plan.content, index, index == count - 1))
+                    batch.append((plan.content, plan.inode, index, index == count - 1))
                     weight += self.deflater.piece_weight(plan.size)
                     if weight >= BATCH_BYTES or len(batch) >= BATCH_FILES:
                         yield (self.deflater, tuple(batch)), weight
@@ -217,7 +227,7 @@ class _Writer:
             pool = self.deflater.make_pool(self.workers)
         else:
             pool = ThreadPoolExecutor(1)  # nothing to compress: no processes to start
-        with pool:
+        with shutting_down(pool):
             return self._write_all(plans, out, dos, pool)
 
     def _write_all(
@@ -277,7 +287,7 @@ class _Writer:
             zipformat.patch_header(
                 out, offset, zipformat.METHOD_OFFSET, STORED.to_bytes(2, "little")
             )
-        with plan.content.open("rb") as src:
+        with open_member(plan.content, plan.inode) as src:
             crc = zipformat.copy_data(src, out, plan.size, str(plan.content))
         _check_unchanged(plan, plan.size, crc)
         zipformat.patch_header(out, offset, zipformat.CRC_OFFSET, crc)
@@ -312,21 +322,24 @@ def write_reproducible_zip(
 ) -> ZipReport:
     """Write ``(arcname, source file)`` pairs (or ``ZipMember``) to ``path_zip``, atomically.
 
-    The zip is written next to its destination and renamed into place, so a failure leaves
-    the previous zip (or none), never a truncated one. With ``incremental``, members unchanged
-    since the previous zip at ``path_zip`` are copied from it; when every member is unchanged
-    the previous zip is kept as it is. ``before_write`` sees each member's name and final
-    size (after preparation) before any byte is written, and may raise to stop.
+    The zip is written to a partial file of its own next to its destination (created
+    exclusively: never another process's, never through a link) and renamed into place, so a
+    failure or an interruption leaves the previous zip (or none), never a truncated one. With
+    ``incremental``, members unchanged since the previous zip at ``path_zip`` are copied from
+    it; when every member is unchanged the previous zip is kept as it is. ``before_write``
+    sees each member's name and final size (after preparation) before any byte is written,
+    and may raise to stop.
     """
     deflater = Deflater(backend=backend, level=compresslevel)
     members = _as_members(entries)
     workers = workers or usable_cpus()
     previous = ReuseIndex.load(path_zip, deflater.identity) if incremental else None
-    partial = path_zip.with_name(path_zip.name + ".partial")
     path_zip.parent.mkdir(parents=True, exist_ok=True)
-    writer = _Writer(deflater, workers, previous)
+    scratch = make_partial_dir(path_zip) if any(m.prepare for m in members) else None
+    writer = _Writer(deflater, workers, previous, scratch)
     try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="layer-zip-scan") as pool:
+        scan = ThreadPoolExecutor(workers, thread_name_prefix="layer-zip-scan")
+        with shutting_down(scan) as pool:
             quick = [writer.quick_plan(m) for m in members]  # no thread hand-off per file
             rest = [m for m, q in zip(members, quick, strict=True) if q is None]
             batches = [(rest[i : i + BATCH_FILES], 0) for i in range(0, len(rest), BATCH_FILES)]
@@ -347,16 +360,15 @@ def write_reproducible_zip(
                 ReuseIndex.save(path_zip, deflater.identity, previous.sha256, keys, date_time,
                                 stats)  # fmt: skip
             return _report_unchanged(plans, previous)
-        with partial.open("wb") as out:
+        # A partial file of our own (never one another process writes, never through a
+        # link), renamed over path_zip once complete, deleted if anything stops the writing.
+        with replacing(path_zip) as out:
             dos = zipformat.dos_date_time(date_time)
             entries_written = writer.write(plans, out, dos)
             zipformat.write_central_directory(out, entries_written, dos)
-        partial.replace(path_zip)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     finally:
-        shutil.rmtree(writer.scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     report = ZipReport(
         members=tuple(
             WrittenMember(e.name, e.size, e.compressed_size, p.reuse is not None)

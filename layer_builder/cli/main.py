@@ -49,12 +49,15 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
     if command == "build":
         return build_json(workflow.build())
     if command == "package":
-        package = workflow.package(existing_build(workflow))
-        return {**package_result_json(package), **write_report(args, package)}
+        # Held while the tree is checked, too: not a tree another run is swapping.
+        with workflow.folder_lock("package"):
+            package = workflow.package(existing_build(workflow))
+            return {**package_result_json(package), **write_report(args, package)}
     if command == "sbom":
         return execute_sbom(args, workflow)
     if command == "upload":
-        return upload_json(workflow.upload(existing_package(workflow)))
+        with workflow.folder_lock("upload"):
+            return upload_json(workflow.upload(existing_package(workflow)))
     if command == "publish":
         upload = existing_upload(workflow)
         return {**upload_json(upload), **publish_json(workflow.publish(upload))}

@@ -44,6 +44,13 @@ class LayerPathLayout:
         return self.dir_build / "sbom.cdx.json"
 
     @property
+    def path_lock(self) -> Path:
+        """The folder lock that ``build``, ``package`` and ``run`` hold while they change the
+        tree or the zip (``layer_builder.steps.folder_lock``); beside the zip, where
+        ``PackageStep`` looks for it."""
+        return self.dir_build / ".lock"
+
+    @property
     def path_local_aws_state(self) -> Path:
         """Where ``--local`` keeps the embedded endpoint's state between runs."""
         return self.dir_build.parent / "local-aws" / "state.jsonl"

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 import attrs
 
+from layer_builder.archive.safe_files import (
+    make_partial_dir,
+    partial_name,
+    remove_entry,
+    remove_partials,
+    write_replacing,
+)
 from layer_builder.errors import ConfigurationError
 from layer_builder.installers import (
     IndexOptions,
@@ -27,6 +36,7 @@ from layer_builder.model.layout import LayerPathLayout
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
 from layer_builder.steps.base import Step
+from layer_builder.steps.folder_lock import FolderLock
 
 BUILD_RECORD_FORMAT = 1
 
@@ -136,9 +146,10 @@ class BuildStep(Step):
     """Installs into a fresh staging folder, then swaps it in as ``dir_python``.
 
     Building into a fresh folder matters: pip leaves stale packages in an existing
-    ``--target``, and a failed install must not leave a half-filled tree behind. When the
-    build fingerprint equals the one recorded beside ``dir_python`` by the last successful
-    build, the install is skipped (``use_cache=False`` forces it).
+    ``--target``, and a failed or interrupted install must not leave a half-filled tree
+    behind. When the build fingerprint equals the one recorded beside ``dir_python`` by the
+    last successful build, the install is skipped (``use_cache=False`` forces it). The whole
+    run holds the project's folder lock (``LayerPathLayout.path_lock``).
     """
 
     name = "build"
@@ -192,32 +203,56 @@ class BuildStep(Step):
             self.logger.info("left out console scripts (no use in a layer): %s", ", ".join(names))
 
     def run(self) -> BuildResult:
+        # Held from the cache check to the record: another run in this folder must neither
+        # swap the tree under this one nor see it half-swapped.
+        with FolderLock(self.layout.path_lock, "build"):
+            removed = remove_partials(self.layout.dir_python)
+            if removed:
+                self.logger.info("removed what an interrupted build left: %s",
+                                 ", ".join(p.name for p in removed))  # fmt: skip
+            return self._run()
+
+    def _run(self) -> BuildResult:
         dir_python = self.layout.dir_python
         fingerprint = build_fingerprint(self.manifest, self.target, self.installer)
         if self.use_cache and dir_python.is_dir() and self._recorded_fingerprint() == fingerprint:
             self.logger.info("dependencies unchanged since the last build: reusing %s", dir_python)
             return self._result(find_distributions(dir_python), cached=True)
-        staging = dir_python.with_name(dir_python.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        # A staging folder of this run's own (unique name, created exclusively), swapped in
+        # only once the install succeeded.
+        staging = make_partial_dir(dir_python)
         try:
+            staging.chmod(0o755)  # mkdtemp makes it owner-only; it becomes artifacts/python
             with self.timed(f"installing {self.manifest.filename} for {self.target.description}"):
                 self.installer.install(self.manifest, self.target, staging)
             if self.check_wheels:
                 check_wheel_tags(staging, self.target, self.installer.builds_natively)
             self._drop_console_scripts(staging)
+            self.layout.path_build_record.unlink(missing_ok=True)
+            self._swap_in(staging, dir_python)
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            remove_entry(staging)
             raise
-        self.layout.path_build_record.unlink(missing_ok=True)
-        shutil.rmtree(dir_python, ignore_errors=True)
-        staging.rename(dir_python)
         distributions = find_distributions(dir_python)
         record = {
             "fingerprint": fingerprint,
             "installer": self.installer.name,
             "distributions": {d.name: d.version for d in distributions},
         }
-        self.layout.path_build_record.write_text(json.dumps(record, indent=2, sort_keys=True))
+        write_replacing(
+            self.layout.path_build_record, json.dumps(record, indent=2, sort_keys=True).encode()
+        )
         self.logger.info("installed %d distributions into %s", len(distributions), dir_python)
         return self._result(distributions, cached=False)
+
+    @staticmethod
+    def _swap_in(staging: Path, dir_python: Path) -> None:
+        """Put ``staging`` at ``dir_python``: the old tree is first renamed away (a link at
+        ``dir_python`` is moved, never followed), then deleted."""
+        old = dir_python.with_name(partial_name(dir_python))
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(dir_python, old)
+        try:
+            os.replace(staging, dir_python)
+        finally:
+            remove_entry(old)

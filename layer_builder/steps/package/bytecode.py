@@ -21,12 +21,14 @@ import json
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
+from layer_builder.archive.safe_files import open_member, remove_entry
 from layer_builder.errors import ConfigurationError, PackageError
 from layer_builder.model.target import LayerTarget
 
@@ -72,51 +74,99 @@ def _pyc_name(relative: str, tag: str) -> str:
     return str(path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc")
 
 
-def _compile(jobs: list[tuple[str, str, str]]) -> list[list[object]]:
+def _compile(
+    jobs: list[tuple[str, str, str]], started: list[subprocess.Popen[str]]
+) -> list[list[object]]:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    process = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-S", "-c", _SCRIPT],
-        input=json.dumps(jobs),
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
-        check=False,
     )
+    started.append(process)  # list.append is atomic: the main thread may kill it
+    stdout, stderr = process.communicate(json.dumps(jobs))
     try:
-        failed: list[list[object]] = json.loads(process.stdout.strip().splitlines()[-1])
+        failed: list[list[object]] = json.loads(stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         raise PackageError(
             f"compiling bytecode failed (exit code {process.returncode}): "
-            f"{process.stderr.strip()[-500:]}; package without --compile-bytecode"
+            f"{stderr.strip()[-500:]}; package without --compile-bytecode"
         ) from None
     return failed
+
+
+def _is_regular(path: Path) -> bool:
+    """A regular file, not a link (a cached pyc must be ours, not a pointer elsewhere)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def compile_bytecode(
     modules: Mapping[str, Path], cache_dir: Path, workers: int
 ) -> dict[str, tuple[str, Path]]:
     """Compile the ``*.py`` among ``{relative path: file}``; returns ``{relative pyc path:
-    (relative source path, compiled file)}``. Modules that do not compile are left out."""
+    (relative source path, compiled file)}``. Modules that do not compile are left out.
+
+    Interrupted (Ctrl-C, SIGTERM), the compiling children are killed and what they had not
+    finished writing is removed: the cache only ever holds complete pycs."""
     tag = cache_tag()
     wanted: dict[str, tuple[str, Path]] = {}
     jobs = []
     for relative, path in modules.items():
         if not relative.endswith(".py") or relative.split("/")[0].endswith(".dist-info"):
             continue
-        key = hashlib.sha256(f"{tag}\0{relative}\0".encode() + path.read_bytes()).hexdigest()
+        with open_member(path) as source:
+            content = source.read()
+        key = hashlib.sha256(f"{tag}\0{relative}\0".encode() + content).hexdigest()
         compiled = cache_dir / key[:2] / f"{key}.pyc"
         wanted[_pyc_name(relative, tag)] = (relative, compiled)
-        if not compiled.is_file():
+        if not _is_regular(compiled):
             jobs.append((str(path), str(compiled), f"{LAYER_PATH}/{relative}"))
     if jobs:
         chunks = [jobs[i::workers] for i in range(workers) if jobs[i::workers]]
-        with ThreadPoolExecutor(len(chunks)) as pool:
-            failed = [f for result in pool.map(_compile, chunks) for f in result]
+        started: list[subprocess.Popen[str]] = []
+        pool = ThreadPoolExecutor(len(chunks))
+        try:
+            results = list(pool.map(_compile, chunks, [started] * len(chunks)))
+        except BaseException:
+            # Killed first: the threads wait for their children, and shutdown for them.
+            for process in started:
+                process.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
+            remove_unfinished(cache_dir)
+            raise
+        pool.shutdown()
+        failed = [f for result in results for f in result]
         if failed:
             logger.info("%d modules do not compile for this Python; kept as source only: %s",
                         len(failed), ", ".join(str(f[0]) for f in failed[:5]))  # fmt: skip
     _prune(cache_dir, {compiled for _, compiled in wanted.values()})
-    return {name: pair for name, pair in wanted.items() if pair[1].is_file()}
+    return {name: pair for name, pair in wanted.items() if _is_regular(pair[1])}
+
+
+def remove_unfinished(cache_dir: Path) -> None:
+    """Delete from the cache what a killed compile left (py_compile's temporary
+    ``<key>.pyc.<n>`` files) and any link (the cache is only ever written by us); a cache
+    that is itself a link or a file is removed."""
+    try:
+        st = os.lstat(cache_dir)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        remove_entry(cache_dir)
+        return
+    for entry in os.scandir(cache_dir):
+        if not entry.is_dir(follow_symlinks=False):
+            remove_entry(Path(entry.path))
+            continue
+        for inner in os.scandir(entry.path):
+            if not inner.name.endswith(".pyc") or inner.is_symlink():
+                remove_entry(Path(inner.path))
 
 
 def _prune(cache_dir: Path, keep: set[Path]) -> None:

@@ -8,6 +8,7 @@ written. A package that imports from the tree but not from the zip was broken by
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from layer_builder.archive.reuse import sidecar_path
+from layer_builder.archive.safe_files import PARTIAL_SUFFIX
 from layer_builder.errors import PackageError
 from layer_builder.model.distributions import InstalledDistribution
 from layer_builder.model.target import LayerTarget
@@ -99,7 +101,10 @@ def import_smoke_test(
     if not names:
         return
     before = _failures(root, names)
-    with tempfile.TemporaryDirectory(prefix="layer-smoke-") as extracted:
+    # Beside the zip and named like its partial files, so that a run killed before it could
+    # clean up leaves nothing the next run would not remove.
+    prefix = f"{path_zip.name}.{os.getpid()}-smoke-"
+    with tempfile.TemporaryDirectory(PARTIAL_SUFFIX, prefix, path_zip.parent) as extracted:
         with zipfile.ZipFile(path_zip) as zf:
             zf.extractall(extracted)
         after = _failures(Path(extracted) / "python", names)

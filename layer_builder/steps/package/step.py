@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import stat
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -14,14 +12,20 @@ from packaging.utils import canonicalize_name
 from layer_builder.archive.deflate import DEFAULT_BACKEND, DEFAULT_LEVEL, Deflater
 from layer_builder.archive.hashing import sha256_file
 from layer_builder.archive.parallel import usable_cpus
+from layer_builder.archive.safe_files import remove_partials
 from layer_builder.archive.writer import ZipMember, write_reproducible_zip
 from layer_builder.errors import ConfigurationError
-from layer_builder.model.distributions import InstalledDistribution, find_distributions
+from layer_builder.model.distributions import (
+    InstalledDistribution,
+    find_distributions,
+    owned_files,
+)
 from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.license_policy import LicensePolicy, checked_licenses
 from layer_builder.model.licenses import DistributionLicense
 from layer_builder.steps.base import Step
 from layer_builder.steps.build import BuildResult
+from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package import bytecode
 from layer_builder.steps.package.sbom import SBOM_FILENAME, LayerSubject, write_sbom
 from layer_builder.steps.package.size_report import (
@@ -43,6 +47,7 @@ from layer_builder.steps.package.slimming import (
     strip_saving,
 )
 from layer_builder.steps.package.smoke import import_smoke_test, smoke_test_applies
+from layer_builder.steps.package.tree import walk_tree
 
 #: Provided by the Lambda Python runtime, or only needed to install: left out by default.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -180,29 +185,6 @@ class PackageResult:
         )
 
 
-def _walk(root: Path, skipped: set[str]) -> tuple[dict[str, Path], dict[str, int], dict[str, int]]:
-    """Files of the tree (symlinks followed) not in ``skipped``: ``{relative: path}``, their
-    sizes and normalised modes, with one ``stat`` per file."""
-    files, sizes, modes = {}, {}, {}
-    prefix = len(str(root)) + 1
-    for directory, folders, names in os.walk(root):
-        folders.sort()
-        for name in sorted(names):
-            full = os.path.join(directory, name)
-            relative = full[prefix:].replace(os.sep, "/")
-            if relative in skipped:
-                continue
-            try:
-                st = os.stat(full)
-            except FileNotFoundError:  # a dangling symlink: nothing to zip
-                continue
-            if stat.S_ISREG(st.st_mode):
-                files[relative] = Path(full)
-                sizes[relative] = st.st_size
-                modes[relative] = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
-    return files, sizes, modes
-
-
 def _in_tree(arcname: str) -> str:
     """``python/yaml/__init__.py`` -> ``yaml/__init__.py``."""
     return arcname[len(ZIP_ROOT) + 1 :]
@@ -212,31 +194,53 @@ class PackageStep(Step):
     """Zips ``BuildResult.dir_python`` reproducibly, leaving out excluded distributions.
 
     Exclusion goes by each distribution's ``RECORD``, so a distribution's files go whatever
-    their names (``PyYAML`` installs ``yaml/`` and ``_yaml/``). The size guard runs on the
-    final sizes (after slimming and stripping) before any byte of the zip is written.
+    their names (``PyYAML`` installs ``yaml/`` and ``_yaml/``), and only the files it owns. The
+    size guard runs on the final sizes (after slimming and stripping) before any byte of the
+    zip is written. The run holds the folder lock ``path_lock`` (default: ``.lock`` beside the
+    zip, which is ``LayerPathLayout.path_lock`` for the layout's zip).
     """
 
     name = "package"
 
     def __init__(
-        self, path_zip: Path, options: PackageOptions | None = None, path_sbom: Path | None = None
+        self,
+        path_zip: Path,
+        options: PackageOptions | None = None,
+        path_sbom: Path | None = None,
+        *,
+        path_lock: Path | None = None,
     ):
         self.path_zip = path_zip
         self.options = options or PackageOptions()
         self.path_sbom = path_sbom or path_zip.with_name(SBOM_FILENAME)
+        self.path_lock = path_lock or path_zip.with_name(".lock")
+
+    @property
+    def dir_bytecode_cache(self) -> Path:
+        """Compiled modules kept between runs (``compile_bytecode``)."""
+        return self.path_zip.with_name(self.path_zip.name + ".pycache")
 
     def run(self, build: BuildResult) -> PackageResult:
+        with FolderLock(self.path_lock, "package"):
+            removed = remove_partials(self.path_zip)
+            if removed:
+                self.logger.info("removed what an interrupted run left: %s",
+                                 ", ".join(p.name for p in removed))  # fmt: skip
+            bytecode.remove_unfinished(self.dir_bytecode_cache)
+            return self._run(build)
+
+    def _run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python
         options = self.options
         distributions = find_distributions(root)
         excluded = [d for d in distributions if d.canonical_name in options.excludes]
-        skipped = {f for d in excluded for f in d.files}
-        files, sizes, modes = _walk(root, skipped)
+        kept_distributions = [d for d in distributions if d not in excluded]
+        tree = walk_tree(root, owned_files(excluded, kept_distributions))
+        files, sizes, modes = tree.files, tree.sizes, tree.modes
         savings: tuple[Saving, ...] = ()
         if options.slim:
             kept, savings = slim(list(sizes.items()))
             files = {relative: files[relative] for relative in kept}
-        kept_distributions = [d for d in distributions if d not in excluded]
         licenses = checked_licenses(root, kept_distributions, options.deny_licenses)
         owner_of = owners(kept_distributions)
         if excluded:
@@ -334,7 +338,7 @@ class PackageStep(Step):
     ) -> dict[str, Path]:
         """``files`` with a compiled ``.pyc`` for every module (replacing any in the tree)."""
         bytecode.check_target(build.target)
-        cache = self.path_zip.with_name(self.path_zip.name + ".pycache")
+        cache = self.dir_bytecode_cache
         workers = self.options.workers or usable_cpus()
         with self.timed("compiling bytecode (unchecked-hash pycs)"):
             compiled = bytecode.compile_bytecode(files, cache, workers)

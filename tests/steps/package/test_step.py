@@ -190,7 +190,7 @@ def test_size_guard_names_the_largest_distributions(build: BuildResult, tmp_path
         "another layer"
     )
     assert path_zip.read_bytes() == b"previous zip"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["layer.zip", "tree"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "layer.zip", "tree"]
 
 
 def test_failure_while_zipping_leaves_no_partial_zip(build: BuildResult, tmp_path: Path) -> None:
@@ -199,7 +199,7 @@ def test_failure_while_zipping_leaves_no_partial_zip(build: BuildResult, tmp_pat
     with pytest.raises(OSError):
         PackageStep(path_zip).run(build)
     assert path_zip.is_dir()
-    assert [p.name for p in path_zip.parent.iterdir()] == ["layer.zip"]
+    assert sorted(p.name for p in path_zip.parent.iterdir()) == [".lock", "layer.zip"]
 
 
 def test_distributions_are_found_in_the_built_tree(build: BuildResult) -> None:
