@@ -118,10 +118,11 @@ def open_member(path: Path, inode: int | None = None) -> BinaryIO:
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _BINARY | _NONBLOCK)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
+        if exc.errno in (errno.ELOOP, errno.ENOENT):
+            what = "became a symbolic link" if exc.errno == errno.ELOOP else "vanished"
             raise PackageError(
-                f"{path} became a symbolic link while it was being zipped: leave the tree "
-                f"alone while packaging, then retry"
+                f"{path} {what} while it was being zipped: leave the tree alone while "
+                f"packaging, then retry"
             ) from None
         raise PackageError(
             f"cannot read {path} ({exc.strerror}): make it readable (chmod a+r) or remove it "

@@ -16,6 +16,7 @@ process ends, too). A lock on a network file system is only as good as that file
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -27,6 +28,8 @@ from pathlib import Path
 from types import TracebackType
 
 import attrs
+
+from layer_builder.errors import ProjectError
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +188,15 @@ class FolderLock:
     def _lock_file(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                raise ProjectError(
+                    f"the folder lock {self.path} is a symbolic link, and layer-builder writes "
+                    f"through no link: remove it (it is made again as a plain file)"
+                ) from None
             try:
                 if not _try_lock(fd):
                     self._wait(fd)

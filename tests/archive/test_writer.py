@@ -382,3 +382,44 @@ def test_a_deflate_that_blocks_threads_is_refused_with_the_fix(
         "zlib"
     )
     assert not (tmp_path / "a.zip").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX links")
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("swap", ["link", "other-file"])
+def test_a_member_swapped_after_the_walk_is_refused_not_followed(
+    tmp_path: Path, backend: str, swap: str
+) -> None:
+    """What was walked is what is read: a link put in its place (the last component or a
+    folder above it) leads nowhere, a content change is caught like any other."""
+    if backend == "libdeflate":
+        pytest.importorskip("deflate")
+    entries = _tree(tmp_path / "src")
+    secret = tmp_path / "credentials"
+    secret.write_bytes(b"secret " * 200)
+    core = tmp_path / "src" / "pkg" / "core.py"
+
+    def swap_in(_: object) -> None:  # after the plan, before any byte is written
+        if swap == "link":
+            core.unlink()
+            core.symlink_to(secret)
+        else:  # the folder above becomes a link to a copy holding another core.py
+            elsewhere = tmp_path / "elsewhere"
+            shutil.copytree(tmp_path / "src" / "pkg", elsewhere)
+            (elsewhere / "core.py").write_bytes(secret.read_bytes())
+            shutil.move(tmp_path / "src" / "pkg", tmp_path / "moved")
+            (tmp_path / "src" / "pkg").symlink_to(elsewhere)
+
+    path_zip = tmp_path / "out" / "layer.zip"
+    with pytest.raises(PackageError) as caught:
+        write_reproducible_zip(entries, path_zip, backend=backend, before_write=swap_in)
+    if swap == "link":
+        assert str(caught.value).startswith(f"{core} became a symbolic link while it was being")
+    else:  # every file of the folder is another file now; whichever is read first says so
+        assert re.fullmatch(
+            re.escape(str(tmp_path / "src" / "pkg"))
+            + r"/\S+ was replaced while it was being zipped: leave the tree alone while "
+            r"packaging, then retry",
+            str(caught.value),
+        )
+    assert list(path_zip.parent.iterdir()) == []

@@ -242,3 +242,52 @@ def test_console_scripts_naming_the_host_interpreter_are_left_out(
     project = make_project({"tinyutil": "1.0.0"})
     result = build(project, ARM312, _ScriptInstaller())
     assert sorted(p.name for p in result.dir_python.iterdir()) == ["tool"]
+
+
+class _InterruptedInstaller(Installer):
+    """Stopped half-way, as Ctrl-C (or SIGTERM in the CLI) stops a real install."""
+
+    name = "interrupted"
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        (dir_target / "half").mkdir()
+        (dir_target / "half" / "__init__.py").write_text("")
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_install_keeps_the_previous_tree_and_no_staging(
+    make_project: MakeProject,
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    build(project, ARM312)
+    layout = LayerPathLayout(project)
+    record = layout.path_build_record.read_bytes()
+    step = BuildStep(ARM312, Manifest.from_project(project), layout, _InterruptedInstaller(),
+                     use_cache=False)  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        step.run()
+    assert sorted(p.name for p in layout.dir_artifacts.iterdir()) == ["build-record.json", "python"]
+    assert layout.path_build_record.read_bytes() == record
+    assert (layout.dir_python / "tinyutil" / "__init__.py").is_file()
+    assert build(project, ARM312).cached, "the previous tree still serves"
+
+
+def test_links_at_the_tree_and_record_are_replaced_never_followed(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    layout = LayerPathLayout(project)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    layout.dir_artifacts.mkdir(parents=True)
+    layout.dir_python.symlink_to(outside)
+    layout.path_build_record.symlink_to(outside / "keep.txt")
+    result = build(project, ARM312)
+    assert not result.cached
+    assert not layout.dir_python.is_symlink() and not layout.path_build_record.is_symlink()
+    assert (layout.dir_python / "tinyutil" / "__init__.py").is_file()
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert (outside / "keep.txt").read_text() == "keep"
+    assert sorted(p.name for p in layout.dir_artifacts.iterdir()) == ["build-record.json", "python"]
+    assert oct(layout.dir_python.stat().st_mode & 0o777) == "0o755", "not mkdtemp's 0o700"

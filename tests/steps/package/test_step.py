@@ -130,6 +130,32 @@ def test_default_excludes_go_by_record(build: BuildResult, tmp_path: Path) -> No
     assert "python/yaml_impl/__init__.py" in names
 
 
+def test_an_excluded_record_never_takes_another_distributions_file(
+    build: BuildResult, tmp_path: Path
+) -> None:
+    """s3transfer (excluded by default) claims, in every spelling, files that tinyhttp and
+    tinyutil installed: they stay, and only what s3transfer alone lists goes."""
+    (record,) = build.dir_python.glob("s3transfer-*.dist-info/RECORD")
+    (build.dir_python / "shared_ns").mkdir()
+    (build.dir_python / "shared_ns" / "__init__.py").write_text("")
+    (tinyutil_record,) = build.dir_python.glob("tinyutil-*.dist-info/RECORD")
+    tinyutil_record.write_text(tinyutil_record.read_text() + "shared_ns/__init__.py,,\n")
+    claims = [
+        "tinyhttp/__init__.py",
+        "s3transfer/../tinyutil/__init__.py",
+        "../python/tinyhttp/__init__.py",
+        f"{build.dir_python}/tinyhttp/__init__.py",
+        "shared_ns/__init__.py",
+    ]
+    record.write_text(record.read_text() + "".join(f"{c},,\n" for c in claims))
+    result = PackageStep(tmp_path / "layer.zip").run(build)
+    names = _names(result.path_zip)
+    assert result.excluded == ("s3transfer",)
+    assert {"python/tinyhttp/__init__.py", "python/tinyutil/__init__.py",
+            "python/shared_ns/__init__.py"} <= set(names)  # fmt: skip
+    assert not [n for n in names if "s3transfer" in n]
+
+
 def test_custom_excludes_replace_the_defaults(build: BuildResult, tmp_path: Path) -> None:
     options = PackageOptions(excludes=("tiny_yaml",))  # any spelling of the name
     result = PackageStep(tmp_path / "layer.zip", options).run(build)

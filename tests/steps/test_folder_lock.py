@@ -1,0 +1,216 @@
+"""FolderLock: one holder per build folder, across real processes and threads."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from layer_builder.errors import ProjectError
+from layer_builder.steps.folder_lock import FolderLock, read_holder
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock and POSIX signals")
+
+#: A process that takes the lock, says so, and holds it until a line arrives on stdin.
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from layer_builder.steps.folder_lock import FolderLock
+    with FolderLock(Path(sys.argv[1]), "test holder"):
+        print("locked", flush=True)
+        sys.stdin.readline()
+    print("released", flush=True)
+    """
+)
+
+
+class Holder:
+    """A child process holding the lock at ``path`` until ``release()``."""
+
+    def __init__(self, path: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None and self.process.stdin is not None
+        self.stdout, self.stdin = self.process.stdout, self.process.stdin
+        assert self.stdout.readline().strip() == "locked"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def release(self) -> None:
+        self.stdin.write("\n")
+        self.stdin.flush()
+        assert self.stdout.readline().strip() == "released"
+        assert self.process.wait(timeout=60) == 0
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[Holder]:
+    holding = Holder(tmp_path / "build" / ".lock")
+    yield holding
+    if holding.process.poll() is None:
+        holding.process.kill()
+        holding.process.wait()
+
+
+class Waiter(threading.Thread):
+    """Takes the lock in a thread (so the test can act while it waits), then releases it."""
+
+    def __init__(self, lock: FolderLock):
+        super().__init__(daemon=True)
+        self.lock = lock
+        self.acquired = threading.Event()
+        self.body: dict[str, object] = {}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with self.lock:
+                self.body = json.loads(self.lock.path.read_text())
+                self.acquired.set()
+        except BaseException as exc:
+            self.error = exc
+            self.acquired.set()
+
+
+class WaitingMessages(logging.Handler):
+    """Collects the lock's log records; ``seen`` is set at the first one (from any thread)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self.seen.set()
+
+
+@pytest.fixture
+def waiting() -> Iterator[WaitingMessages]:
+    handler = WaitingMessages()
+    logger = logging.getLogger("layer_builder.steps.folder_lock")
+    saved = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(saved)
+
+
+def test_body_names_the_holder_and_is_cleared_on_release(tmp_path: Path) -> None:
+    path = tmp_path / "build" / ".lock"
+    with FolderLock(path, "package"):
+        holder = read_holder(path)
+        assert holder is not None
+        assert (holder.pid, holder.host, holder.command) == (
+            os.getpid(),
+            socket.gethostname(),
+            "package",
+        )
+        assert holder.describe().startswith(f"layer-builder pid {os.getpid()} (package, started ")
+    assert path.read_bytes() == b"", "the file stays (deleting it would race); its body goes"
+    assert read_holder(path) is None
+
+
+def test_reentrant_within_a_thread(tmp_path: Path) -> None:
+    lock = FolderLock(tmp_path / ".lock", "run")
+    with lock, FolderLock(tmp_path / ".lock", "package"), lock:
+        holder = read_holder(lock.path)
+        assert holder is not None and holder.command == "run", "the outer holder's body stays"
+    # Fully released: another process takes it at once.
+    Holder(lock.path).release()
+
+
+def test_a_second_process_waits_and_names_the_holder(
+    holder: Holder, waiting: WaitingMessages, tmp_path: Path
+) -> None:
+    waiter = Waiter(FolderLock(tmp_path / "build" / ".lock", "build"))
+    waiter.start()
+    assert waiting.seen.wait(60)
+    assert not waiter.acquired.is_set()
+    (message,) = waiting.messages
+    assert message.startswith(f"waiting for layer-builder pid {holder.pid} (test holder, started ")
+    assert message.endswith(f") in this folder: {tmp_path / 'build' / '.lock'}")
+    holder.release()
+    assert waiter.acquired.wait(60)
+    waiter.join(60)
+    assert waiter.error is None
+    assert waiter.body["pid"] == os.getpid()
+    assert waiter.body["command"] == "build"
+
+
+def test_a_killed_holder_leaves_no_lock(holder: Holder, tmp_path: Path) -> None:
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.process.wait()
+    with FolderLock(tmp_path / "build" / ".lock", "build") as lock:  # at once: the kernel freed it
+        holder_now = read_holder(lock.path)
+        assert holder_now is not None and holder_now.pid == os.getpid()
+
+
+def test_a_lock_file_deleted_while_waiting_is_made_again(
+    holder: Holder, waiting: WaitingMessages, tmp_path: Path
+) -> None:
+    path = tmp_path / "build" / ".lock"
+    waiter = Waiter(FolderLock(path, "build"))
+    waiter.start()
+    assert waiting.seen.wait(60)
+    path.unlink()  # e.g. rm -rf build/ while a run waits
+    holder.release()
+    assert waiter.acquired.wait(60)
+    waiter.join(60)
+    assert waiter.error is None
+    assert waiter.body["pid"] == os.getpid(), "the new file's lock, with this run's body"
+
+
+def test_another_thread_of_the_process_waits(tmp_path: Path, waiting: WaitingMessages) -> None:
+    lock = FolderLock(tmp_path / ".lock", "run")
+    with lock:
+        waiter = Waiter(FolderLock(tmp_path / ".lock", "package"))
+        waiter.start()
+        assert waiting.seen.wait(60)
+        assert waiting.messages == [
+            f"waiting for another thread of this process (pid {os.getpid()}) in this folder: "
+            f"{tmp_path / '.lock'}"
+        ]
+        assert not waiter.acquired.is_set()
+    assert waiter.acquired.wait(60)
+    waiter.join(60)
+    assert waiter.body["command"] == "package"
+
+
+def test_one_file_by_two_spellings_is_reentered(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "alias").symlink_to(real)
+    with FolderLock(real / ".lock"), FolderLock(tmp_path / "alias" / ".lock"):
+        assert read_holder(real / ".lock") is not None
+
+
+def test_a_lock_file_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("keep")
+    (tmp_path / ".lock").symlink_to(elsewhere)
+    with pytest.raises(ProjectError) as caught, FolderLock(tmp_path / ".lock"):
+        pass
+    assert str(caught.value) == (
+        f"the folder lock {tmp_path / '.lock'} is a symbolic link, and layer-builder writes "
+        f"through no link: remove it (it is made again as a plain file)"
+    )
+    assert elsewhere.read_text() == "keep"
