@@ -57,6 +57,7 @@ from layer_builder.operations.sharing import Grant, GrantResult
 from layer_builder.operations.storage import IncompleteUpload, StorageCleanup, StoredZip
 from layer_builder.plan import Plan, PublishPlan, plan_run
 from layer_builder.steps.build import BuildResult, BuildStep, make_installer
+from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package.step import (
     DEFAULT_EXCLUDES,
     PackageOptions,
@@ -78,6 +79,7 @@ __all__ = [
     "ClientTimeouts",
     "ConfigurationError",
     "ContainerInstaller",
+    "FolderLock",
     "Grant",
     "GrantResult",
     "IncompatibleWheelError",
