@@ -19,6 +19,8 @@ def test_local_paths_live_under_build_lambda_layer(tmp_path: Path) -> None:
     assert layout.dir_artifacts == root / "build" / "lambda" / "layer" / "artifacts"
     assert layout.dir_python == root / "build" / "lambda" / "layer" / "artifacts" / "python"
     assert layout.path_layer_zip == root / "build" / "lambda" / "layer" / "layer.zip"
+    assert layout.path_lock == root / "build" / "lambda" / "layer" / ".lock"
+    assert layout.path_lock == layout.path_layer_zip.with_name(".lock"), "PackageStep's default"
     assert layout.path_local_aws_state.parent == root / "build" / "lambda" / "local-aws"
 
 

@@ -11,13 +11,22 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from layer_builder import (
+    BuildResult,
+    BuildStep,
+    LayerPathLayout,
+    LayerTarget,
+    Manifest,
+    PackageStep,
+)
 from layer_builder.errors import ProjectError
 from layer_builder.steps.folder_lock import FolderLock, read_holder
+from tests.conftest import MakeProject
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock and POSIX signals")
 
@@ -214,3 +223,50 @@ def test_a_lock_file_that_is_a_link_is_refused(tmp_path: Path) -> None:
         f"through no link: remove it (it is made again as a plain file)"
     )
     assert elsewhere.read_text() == "keep"
+
+
+class StepRunner(threading.Thread):
+    """Runs a step in a thread, so that the test can release the holder meanwhile."""
+
+    def __init__(self, run: Callable[[], object]):
+        super().__init__(daemon=True)
+        self.run_step = run
+        self.result: object = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.run_step()
+        except BaseException as exc:
+            self.error = exc
+
+
+def test_the_steps_take_the_lock_themselves(
+    make_project: MakeProject, waiting: WaitingMessages
+) -> None:
+    """The Python API is as safe as the command: BuildStep and PackageStep wait too."""
+    project = make_project({"tinyutil": "1.0.0"})
+    layout = LayerPathLayout(project)
+    step = BuildStep(LayerTarget("3.12", "x86_64"), Manifest.from_project(project), layout)
+    holders = []
+
+    def run_while_held(run: Callable[[], object], product: Path) -> object:
+        waiting.seen.clear()
+        holder = Holder(layout.path_lock)
+        holders.append(holder.pid)
+        runner = StepRunner(run)
+        runner.start()
+        assert waiting.seen.wait(60)
+        assert not product.exists(), "nothing done while the lock is held"
+        holder.release()
+        runner.join(120)
+        assert runner.error is None
+        assert product.exists()
+        return runner.result
+
+    build = run_while_held(step.run, layout.dir_python)
+    assert isinstance(build, BuildResult)
+    run_while_held(lambda: PackageStep(layout.path_layer_zip).run(build), layout.path_layer_zip)
+    assert [m.split(" (")[0] for m in waiting.messages] == [
+        f"waiting for layer-builder pid {pid}" for pid in holders
+    ]
