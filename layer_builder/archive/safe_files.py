@@ -21,9 +21,9 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from layer_builder.errors import PackageError
 
@@ -72,7 +72,7 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
             yield out
         os.replace(partial, path)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        remove_entry(partial)
         raise
 
 
@@ -82,8 +82,26 @@ def write_replacing(path: Path, data: bytes) -> None:
         out.write(data)
 
 
-def remove_entry(path: Path) -> None:
-    """Delete a file, a link (never what it points to) or a folder with its content."""
+_T = TypeVar("_T")
+
+
+def finish(work: Callable[[], _T]) -> _T:
+    """Run ``work`` (a cleanup, which must be safe to repeat) to its end even when Ctrl-C or
+    SIGTERM (a ``KeyboardInterrupt`` in the CLI) arrives meanwhile: it is run again, then the
+    interruption is raised. A signal landing in a cleanup must not leave half of it undone."""
+    interrupted: KeyboardInterrupt | None = None
+    while True:
+        try:
+            result = work()
+            break
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+    return result
+
+
+def _remove(path: Path) -> None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -95,10 +113,13 @@ def remove_entry(path: Path) -> None:
             os.unlink(path)
 
 
-def remove_partials(path: Path) -> list[Path]:
-    """Delete the partial files and folders of ``path`` that earlier runs left (and the
-    fixed ``<name>.partial`` of older versions); returns what was deleted. Only for a caller
-    holding the folder lock."""
+def remove_entry(path: Path) -> None:
+    """Delete a file, a link (never what it points to) or a folder with its content, to the
+    end even if interrupted (``finish``)."""
+    finish(lambda: _remove(path))
+
+
+def _remove_partials(path: Path) -> list[Path]:
     prefix = path.name + "."
     try:
         names = os.listdir(path.parent)
@@ -107,9 +128,16 @@ def remove_partials(path: Path) -> list[Path]:
     removed = []
     for name in sorted(names):
         if name.startswith(prefix) and name.endswith(PARTIAL_SUFFIX):
-            remove_entry(path.parent / name)
+            _remove(path.parent / name)
             removed.append(path.parent / name)
     return removed
+
+
+def remove_partials(path: Path) -> list[Path]:
+    """Delete the partial files and folders of ``path`` (and the fixed ``<name>.partial`` of
+    older versions), to the end even if interrupted; returns what was deleted. Only for a
+    caller holding the folder lock: another run's partial files would go too."""
+    return finish(lambda: _remove_partials(path))
 
 
 def open_member(path: Path, inode: int | None = None) -> BinaryIO:

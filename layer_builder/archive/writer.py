@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import stat
 import tempfile
 import time
@@ -38,7 +37,12 @@ from layer_builder.archive.deflate import (
 from layer_builder.archive.hashing import sha256_file
 from layer_builder.archive.parallel import ordered_map, shutting_down, usable_cpus
 from layer_builder.archive.reuse import ReuseIndex, member_key, stat_key
-from layer_builder.archive.safe_files import make_partial_dir, open_member, replacing
+from layer_builder.archive.safe_files import (
+    make_partial_dir,
+    open_member,
+    remove_entry,
+    replacing,
+)
 from layer_builder.archive.zipformat import DEFLATED, STORED, Entry
 from layer_builder.errors import PackageError
 
@@ -368,7 +372,7 @@ def write_reproducible_zip(
             zipformat.write_central_directory(out, entries_written, dos)
     finally:
         if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_entry(scratch)
     report = ZipReport(
         members=tuple(
             WrittenMember(e.name, e.size, e.compressed_size, p.reuse is not None)

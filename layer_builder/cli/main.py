@@ -35,6 +35,7 @@ from layer_builder.cli.settings import make_workflow
 from layer_builder.cli.signals import TerminatedBySignal, stop_signals_raise
 from layer_builder.errors import LayerBuilderError
 from layer_builder.model.layout import LayerPathLayout, parse_s3dir
+from layer_builder.workflow import LayerWorkflow
 
 logger = logging.getLogger("layer_builder.cli")
 
@@ -50,13 +51,13 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
         return build_json(workflow.build())
     if command == "package":
         # Held while the tree is checked, too: not a tree another run is swapping.
-        with workflow.folder_lock("package"):
+        with _folder_lock(workflow, "package"):
             package = workflow.package(existing_build(workflow))
             return {**package_result_json(package), **write_report(args, package)}
     if command == "sbom":
         return execute_sbom(args, workflow)
     if command == "upload":
-        with workflow.folder_lock("upload"):
+        with _folder_lock(workflow, "upload"):
             return upload_json(workflow.upload(existing_package(workflow)))
     if command == "publish":
         upload = existing_upload(workflow)
@@ -85,6 +86,16 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
         **publish_json(result.publish),
         **run_extras_json(result),
     }
+
+
+def _folder_lock(
+    workflow: LayerWorkflow, command: str
+) -> contextlib.AbstractContextManager[object]:
+    """The folder lock, when there is a build folder: without one no run holds it, and a
+    command about to refuse ("run build first") must not make one."""
+    if workflow.layout.dir_build.is_dir():
+        return workflow.folder_lock(command)
+    return contextlib.nullcontext()
 
 
 @contextlib.contextmanager

@@ -210,7 +210,10 @@ class BuildStep(Step):
             if removed:
                 self.logger.info("removed what an interrupted build left: %s",
                                  ", ".join(p.name for p in removed))  # fmt: skip
-            return self._run()
+            try:
+                return self._run()
+            finally:
+                remove_partials(self.layout.dir_python)  # whatever an interruption left
 
     def _run(self) -> BuildResult:
         dir_python = self.layout.dir_python

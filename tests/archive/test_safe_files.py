@@ -10,6 +10,7 @@ import pytest
 
 from layer_builder.archive.safe_files import (
     create_partial,
+    finish,
     open_member,
     remove_partials,
     replacing,
@@ -124,3 +125,25 @@ def test_open_member_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(PackageError, match="was replaced while it was being zipped"):
         open_member(fifo)
+
+
+def test_a_cleanup_interrupted_midway_is_finished_then_the_interruption_raised(
+    tmp_path: Path,
+) -> None:
+    """A signal landing in a cleanup (Ctrl-C, SIGTERM in the CLI) must not leave it half
+    done: the cleanup runs again to its end, and the interruption goes on."""
+    for index in range(3):
+        (tmp_path / f"layer.zip.1-{index}.partial").write_bytes(b"half")
+    calls = []
+
+    def cleanup() -> list[Path]:
+        calls.append(len(calls))
+        removed = remove_partials(tmp_path / "layer.zip")
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # as if the signal came after the first pass
+        return removed
+
+    with pytest.raises(KeyboardInterrupt):
+        finish(cleanup)
+    assert calls == [0, 1]
+    assert list(tmp_path.iterdir()) == []

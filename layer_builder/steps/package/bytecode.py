@@ -25,12 +25,12 @@ import stat
 import subprocess
 import sys
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-from layer_builder.archive.safe_files import open_member, remove_entry
+from layer_builder.archive.safe_files import finish, open_member, remove_entry
 from layer_builder.errors import ConfigurationError, PackageError
 from layer_builder.model.target import LayerTarget
+from layer_builder.steps.package.children import ChildJob, run_children
 
 logger = logging.getLogger(__name__)
 
@@ -74,26 +74,13 @@ def _pyc_name(relative: str, tag: str) -> str:
     return str(path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc")
 
 
-def _compile(
-    jobs: list[tuple[str, str, str]], started: list[subprocess.Popen[str]]
-) -> list[list[object]]:
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    process = subprocess.Popen(
-        [sys.executable, "-S", "-c", _SCRIPT],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    started.append(process)  # list.append is atomic: the main thread may kill it
-    stdout, stderr = process.communicate(json.dumps(jobs))
+def _failed_modules(outcome: subprocess.CompletedProcess[str]) -> list[list[object]]:
     try:
-        failed: list[list[object]] = json.loads(stdout.strip().splitlines()[-1])
+        failed: list[list[object]] = json.loads(outcome.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         raise PackageError(
-            f"compiling bytecode failed (exit code {process.returncode}): "
-            f"{stderr.strip()[-500:]}; package without --compile-bytecode"
+            f"compiling bytecode failed (exit code {outcome.returncode}): "
+            f"{outcome.stderr.strip()[-500:]}; package without --compile-bytecode"
         ) from None
     return failed
 
@@ -128,19 +115,19 @@ def compile_bytecode(
         if not _is_regular(compiled):
             jobs.append((str(path), str(compiled), f"{LAYER_PATH}/{relative}"))
     if jobs:
-        chunks = [jobs[i::workers] for i in range(workers) if jobs[i::workers]]
-        started: list[subprocess.Popen[str]] = []
-        pool = ThreadPoolExecutor(len(chunks))
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        command = [sys.executable, "-S", "-c", _SCRIPT]
+        children = [
+            ChildJob(command, json.dumps(jobs[i::workers]), env)
+            for i in range(workers)
+            if jobs[i::workers]
+        ]
         try:
-            results = list(pool.map(_compile, chunks, [started] * len(chunks)))
+            outcomes = run_children(children, workers)
         except BaseException:
-            # Killed first: the threads wait for their children, and shutdown for them.
-            for process in started:
-                process.kill()
-            pool.shutdown(wait=True, cancel_futures=True)
-            remove_unfinished(cache_dir)
+            remove_unfinished(cache_dir)  # the killed compilers' temporary files
             raise
-        pool.shutdown()
+        results = [_failed_modules(outcome) for outcome in outcomes]
         failed = [f for result in results for f in result]
         if failed:
             logger.info("%d modules do not compile for this Python; kept as source only: %s",
@@ -153,6 +140,10 @@ def remove_unfinished(cache_dir: Path) -> None:
     """Delete from the cache what a killed compile left (py_compile's temporary
     ``<key>.pyc.<n>`` files) and any link (the cache is only ever written by us); a cache
     that is itself a link or a file is removed."""
+    finish(lambda: _remove_unfinished(cache_dir))
+
+
+def _remove_unfinished(cache_dir: Path) -> None:
     try:
         st = os.lstat(cache_dir)
     except FileNotFoundError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -22,6 +21,7 @@ from layer_builder.archive.safe_files import PARTIAL_SUFFIX
 from layer_builder.errors import PackageError
 from layer_builder.model.distributions import InstalledDistribution
 from layer_builder.model.target import LayerTarget
+from layer_builder.steps.package.children import ChildJob, run_children
 
 _SCRIPT = """
 import importlib, json, sys
@@ -75,13 +75,8 @@ def top_level_names(distributions: Iterable[InstalledDistribution], root: Path) 
 
 
 def _failures(path: Path, names: list[str]) -> dict[str, str]:
-    process = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", _SCRIPT, str(path), json.dumps(names)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    command = [sys.executable, "-I", "-S", "-c", _SCRIPT, str(path), json.dumps(names)]
+    (process,) = run_children([ChildJob(command, timeout=600)], 1)
     try:
         result: dict[str, str] = json.loads(process.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):

@@ -227,7 +227,12 @@ class PackageStep(Step):
                 self.logger.info("removed what an interrupted run left: %s",
                                  ", ".join(p.name for p in removed))  # fmt: skip
             bytecode.remove_unfinished(self.dir_bytecode_cache)
-            return self._run(build)
+            try:
+                return self._run(build)
+            finally:
+                # Whatever an interruption left at any instant (a scratch folder made an
+                # instant before its cleanup was armed): this run's, as the lock is held.
+                remove_partials(self.path_zip)
 
     def _run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python

@@ -1,0 +1,89 @@
+"""The child interpreters of the package step (bytecode compilers, the import smoke test),
+none of which outlives an interrupted run.
+
+Each child is started and awaited in a worker thread, never in the main thread: the CLI's
+signal handlers raise in the main thread, and one landing inside ``Popen()`` between the
+fork and the moment the process object exists would lose the child. The main thread only
+waits for results; interrupted there (Ctrl-C, SIGTERM), it kills every child started, and
+one still being started is killed as soon as it exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+import attrs
+
+_WAKE_UP = 0.1
+
+
+@attrs.frozen
+class ChildJob:
+    """One child process: its command line, what it reads on stdin, its environment."""
+
+    command: Sequence[str]
+    input: str | None = None
+    env: Mapping[str, str] | None = None
+    timeout: float | None = None
+
+
+class _Children:
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._started: list[subprocess.Popen[str]] = []
+        self._stopping = False
+
+    def run(self, job: ChildJob) -> subprocess.CompletedProcess[str]:
+        process = subprocess.Popen(
+            list(job.command),
+            stdin=subprocess.PIPE if job.input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=None if job.env is None else dict(job.env),
+        )
+        with self._mutex:
+            self._started.append(process)
+            if self._stopping:
+                process.kill()
+        try:
+            out, err = process.communicate(job.input, timeout=job.timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+        return subprocess.CompletedProcess(job.command, process.returncode, out, err)
+
+    def kill_all(self) -> None:
+        with self._mutex:
+            self._stopping = True
+            started = list(self._started)
+        for process in started:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+
+
+def run_children(jobs: Sequence[ChildJob], workers: int) -> list[subprocess.CompletedProcess[str]]:
+    """Run ``jobs``, at most ``workers`` at once; their outcomes, in order. Interrupted, every
+    child is killed and the threads are joined before the interruption goes on."""
+    children = _Children()
+    pool = ThreadPoolExecutor(max(1, min(workers, len(jobs))), thread_name_prefix="layer-child")
+    try:
+        futures = [pool.submit(children.run, job) for job in jobs]
+        pending = set(futures)
+        while pending:
+            # Woken up every tenth of a second: a signal the kernel handed to a worker thread
+            # would not interrupt an untimed wait, and its handler runs in this thread only.
+            done, pending = wait(pending, timeout=_WAKE_UP, return_when=FIRST_EXCEPTION)
+            for future in done:
+                future.result()  # raises the first failure at once
+        return [future.result() for future in futures]
+    except BaseException:
+        children.kill_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
