@@ -141,7 +141,8 @@ def test_links_at_the_zip_names_are_replaced_never_written_through(
     assert run_subprocess("build", "--project", project).code == 0
     layout = LayerPathLayout(project)
     outside = {}
-    for name in ("layer.zip.partial", "layer.zip", "layer.zip.reuse.json"):
+    names = ("layer.zip.partial", "layer.zip", "layer.zip.reuse.json", "sbom.cdx.json")
+    for name in names:
         target = tmp_path / f"outside-{name}"
         target.write_bytes(b"precious " + name.encode())
         outside[target] = target.read_bytes()
@@ -151,8 +152,9 @@ def test_links_at_the_zip_names_are_replaced_never_written_through(
     for target, content in outside.items():
         assert target.read_bytes() == content
     assert not (layout.dir_build / "layer.zip.partial").exists()
-    for name in ("layer.zip", "layer.zip.reuse.json"):
+    for name in names[1:]:
         assert not (layout.dir_build / name).is_symlink()
+        assert (layout.dir_build / name).is_file()
     with zipfile.ZipFile(layout.path_layer_zip) as zf:
         assert zf.testzip() is None
         assert zf.namelist() == tree_members(layout.dir_python)

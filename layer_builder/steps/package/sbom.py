@@ -27,6 +27,7 @@ from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 
 from layer_builder._version import __version__
+from layer_builder.archive.safe_files import write_replacing
 from layer_builder.errors import ProjectError
 from layer_builder.model.distributions import InstalledDistribution
 from layer_builder.model.licenses import DistributionLicense
@@ -134,14 +135,10 @@ def write_sbom(
     licences: Sequence[DistributionLicense],
     subject: LayerSubject,
 ) -> Path:
-    """Write the document of ``make_sbom`` to ``path`` (atomically: a reader never sees half)."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        partial.write_text(make_sbom(dir_python, distributions, licences, subject), "utf-8")
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    """Write the document of ``make_sbom`` to ``path`` (atomically: a reader never sees half;
+    through a partial file of its own, never through a link at ``path``)."""
+    document = make_sbom(dir_python, distributions, licences, subject)
+    write_replacing(path, document.encode("utf-8"))
     return path
 
 

@@ -222,7 +222,7 @@ class PackageStep(Step):
 
     def run(self, build: BuildResult) -> PackageResult:
         with FolderLock(self.path_lock, "package"):
-            removed = remove_partials(self.path_zip)
+            removed = remove_partials(self.path_zip) + remove_partials(self.path_sbom)
             if removed:
                 self.logger.info("removed what an interrupted run left: %s",
                                  ", ".join(p.name for p in removed))  # fmt: skip
@@ -233,6 +233,7 @@ class PackageStep(Step):
                 # Whatever an interruption left at any instant (a scratch folder made an
                 # instant before its cleanup was armed): this run's, as the lock is held.
                 remove_partials(self.path_zip)
+                remove_partials(self.path_sbom)
 
     def _run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python
