@@ -1,12 +1,9 @@
-"""Several ``layer-builder`` processes in one project folder, signals and links in the way:
-real CLI processes against the moto server, synchronised by files and pipes, never by time."""
+"""Several ``layer-builder`` processes in one project folder, and links in the way: real CLI
+processes against the moto server, synchronised by files and pipes, never by time."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -17,49 +14,11 @@ from layer_builder import AwsClients, LayerPathLayout
 from layer_builder.steps.publish.step import layer_code_sha256
 from tests.cli.test_cli import run_subprocess
 from tests.conftest import MakeProject
-from tests.steps.test_folder_lock import Holder
+from tests.processes import Holder, add_blobs, leftovers, sha256_of, start, tree_members
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock and POSIX signals")
 
 PINS = {"tinyhttp": "2.0.0", "tinyutil": "1.0.0", "fastcalc": "1.0.0"}
-
-
-def start(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """``layer-builder ARGS`` as a process of its own, started now."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "layer_builder.cli", *map(str, args)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env if env is not None else dict(os.environ),
-    )
-
-
-def tree_members(dir_python: Path) -> list[str]:
-    return sorted(
-        "python/" + p.relative_to(dir_python).as_posix()
-        for p in dir_python.rglob("*")
-        if p.is_file()
-    )
-
-
-def add_blobs(dir_python: Path, megabytes: int) -> None:
-    """Random bytes (deflate cannot shrink them: compressed, then stored) that make zipping
-    the tree take a while."""
-    blobs = dir_python / "tinyhttp" / "blobs"
-    blobs.mkdir()
-    for index in range(megabytes):
-        (blobs / f"blob{index:02d}.bin").write_bytes(os.urandom(1 << 20))
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def leftovers(project: Path) -> list[str]:
-    """Partial files and folders anywhere under the project's build folder."""
-    return sorted(p.name for p in (project / "build").rglob("*.partial"))
 
 
 @pytest.mark.usefixtures("aws_env")

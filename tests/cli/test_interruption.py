@@ -17,10 +17,12 @@ import pytest
 
 from layer_builder import LayerPathLayout
 from tests.cli.test_cli import run_subprocess
-from tests.cli.test_concurrency import PINS, add_blobs, leftovers, start
 from tests.conftest import MakeProject
+from tests.processes import add_blobs, leftovers, start
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals, /proc")
+
+PINS = {"tinyhttp": "2.0.0", "tinyutil": "1.0.0", "fastcalc": "1.0.0"}
 
 
 @pytest.fixture

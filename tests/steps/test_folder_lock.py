@@ -7,9 +7,7 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
-import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,46 +25,9 @@ from layer_builder import (
 from layer_builder.errors import ProjectError
 from layer_builder.steps.folder_lock import FolderLock, read_holder
 from tests.conftest import MakeProject
+from tests.processes import Holder
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock and POSIX signals")
-
-#: A process that takes the lock, says so, and holds it until a line arrives on stdin.
-HOLDER = textwrap.dedent(
-    """
-    import sys
-    from pathlib import Path
-    from layer_builder.steps.folder_lock import FolderLock
-    with FolderLock(Path(sys.argv[1]), "test holder"):
-        print("locked", flush=True)
-        sys.stdin.readline()
-    print("released", flush=True)
-    """
-)
-
-
-class Holder:
-    """A child process holding the lock at ``path`` until ``release()``."""
-
-    def __init__(self, path: Path):
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None and self.process.stdin is not None
-        self.stdout, self.stdin = self.process.stdout, self.process.stdin
-        assert self.stdout.readline().strip() == "locked"
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def release(self) -> None:
-        self.stdin.write("\n")
-        self.stdin.flush()
-        assert self.stdout.readline().strip() == "released"
-        assert self.process.wait(timeout=60) == 0
 
 
 @pytest.fixture
