@@ -16,6 +16,7 @@ process ends, too). A lock on a network file system is only as good as that file
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -127,6 +128,23 @@ class _Held:
 
 _registry_mutex = threading.Lock()
 _registry: dict[str, _Held] = {}
+
+
+def _forget_in_child() -> None:
+    """In a forked child (a process pool's worker): drop the copies of the held lock files,
+    without unlocking (that would free the parent's lock). Otherwise a worker orphaned by a
+    SIGKILLed parent would keep the folder locked for as long as it lingers."""
+    global _registry_mutex, _registry
+    for held in _registry.values():
+        if held.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(held.fd)
+    _registry_mutex = threading.Lock()
+    _registry = {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class FolderLock:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -231,3 +234,47 @@ def test_the_steps_take_the_lock_themselves(
     assert [m.split(" (")[0] for m in waiting.messages] == [
         f"waiting for layer-builder pid {pid}" for pid in holders
     ]
+
+
+#: A holder whose process pool forks workers while it holds the lock (the libdeflate backend
+#: compresses in such a pool), then waits to be killed.
+FORKING_HOLDER = textwrap.dedent(
+    """
+    import multiprocessing, os, sys, time
+    from concurrent.futures import ProcessPoolExecutor
+    from pathlib import Path
+    from layer_builder.steps.folder_lock import FolderLock
+    with FolderLock(Path(sys.argv[1]), "forking holder"):
+        pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+        pids = {pool.submit(os.getpid).result() for _ in range(8)}
+        print(" ".join(map(str, sorted(pids))), flush=True)
+        time.sleep(600)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_workers_forked_by_a_killed_holder_do_not_keep_the_lock(
+    tmp_path: Path, waiting: WaitingMessages
+) -> None:
+    path = tmp_path / ".lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", FORKING_HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    workers = [int(pid) for pid in holder.stdout.readline().split()]
+    try:
+        assert workers
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        for pid in workers:
+            os.kill(pid, 0)  # orphaned, alive, holding their copy of what the parent had open
+        waiter = Waiter(FolderLock(path, "after"))
+        waiter.start()
+        assert waiter.acquired.wait(60), "the orphaned workers hold the lock"
+        waiter.join(60)
+        assert waiter.error is None
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
