@@ -131,7 +131,7 @@ _registry: dict[str, _Held] = {}
 
 
 def _forget_in_child() -> None:
-    """In a forked child (a process pool's worker): drop the copies of the held lock files,
+    """In a forked child (say, a process pool's worker): drop the copies of the held locks,
     without unlocking (that would free the parent's lock). Otherwise a worker orphaned by a
     SIGKILLed parent would keep the folder locked for as long as it lingers."""
     global _registry_mutex, _registry

@@ -236,8 +236,8 @@ def test_the_steps_take_the_lock_themselves(
     ]
 
 
-#: A holder whose process pool forks workers while it holds the lock (the libdeflate backend
-#: compresses in such a pool), then waits to be killed.
+#: A holder whose process pool forks workers while it holds the lock (a script using the API
+#: may), then waits to be killed.
 FORKING_HOLDER = textwrap.dedent(
     """
     import multiprocessing, os, sys, time
