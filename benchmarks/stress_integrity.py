@@ -240,7 +240,8 @@ def scenario(
         if len(folders) == 1 and r % 2:
             # A warm build: the runs then race straight to the zip.
             subprocess.run([sys.executable, "-m", "layer_builder.cli", "build", "--project",
-                            str(folders[0]), "-q"], env=dict(env), check=True)  # fmt: skip
+                            str(folders[0]), "-q"], env=dict(env), check=True,
+                           capture_output=True)  # fmt: skip
         jobs = [(folders[j % len(folders)], r) for j in range(runs)]
         round_outcomes = race(jobs, layer_name, env)
         outcomes += round_outcomes
