@@ -26,11 +26,14 @@ from layer_builder.errors import (
     LayerBuilderError,
     LayerTooLargeError,
     LicenseDeniedError,
+    LockTimeoutError,
+    MismatchedBuildError,
     NoCompatibleWheelError,
     NoDependenciesError,
     PackageError,
     PackageNotFoundError,
     ProjectError,
+    RegionsFailedError,
     SourceOnlyDependencyError,
     StaleLockError,
     StaleUploadError,
@@ -51,7 +54,7 @@ from layer_builder.model.fingerprint import VersionStamp, compute_fingerprint
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
-from layer_builder.operations.regions import RegionResult, RegionsFailedError, RegionTarget
+from layer_builder.operations.regions import RegionResult, RegionTarget
 from layer_builder.operations.retention import PruneResult, RetentionPolicy, prune
 from layer_builder.operations.sharing import Grant, GrantResult
 from layer_builder.operations.storage import IncompleteUpload, StorageCleanup, StoredZip
@@ -64,7 +67,7 @@ from layer_builder.steps.package.step import (
     PackageResult,
     PackageStep,
 )
-from layer_builder.steps.publish.lock import LockTimeoutError, PublishLock
+from layer_builder.steps.publish.lock import PublishLock
 from layer_builder.steps.publish.step import PublishOptions, PublishResult, PublishStep
 from layer_builder.steps.upload import UploadResult, UploadStep, staged_upload
 from layer_builder.workflow import LayerWorkflow, WorkflowResult
@@ -100,6 +103,7 @@ __all__ = [
     "LocalAwsEndpoint",
     "LockTimeoutError",
     "Manifest",
+    "MismatchedBuildError",
     "NoCompatibleWheelError",
     "NoDependenciesError",
     "PackageError",

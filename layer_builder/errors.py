@@ -7,6 +7,7 @@ that the CLI can print as is.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 
 class LayerBuilderError(Exception):
@@ -127,7 +128,13 @@ class NoDependenciesError(ProjectError):
 
 
 class StaleLockError(ProjectError):
-    """The lock file no longer matches pyproject.toml."""
+    """The project's lock file (``uv.lock``, ``poetry.lock``) no longer matches its
+    ``pyproject.toml``. (The publish lock's error is ``LockTimeoutError``.)"""
+
+
+class MismatchedBuildError(ProjectError):
+    """A tree, zip or uploaded object holds another build than the one asked for (another
+    manifest, target or options): publishing it would label one build with another's name."""
 
 
 class IncompatibleWheelError(BuildError):
@@ -162,3 +169,31 @@ class AwsError(LayerBuilderError):
 
 class StaleUploadError(AwsError):
     """The uploaded object changed or vanished between upload and publish."""
+
+
+class LockTimeoutError(AwsError):
+    """Another run held the publish lock for longer than this run would wait."""
+
+
+class RegionOutcome(Protocol):
+    """What ``RegionsFailedError`` needs of a region's result."""
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+
+class RegionsFailedError(AwsError):
+    """Some regions failed; the others are done, and a rerun finishes the rest."""
+
+    def __init__(self, results: Sequence[RegionOutcome]):
+        self.results = tuple(results)
+        failed = [r for r in self.results if r.error is not None]
+        listed = "; ".join(f"{r.region}: {r.error}" for r in failed)
+        done = len(self.results) - len(failed)
+        super().__init__(
+            f"{len(failed)} of {len(self.results)} regions failed ({listed}); "
+            f"{done} done: run again to finish the failed ones"
+        )

@@ -152,8 +152,8 @@ class LayerWorkflow:
         return compute_fingerprint(
             self.manifest,
             self.target,
-            self.make_package_step().options.fingerprint_fields(),
-            self.make_build_step().installer.options.fingerprint_fields(),
+            self.make_package_step().fingerprint_fields(),
+            self.make_build_step().fingerprint_fields(),
         )
 
     # -- factories: override one to swap a step ------------------------------------------
@@ -169,11 +169,22 @@ class LayerWorkflow:
         )
 
     def make_upload_step(self) -> UploadStep:
-        return UploadStep(self.s3_layout, self.manifest, self.aws.s3, self.upload_progress)
+        return UploadStep(
+            self.s3_layout,
+            self.manifest,
+            self.aws.s3,
+            self.upload_progress,
+            expected_fingerprint=self.fingerprint,
+        )
 
     def make_publish_step(self) -> PublishStep:
         return PublishStep(
-            self.publish_options, self.target, self.manifest, self.s3_layout, self.aws
+            self.publish_options,
+            self.target,
+            self.manifest,
+            self.s3_layout,
+            self.aws,
+            expected_fingerprint=self.fingerprint,
         )
 
     def region_aws(self, region: str) -> AwsClients:
@@ -185,7 +196,8 @@ class LayerWorkflow:
     def make_region_publisher(self, region: RegionTarget) -> RegionPublisher:
         aws = self.region_aws(region.region)
         layout = LayerS3Layout(region.s3dir_lambda)
-        step = PublishStep(self.publish_options, self.target, self.manifest, layout, aws)
+        step = PublishStep(self.publish_options, self.target, self.manifest, layout, aws,
+                           expected_fingerprint=self.fingerprint)  # fmt: skip
         return RegionPublisher(region, aws, step)
 
     # -- hooks: override one to add work between steps ----------------------------------
@@ -241,6 +253,21 @@ class LayerWorkflow:
         result = self.make_publish_step().run(upload)
         self.after_publish(result)
         return result
+
+    # -- what earlier commands left: each checked by its step to be this build ---------
+
+    def last_build(self) -> BuildResult:
+        """The tree ``build`` left (``BuildStep.last_result``)."""
+        return self.make_build_step().last_result()
+
+    def last_package(self) -> PackageResult:
+        """The zip ``package`` left, checked against the tree when there is one."""
+        build = self.last_build() if self.layout.dir_python.is_dir() else None
+        return self.make_package_step().last_result(build)
+
+    def last_upload(self) -> UploadResult:
+        """What ``upload`` staged, naming the immutable zip to publish from."""
+        return self.make_upload_step().last_result()
 
     def folder_lock(self, command: str) -> FolderLock:
         """The project's folder lock, for work on the local tree and zip (see ``run()``)."""

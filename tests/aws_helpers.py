@@ -23,6 +23,7 @@ from layer_builder import (
     PackageResult,
 )
 from layer_builder.model.fingerprint import compute_fingerprint
+from layer_builder.model.zip_identity import ZipIdentity
 
 
 def make_manifest(directory: Path, content: bytes = b"tinyutil==1.0.0\n") -> Manifest:
@@ -43,13 +44,21 @@ def make_package(
     """A real ``layer.zip`` with one module, described as PackageStep would describe it."""
     directory.mkdir(parents=True, exist_ok=True)
     path_zip = directory / "layer.zip"
+    target = target or LayerTarget()
+    identity = ZipIdentity(
+        fingerprint=compute_fingerprint(
+            manifest, target, (options or PackageOptions()).fingerprint_fields()
+        ),
+        manifest_sha256=manifest.sha256,
+        runtime=target.runtime,
+        architecture=target.architecture,
+        compression="zipfile",
+    )
     with zipfile.ZipFile(path_zip, "w") as zf:
         # A fixed timestamp: the same payload gives the same bytes, as PackageStep's zips do.
         zf.writestr(zipfile.ZipInfo("python/handmade/__init__.py", (2020, 1, 1, 0, 0, 0)), payload)
-    fingerprint = compute_fingerprint(
-        manifest, target or LayerTarget(), (options or PackageOptions()).fingerprint_fields()
-    )
-    result = PackageResult.from_zip(path_zip, fingerprint)
+        zf.comment = identity.to_comment()
+    result = PackageResult.from_zip(path_zip)
     assert result.sha256 == hashlib.sha256(path_zip.read_bytes()).hexdigest()
     return result
 
@@ -106,11 +115,17 @@ def failing(client: Any, operation: str, nth: int = 1, after: bool = False) -> I
 class HandmadeBuildStep(BuildStep):
     """Swaps pip for files written directly: what a subclass does to build elsewhere."""
 
-    def run(self) -> BuildResult:
+    def run(self, previous: None = None) -> BuildResult:
         dir_python = self.layout.dir_python
         (dir_python / "handmade").mkdir(parents=True, exist_ok=True)
         (dir_python / "handmade" / "__init__.py").write_bytes(self.manifest.content)
-        return BuildResult(dir_python, self.manifest, self.target, (), "handmade")
+        return BuildResult(
+            dir_python=dir_python,
+            manifest=self.manifest,
+            target=self.target,
+            distributions=(),
+            installer="handmade",
+        )
 
 
 class HandmadeWorkflow(LayerWorkflow):

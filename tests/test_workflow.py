@@ -133,7 +133,13 @@ def _handmade_build(directory: Path, manifest: Manifest, target: LayerTarget) ->
     dir_python = directory / "python"
     (dir_python / "handmade").mkdir(parents=True)
     (dir_python / "handmade" / "__init__.py").write_text("VALUE = 1\n")
-    return BuildResult(dir_python, manifest, target, distributions=(), installer="by hand")
+    return BuildResult(
+        dir_python=dir_python,
+        manifest=manifest,
+        target=target,
+        distributions=(),
+        installer="by hand",
+    )
 
 
 def test_each_step_runs_alone_from_a_result_built_by_hand(

@@ -323,6 +323,7 @@ def write_reproducible_zip(
     workers: int | None = None,
     incremental: bool = True,
     before_write: Callable[[Sequence[tuple[str, int]]], None] | None = None,
+    comment: bytes = b"",
 ) -> ZipReport:
     """Write ``(arcname, source file)`` pairs (or ``ZipMember``) to ``path_zip``, atomically.
 
@@ -332,7 +333,7 @@ def write_reproducible_zip(
     ``incremental``, members unchanged since the previous zip at ``path_zip`` are copied from
     it; when every member is unchanged the previous zip is kept as it is. ``before_write``
     sees each member's name and final size (after preparation) before any byte is written,
-    and may raise to stop.
+    and may raise to stop. ``comment`` becomes the archive comment (part of the bytes).
     """
     deflater = Deflater(backend=backend, level=compresslevel)
     members = _as_members(entries)
@@ -357,7 +358,11 @@ def write_reproducible_zip(
             before_write([(p.member.arcname, p.size) for p in plans])
         date_time = fixed_date_time()
         reused = [p.member.arcname for p in plans if p.reuse is not None]
-        if previous is not None and previous.unchanged(reused, len(plans), date_time):
+        if (
+            previous is not None
+            and previous.unchanged(reused, len(plans), date_time)
+            and zipformat.read_comment(path_zip) == comment
+        ):
             stats = {p.member.arcname: p.stat for p in plans}
             if stats != previous.stats:  # read again: remember them untouched for next time
                 keys = {p.member.arcname: p.key or [] for p in plans}  # all reused: all set
@@ -369,7 +374,7 @@ def write_reproducible_zip(
         with replacing(path_zip) as out:
             dos = zipformat.dos_date_time(date_time)
             entries_written = writer.write(plans, out, dos)
-            zipformat.write_central_directory(out, entries_written, dos)
+            zipformat.write_central_directory(out, entries_written, dos, comment)
     finally:
         if scratch is not None:
             remove_entry(scratch)

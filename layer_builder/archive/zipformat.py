@@ -2,8 +2,9 @@
 
 Python's ``zipfile`` cannot take data compressed elsewhere (in worker threads, or copied from
 the previous zip), so the writer lays out local headers, the central directory and the end
-records itself (PKWARE APPNOTE 6.3). No data descriptors, no extra fields, no comment: an
-entry's bytes depend only on its name, mode, method and data.
+records itself (PKWARE APPNOTE 6.3). No data descriptors, no extra fields, no member
+comments: an entry's bytes depend only on its name, mode, method and data. The archive
+comment is the caller's (the layer's identity).
 """
 
 from __future__ import annotations
@@ -101,8 +102,13 @@ def _central_header(entry: Entry, dos: tuple[int, int]) -> bytes:
     ) + name  # fmt: skip
 
 
-def write_central_directory(out: BinaryIO, entries: Sequence[Entry], dos: tuple[int, int]) -> None:
-    """Write the central directory and the end records at ``out``'s position."""
+def write_central_directory(
+    out: BinaryIO, entries: Sequence[Entry], dos: tuple[int, int], comment: bytes = b""
+) -> None:
+    """Write the central directory and the end records (with the archive ``comment``) at
+    ``out``'s position."""
+    if len(comment) > _MAX16 or b"PK\x05\x06" in comment:
+        raise ValueError("a zip comment has at most 65535 bytes and no end-record signature")
     start = out.tell()
     for entry in entries:
         out.write(_central_header(entry, dos))
@@ -115,8 +121,9 @@ def write_central_directory(out: BinaryIO, entries: Sequence[Entry], dos: tuple[
     out.write(
         _END.pack(
             0x06054B50, 0, 0, min(count, _MAX16), min(count, _MAX16), min(size, _MAX32),
-            min(start, _MAX32), 0,
+            min(start, _MAX32), len(comment),
         )
+        + comment
     )  # fmt: skip
 
 
@@ -169,15 +176,29 @@ def data_offset(raw: BinaryIO, member: StoredMember) -> int:
     return offset
 
 
-def _central_directory(raw: BinaryIO) -> tuple[int, int, int]:
-    """``(offset, size, count)`` of the central directory, from the end records."""
+def _end_record(raw: BinaryIO) -> tuple[bytes, int]:
+    """The file's tail and where its end of central directory record starts in it."""
     end = raw.seek(0, 2)
     tail_start = max(0, end - _END.size - _MAX16)
     raw.seek(tail_start)
     tail = raw.read()
     at = tail.rfind(b"PK\x05\x06")
-    if at < 0:
+    if at < 0 or at + _END.size > len(tail):
         raise zipfile.BadZipFile("no end of central directory record")
+    return tail, at
+
+
+def read_comment(path_zip: Path) -> bytes:
+    """The archive comment of a zip (``b""`` when it has none)."""
+    with path_zip.open("rb") as raw:
+        tail, at = _end_record(raw)
+    length = _END.unpack_from(tail, at)[7]
+    return tail[at + _END.size : at + _END.size + length]
+
+
+def _central_directory(raw: BinaryIO) -> tuple[int, int, int]:
+    """``(offset, size, count)`` of the central directory, from the end records."""
+    tail, at = _end_record(raw)
     fields = _END.unpack_from(tail, at)
     count, size, offset = fields[4], fields[5], fields[6]
     locator = at - _LOCATOR64.size

@@ -30,7 +30,6 @@ from layer_builder.cli.output import (
 )
 from layer_builder.cli.parser import NEEDS_AWS, build_parser
 from layer_builder.cli.reports import execute_sbom, print_sbom, write_report
-from layer_builder.cli.saved_results import existing_build, existing_package, existing_upload
 from layer_builder.cli.settings import make_workflow
 from layer_builder.cli.signals import TerminatedBySignal, stop_signals_raise
 from layer_builder.errors import LayerBuilderError
@@ -52,15 +51,15 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
     if command == "package":
         # Held while the tree is checked, too: not a tree another run is swapping.
         with _folder_lock(workflow, "package"):
-            package = workflow.package(existing_build(workflow))
+            package = workflow.package(workflow.last_build())
             return {**package_result_json(package), **write_report(args, package)}
     if command == "sbom":
         return execute_sbom(args, workflow)
     if command == "upload":
         with _folder_lock(workflow, "upload"):
-            return upload_json(workflow.upload(existing_package(workflow)))
+            return upload_json(workflow.upload(workflow.last_package()))
     if command == "publish":
-        upload = existing_upload(workflow)
+        upload = workflow.last_upload()
         return {**upload_json(upload), **publish_json(workflow.publish(upload))}
     result = workflow.run()
     if result.package is None or result.upload is None:

@@ -129,6 +129,10 @@ class UvPipInstaller(Installer):
             "--target", str(dir_target),
             "--python-platform", target.uv_python_platform,
             "--python-version", target.python_version,
+            # Copies, not hard links into uv's cache (uv's default): a file of the tree
+            # edited in place (by a hook, by hand) must never change the cache, or every
+            # later build of every project would install the edited file.
+            "--link-mode", "copy",
             "--no-progress",
         ]  # fmt: skip
         if self.options.allow_source:

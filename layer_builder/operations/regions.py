@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import attrs
 
 from layer_builder.aws.clients import AwsClients, aws_errors
-from layer_builder.errors import AwsError, ConfigurationError, LayerBuilderError
+from layer_builder.errors import ConfigurationError, LayerBuilderError, RegionsFailedError
 from layer_builder.model.layout import LayerS3Layout, parse_s3dir
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.publish.step import PublishResult, PublishStep
@@ -57,20 +57,6 @@ class RegionResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-class RegionsFailedError(AwsError):
-    """Some regions failed; the others are done, and a rerun finishes the rest."""
-
-    def __init__(self, results: Sequence[RegionResult]):
-        self.results = tuple(results)
-        failed = [r for r in self.results if not r.ok]
-        listed = "; ".join(f"{r.region}: {r.error}" for r in failed)
-        done = len(self.results) - len(failed)
-        super().__init__(
-            f"{len(failed)} of {len(self.results)} regions failed ({listed}); "
-            f"{done} done: run again to finish the failed ones"
-        )
 
 
 def check_regions(home_region: str, regions: Sequence[RegionTarget]) -> None:

@@ -7,7 +7,9 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -18,7 +20,7 @@ from layer_builder.archive.safe_files import (
     remove_partials,
     write_replacing,
 )
-from layer_builder.errors import ConfigurationError
+from layer_builder.errors import ConfigurationError, MismatchedBuildError, ProjectError
 from layer_builder.installers import (
     IndexOptions,
     Installer,
@@ -30,18 +32,20 @@ from layer_builder.installers import (
     find_uv,
 )
 from layer_builder.installers.container import ContainerInstaller
-from layer_builder.installers.wheel_check import check_wheel_tags
+from layer_builder.installers.wheel_check import check_wheel_tags, incompatible_wheels
 from layer_builder.model.distributions import InstalledDistribution, find_distributions
+from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.layout import LayerPathLayout
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
+from layer_builder.model.tree_state import tree_digest
 from layer_builder.steps.base import Step
 from layer_builder.steps.folder_lock import FolderLock
 
 BUILD_RECORD_FORMAT = 1
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class BuildResult:
     """The installed tree and what it was built from."""
 
@@ -54,6 +58,13 @@ class BuildResult:
     cached: bool = False
     #: The extras and groups installed beyond the main dependencies (part of the fingerprint).
     install_options: InstallOptions = attrs.field(factory=InstallOptions)
+
+    def layer_fingerprint(self, package_fields: Mapping[str, object]) -> str:
+        """The fingerprint of a layer made from this tree by a package step whose
+        ``fingerprint_fields()`` are ``package_fields`` (what a package step stamps)."""
+        return compute_fingerprint(
+            self.manifest, self.target, package_fields, self.install_options.fingerprint_fields()
+        )
 
 
 #: Programs that can install a requirements file: uv's pip interface (the default when uv
@@ -121,6 +132,15 @@ def make_installer(
     return default_installer(tool, index, options, installer)
 
 
+def read_build_record(layout: LayerPathLayout) -> dict[str, Any]:
+    """What the last successful build recorded beside its tree (empty when nothing did)."""
+    try:
+        record = json.loads(layout.path_build_record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def build_fingerprint(manifest: Manifest, target: LayerTarget, installer: Installer) -> str:
     """What decides the installed tree: the manifest (and pyproject.toml of a lock, whose
     staleness the installer checks), the target and the installer with its options."""
@@ -142,7 +162,7 @@ def build_fingerprint(manifest: Manifest, target: LayerTarget, installer: Instal
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class BuildStep(Step):
+class BuildStep(Step[None, BuildResult]):
     """Installs into a fresh staging folder, then swaps it in as ``dir_python``.
 
     Building into a fresh folder matters: pip leaves stale packages in an existing
@@ -171,13 +191,20 @@ class BuildStep(Step):
         self.use_cache = use_cache
         self.check_wheels = check_wheels
 
-    def _recorded_fingerprint(self) -> str | None:
-        try:
-            record = json.loads(self.layout.path_build_record.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        value = record.get("fingerprint") if isinstance(record, dict) else None
-        return value if isinstance(value, str) else None
+    def fingerprint_fields(self) -> Mapping[str, object]:
+        """The extras, groups and source builds asked of the installer."""
+        return self.installer.options.fingerprint_fields()
+
+    def _cached_tree_is_current(self, fingerprint: str) -> bool:
+        """Whether the last build's record says the tree is this build, untouched since."""
+        record = read_build_record(self.layout)
+        if record.get("fingerprint") != fingerprint:
+            return False
+        if record.get("tree_digest") != tree_digest(self.layout.dir_python):
+            self.logger.info("%s changed since it was built: installing again",
+                             self.layout.dir_python)  # fmt: skip
+            return False
+        return True
 
     def _result(
         self, distributions: tuple[InstalledDistribution, ...], cached: bool
@@ -192,6 +219,40 @@ class BuildStep(Step):
             install_options=self.installer.options,
         )
 
+    def last_result(self) -> BuildResult:
+        """The tree an earlier run of this step left, checked to be this step's build (to
+        package it in a later command): refused when missing, when it holds wheels the
+        target cannot load, or when its record names another manifest, target or options."""
+        dir_python = self.layout.dir_python
+        if not dir_python.is_dir():
+            raise ProjectError(f"{dir_python} does not exist: run `layer-builder build` first")
+        foreign = incompatible_wheels(dir_python, self.target, built_natively=True)
+        if foreign:
+            raise MismatchedBuildError(
+                f"{dir_python} holds wheels that {self.target.description} cannot load "
+                f"({', '.join(w.name for w in foreign)}): pass the --python and --arch given "
+                f"to `layer-builder build`, or build again"
+            )
+        record = read_build_record(self.layout)
+        expected = build_fingerprint(self.manifest, self.target, self.installer)
+        if record and record.get("fingerprint") != expected:
+            raise MismatchedBuildError(
+                f"{dir_python} was built from another {self.manifest.filename} or with other "
+                f"options (--python, --arch, --tool, extras, groups, container) than this "
+                f"command's: pass the options given to `layer-builder build`, or build again"
+            )
+        if record.get("tree_digest") not in (None, tree_digest(dir_python)):
+            self.logger.warning("%s changed since `layer-builder build` made it", dir_python)
+        return BuildResult(
+            dir_python=dir_python,
+            manifest=self.manifest,
+            target=self.target,
+            distributions=find_distributions(dir_python),
+            installer=str(record.get("installer", "(existing tree)")),
+            cached=True,
+            install_options=self.installer.options,
+        )
+
     def _drop_console_scripts(self, staging: Path) -> None:
         """``--target`` installs put console scripts in ``bin/``: in a layer that folder is
         on no ``PATH`` (``/opt/python/bin``), and each script's first line names the build
@@ -202,7 +263,9 @@ class BuildStep(Step):
             shutil.rmtree(scripts)
             self.logger.info("left out console scripts (no use in a layer): %s", ", ".join(names))
 
-    def run(self) -> BuildResult:
+    def run(self, previous: None = None) -> BuildResult:
+        """Install (or reuse the tree of an identical earlier build); ``previous`` is unused:
+        the build starts from the manifest the step was given."""
         # Held from the cache check to the record: another run in this folder must neither
         # swap the tree under this one nor see it half-swapped.
         with FolderLock(self.layout.path_lock, "build"):
@@ -218,7 +281,7 @@ class BuildStep(Step):
     def _run(self) -> BuildResult:
         dir_python = self.layout.dir_python
         fingerprint = build_fingerprint(self.manifest, self.target, self.installer)
-        if self.use_cache and dir_python.is_dir() and self._recorded_fingerprint() == fingerprint:
+        if self.use_cache and dir_python.is_dir() and self._cached_tree_is_current(fingerprint):
             self.logger.info("dependencies unchanged since the last build: reusing %s", dir_python)
             return self._result(find_distributions(dir_python), cached=True)
         # A staging folder of this run's own (unique name, created exclusively), swapped in
@@ -240,6 +303,9 @@ class BuildStep(Step):
         record = {
             "fingerprint": fingerprint,
             "installer": self.installer.name,
+            "runtime": self.target.runtime,
+            "architecture": self.target.architecture,
+            "tree_digest": tree_digest(dir_python),
             "distributions": {d.name: d.version for d in distributions},
         }
         write_replacing(

@@ -19,7 +19,12 @@ import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
 from layer_builder.aws.clients import aws_errors, head_object_or_none, is_not_found
-from layer_builder.errors import AwsError, ConfigurationError, StaleUploadError
+from layer_builder.errors import (
+    AwsError,
+    ConfigurationError,
+    MismatchedBuildError,
+    StaleUploadError,
+)
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.s3path import S3Path
@@ -110,7 +115,7 @@ DEFAULT_TRANSFER_CONFIG = TransferConfig(
 )
 
 
-class UploadStep(Step):
+class UploadStep(Step[PackageResult, UploadResult]):
     """Uploads to ``${s3dir_lambda}/layer/zips/<sha256>.zip`` with S3-verified SHA-256
     checksums, then copies it (inside S3) to ``layer/layer.zip`` with the labels.
 
@@ -130,14 +135,48 @@ class UploadStep(Step):
         s3: Any,
         progress: ProgressCallback | None = None,
         transfer_config: TransferConfig | None = None,
+        *,
+        expected_fingerprint: str | None = None,
     ):
         self.s3_layout = s3_layout
         self.manifest = manifest
         self.s3 = s3
         self.progress = progress
         self.transfer_config = transfer_config or DEFAULT_TRANSFER_CONFIG
+        #: The fingerprint of the build this step may upload (None: any build of the manifest).
+        self.expected_fingerprint = expected_fingerprint
+
+    def check(self, package: PackageResult) -> None:
+        """Refuse a zip that says it holds another manifest's build or (with
+        ``expected_fingerprint``) another build: it would be labelled as this one."""
+        identity = package.identity
+        if identity is not None and identity.manifest_sha256 != self.manifest.sha256:
+            raise MismatchedBuildError(
+                f"{package.path_zip} was packaged from another {self.manifest.filename} than "
+                f"the one in {self.manifest.project_dir}: run `layer-builder build` and "
+                f"`layer-builder package` again (or `layer-builder run`) before uploading"
+            )
+        if self.expected_fingerprint not in (None, package.fingerprint):
+            made_for = f" (made for {identity.runtime} {identity.architecture})" if identity else ""
+            raise MismatchedBuildError(
+                f"{package.path_zip} was packaged for another target or with other options"
+                f"{made_for} than this command's: pass the --python, --arch and package "
+                f"options given to `layer-builder package`, or package again"
+            )
+
+    def last_result(self) -> UploadResult:
+        """What an earlier run of this step staged at ``layer/layer.zip``, naming the
+        immutable zip to publish from (the publish step checks whose build it is)."""
+        found = staged_upload(self.s3, self.s3_layout)
+        if found is None:
+            raise AwsError(
+                f"nothing uploaded at {self.s3_layout.s3path_layer_zip.uri}: run "
+                f"`layer-builder upload` first (or `layer-builder run`)"
+            )
+        return found
 
     def run(self, package: PackageResult) -> UploadResult:
+        self.check(package)
         s3path = self.s3_layout.s3path_zip(package.sha256)
         labels = {
             META_MANIFEST_SHA256: self.manifest.sha256,

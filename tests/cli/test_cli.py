@@ -6,6 +6,8 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -618,13 +620,62 @@ def test_publish_refuses_an_upload_of_other_requirements(
     assert cli("upload", "--project", project, *remote).code == 0
     make_project({"tinyutil": "1.1.0"})
     outcome = cli("publish", "--project", project, *remote)
-    assert outcome.error == (
-        f"s3://{bucket}/a/layer/layer.zip was built from another requirements.txt than the "
-        f"one in {project}: run `layer-builder run` (or build, package and upload again) "
-        f"before publishing"
+    assert re.fullmatch(
+        rf"s3://{bucket}/a/layer/zips/[0-9a-f]{{64}}\.zip was built from another "
+        rf"requirements\.txt than the one in {re.escape(str(project))}: run `layer-builder "
+        rf"run` \(or build, package and upload again\) before publishing",
+        outcome.error,
     )
     assert aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"] == []
     assert "a/layer/last-requirements.txt" not in bucket_keys(aws, bucket)
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize("change", ["manifest", "package options"])
+def test_upload_refuses_a_zip_packaged_before_the_build_changed(
+    make_project: MakeProject, aws: AwsClients, bucket: str, layer_name: str, cli: Any, change: str
+) -> None:
+    # The steps run one by one, and package is forgotten after the change: the zip of the
+    # earlier build must not go up labelled as the new one.
+    project = make_project({"tinyutil": "1.0.0"})
+    remote = ["--layer-name", layer_name, "--s3dir", f"s3://{bucket}/a/"]
+    assert cli("build", "--project", project).code == 0
+    assert cli("package", "--project", project).code == 0
+    flags: list[str] = []
+    if change == "manifest":
+        make_project({"tinyutil": "1.1.0"})
+        assert cli("build", "--project", project).code == 0
+    else:
+        flags = ["--slim"]
+    outcome = cli("upload", "--project", project, *remote, *flags)
+    assert outcome.error == (
+        f"{project}/build/lambda/layer/layer.zip was packaged from another build of "
+        f"{project}/build/lambda/layer/artifacts/python or with other options than this "
+        f"command's: run `layer-builder package` again (with the options given to build and "
+        f"package), or `layer-builder run`"
+    )
+    assert bucket_keys(aws, bucket) == set()
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_upload_without_the_tree_still_refuses_another_manifests_zip(
+    make_project: MakeProject, aws: AwsClients, bucket: str, layer_name: str, cli: Any
+) -> None:
+    # Packaged on one machine, uploaded from a checkout without the tree: the zip's own
+    # identity still names the manifest it was made from.
+    project = make_project({"tinyutil": "1.0.0"})
+    assert cli("build", "--project", project).code == 0
+    assert cli("package", "--project", project).code == 0
+    shutil.rmtree(project / "build" / "lambda" / "layer" / "artifacts")
+    make_project({"tinyutil": "1.1.0"})
+    outcome = cli("upload", "--project", project, "--layer-name", layer_name, "--s3dir",
+                  f"s3://{bucket}/a/")  # fmt: skip
+    assert outcome.error == (
+        f"{project}/build/lambda/layer/layer.zip was packaged from another requirements.txt "
+        f"than the one in {project}: run `layer-builder build` and `layer-builder package` "
+        f"again (or `layer-builder run`) before uploading"
+    )
+    assert bucket_keys(aws, bucket) == set()
 
 
 @pytest.mark.usefixtures("aws_env")
@@ -809,10 +860,11 @@ def test_publish_refuses_an_upload_for_another_target(
         assert cli(command, "--project", project, "--arch", "arm64").code == 0
     assert cli("upload", "--project", project, "--arch", "arm64", *remote).code == 0
     outcome = cli("publish", "--project", project, *remote)
-    assert outcome.error == (
-        f"s3://{bucket}/a/layer/layer.zip was built for another target or package options "
-        f"than python3.12 x86_64 (manylinux glibc <= 2.34): pass the --python, --arch and "
-        f"--exclude it was built with, or run `layer-builder run`"
+    assert re.fullmatch(
+        rf"s3://{bucket}/a/layer/zips/[0-9a-f]{{64}}\.zip was built for another target or "
+        rf"package options than python3\.12 x86_64 \(manylinux glibc <= 2\.34\): pass the "
+        rf"--python, --arch and --exclude it was built with, or run `layer-builder run`",
+        outcome.error,
     )
     assert aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"] == []
     published = cli("publish", "--project", project, "--arch", "arm64", *remote, "--json")

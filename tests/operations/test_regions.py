@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from layer_builder import AwsClients, AwsError, ConfigurationError, LocalAwsEndpoint, VersionStamp
-from layer_builder.operations.regions import RegionsFailedError, RegionTarget
+from layer_builder.errors import RegionsFailedError
+from layer_builder.operations.regions import RegionTarget
 from layer_builder.operations.sharing import Grant
 from tests.aws_helpers import HandmadeWorkflow, count_calls, failing, make_manifest, object_keys
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -142,18 +144,37 @@ def test_wheel_check_names_the_offender_and_keeps_no_tree(make_project: MakeProj
 def test_unchanged_build_is_served_from_the_record(make_project: MakeProject) -> None:
     project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
     first = build(project, ARM312)
-    marker = first.dir_python / "tinyutil" / "marker"
-    marker.write_text("kept")
     again = build(project, ARM312)
-    assert again.cached and marker.exists()
+    assert again.cached
     assert again.distributions == first.distributions
     record = json.loads(LayerPathLayout(project).path_build_record.read_text())
     assert record["distributions"] == {"tinyhttp": "2.0.0", "tinyutil": "1.0.0"}
+    assert (record["runtime"], record["architecture"]) == ("python3.12", "arm64")
 
     assert not build(project, LayerTarget("3.12", "x86_64")).cached, "another target"
     make_project({"tinyutil": "1.1.0"})
     changed = build(project, LayerTarget("3.12", "x86_64"))
-    assert not changed.cached and not marker.exists()
+    assert not changed.cached
+
+
+@pytest.mark.parametrize("damage", ["delete a package", "add a file", "edit a file"])
+def test_a_cached_tree_changed_since_its_build_is_installed_again(
+    make_project: MakeProject, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
+    tree = build(project, ARM312).dir_python
+    if damage == "delete a package":
+        shutil.rmtree(tree / "tinyutil")
+    elif damage == "add a file":
+        (tree / "tinyutil" / "stray.py").write_text("")
+    else:
+        (tree / "tinyutil" / "__init__.py").write_text("broken = True\n")
+    caplog.set_level(logging.INFO, logger="layer_builder")
+    again = build(project, ARM312)
+    assert not again.cached
+    assert f"{tree} changed since it was built: installing again" in caplog.messages
+    assert (tree / "tinyutil" / "__init__.py").read_text() == "VERSION = '1.0.0'\n"
+    assert not (tree / "tinyutil" / "stray.py").exists()
 
 
 def test_cache_can_be_turned_off(make_project: MakeProject) -> None:

@@ -16,6 +16,8 @@ from layer_builder import (
     AwsClients,
     AwsError,
     LayerS3Layout,
+    LayerTarget,
+    MismatchedBuildError,
     StaleUploadError,
     UploadResult,
     UploadStep,
@@ -190,24 +192,60 @@ def test_same_zip_already_there_is_not_uploaded_again(
     assert again == attrs.evolve(first, uploaded=False)
 
 
-def test_same_zip_for_another_manifest_is_not_sent_again_but_staged_with_new_labels(
+def test_another_manifests_zip_is_its_own_object_staged_with_its_labels(
     tmp_path: Path, aws: AwsClients, bucket: str
 ) -> None:
     layout = LayerS3Layout(f"s3://{bucket}/app/")
     old = make_manifest(tmp_path / "old", b"tinyutil==1.0.0\n")
     first = UploadStep(layout, old, aws.s3).run(make_package(tmp_path / "a", old))
-    # A comment changes the manifest, not the zip: the labels must follow the manifest.
+    # Even a comment changes the manifest, and the zip's identity names the manifest: the
+    # zip is another object, never the first one relabelled.
     new = make_manifest(tmp_path / "new", b"# pinned\ntinyutil==1.0.0\n")
-    calls = count_calls(aws)
 
     result = UploadStep(layout, new, aws.s3).run(make_package(tmp_path / "b", new))
 
-    assert not result.uploaded
-    assert (calls["PutObject"], calls["CopyObject"]) == (0, 1)
-    assert result.s3path == first.s3path
+    assert result.uploaded
+    assert result.s3path != first.s3path
     assert result.manifest_sha256 == new.sha256
     head = aws.s3.head_object(Bucket=bucket, Key="app/layer/layer.zip")
     assert head["Metadata"]["manifest-sha256"] == new.sha256
+    assert head["Metadata"]["zip-sha256"] == result.zip_sha256
+
+
+def test_a_zip_of_another_manifest_is_refused_before_any_call(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    layout = LayerS3Layout(f"s3://{bucket}/app/")
+    built_from = make_manifest(tmp_path / "a", b"tinyutil==1.0.0\n")
+    current = make_manifest(tmp_path / "b", b"tinyutil==1.1.0\n")
+    package = make_package(tmp_path / "zip", built_from)
+    calls = count_calls(aws)
+    with pytest.raises(MismatchedBuildError) as caught:
+        UploadStep(layout, current, aws.s3).run(package)
+    assert str(caught.value) == (
+        f"{package.path_zip} was packaged from another requirements.txt than the one in "
+        f"{tmp_path / 'b'}: run `layer-builder build` and `layer-builder package` again (or "
+        f"`layer-builder run`) before uploading"
+    )
+    assert sum(calls.counts.values()) == 0
+
+
+def test_a_zip_of_another_build_is_refused_when_the_build_is_known(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    layout = LayerS3Layout(f"s3://{bucket}/app/")
+    manifest = make_manifest(tmp_path / "a", b"tinyutil==1.0.0\n")
+    arm = make_package(tmp_path / "zip", manifest, LayerTarget("3.12", "arm64"))
+    x86 = make_package(tmp_path / "x86", manifest, LayerTarget("3.12", "x86_64"))
+    step = UploadStep(layout, manifest, aws.s3, expected_fingerprint=x86.fingerprint)
+    with pytest.raises(MismatchedBuildError) as caught:
+        step.run(arm)
+    assert str(caught.value) == (
+        f"{arm.path_zip} was packaged for another target or with other options (made for "
+        f"python3.12 arm64) than this command's: pass the --python, --arch and package options "
+        f"given to `layer-builder package`, or package again"
+    )
+    assert step.run(x86).fingerprint == x86.fingerprint
 
 
 def test_a_foreign_object_under_the_zips_key_is_replaced_by_the_real_bytes(

@@ -75,7 +75,8 @@ def top_level_names(distributions: Iterable[InstalledDistribution], root: Path) 
 
 
 def _failures(path: Path, names: list[str]) -> dict[str, str]:
-    command = [sys.executable, "-I", "-S", "-c", _SCRIPT, str(path), json.dumps(names)]
+    # -B: the test never writes into the tree it reads (no __pycache__ folders).
+    command = [sys.executable, "-I", "-S", "-B", "-c", _SCRIPT, str(path), json.dumps(names)]
     (process,) = run_children([ChildJob(command, timeout=600)], 1)
     try:
         result: dict[str, str] = json.loads(process.stdout.strip().splitlines()[-1])

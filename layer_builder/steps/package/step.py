@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
 from packaging.utils import canonicalize_name
 
-from layer_builder.archive.deflate import DEFAULT_BACKEND, DEFAULT_LEVEL, Deflater
+from layer_builder.archive.deflate import (
+    DEFAULT_BACKEND,
+    DEFAULT_LEVEL,
+    Deflater,
+    backend_identity,
+)
 from layer_builder.archive.hashing import sha256_file
 from layer_builder.archive.parallel import usable_cpus
 from layer_builder.archive.safe_files import remove_partials
 from layer_builder.archive.writer import ZipMember, write_reproducible_zip
-from layer_builder.errors import ConfigurationError
+from layer_builder.errors import (
+    ConfigurationError,
+    MismatchedBuildError,
+    PackageError,
+    ProjectError,
+)
 from layer_builder.model.distributions import (
     InstalledDistribution,
     find_distributions,
     owned_files,
 )
-from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.license_policy import LicensePolicy, checked_licenses
 from layer_builder.model.licenses import DistributionLicense
+from layer_builder.model.zip_identity import ZipIdentity
 from layer_builder.steps.base import Step
 from layer_builder.steps.build import BuildResult
 from layer_builder.steps.folder_lock import FolderLock
@@ -144,7 +154,7 @@ class PackageOptions:
         return SizeLimit(self.max_unzipped_size, self.reserve)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PackageResult:
     """The zip written, and what went into it."""
 
@@ -169,10 +179,18 @@ class PackageResult:
     folders: tuple[FolderSize, ...] = ()
     #: The CycloneDX SBOM written beside the zip.
     path_sbom: Path | None = None
+    #: What the zip says it holds (its comment); None for a zip made some other way.
+    identity: ZipIdentity | None = None
 
     @classmethod
-    def from_zip(cls, path_zip: Path, fingerprint: str) -> PackageResult:
-        """Describe an existing ``layer.zip`` (to upload a zip packaged earlier)."""
+    def from_zip(cls, path_zip: Path) -> PackageResult:
+        """Describe a ``layer.zip`` packaged earlier (to upload it), from its identity."""
+        identity = ZipIdentity.read(path_zip)
+        if identity is None:
+            raise PackageError(
+                f"{path_zip} carries no layer_builder identity (packaged by another tool or "
+                f"an older version): run `layer-builder package` again"
+            )
         with zipfile.ZipFile(path_zip) as zf:
             members = [i for i in zf.infolist() if not i.is_dir()]
         return cls(
@@ -181,7 +199,8 @@ class PackageResult:
             zip_size=path_zip.stat().st_size,
             unzipped_size=sum(i.file_size for i in members),
             files=len(members),
-            fingerprint=fingerprint,
+            fingerprint=identity.fingerprint,
+            identity=identity,
         )
 
 
@@ -190,7 +209,7 @@ def _in_tree(arcname: str) -> str:
     return arcname[len(ZIP_ROOT) + 1 :]
 
 
-class PackageStep(Step):
+class PackageStep(Step[BuildResult, PackageResult]):
     """Zips ``BuildResult.dir_python`` reproducibly, leaving out excluded distributions.
 
     Exclusion goes by each distribution's ``RECORD``, so a distribution's files go whatever
@@ -215,6 +234,27 @@ class PackageStep(Step):
         self.path_sbom = path_sbom or path_zip.with_name(SBOM_FILENAME)
         self.path_lock = path_lock or path_zip.with_name(".lock")
 
+    def fingerprint_fields(self) -> Mapping[str, object]:
+        """The options that change what the zip holds (excludes, slimming, bytecode)."""
+        return self.options.fingerprint_fields()
+
+    def last_result(self, build: BuildResult | None = None) -> PackageResult:
+        """The zip an earlier run of this step left, from its identity (to upload it in a
+        later command). With ``build`` (the tree it should come from), a zip made from
+        another build, or with other package options, is refused."""
+        if not self.path_zip.is_file():
+            raise ProjectError(f"{self.path_zip} does not exist: run `layer-builder package` first")
+        result = PackageResult.from_zip(self.path_zip)
+        if build is None or result.identity is None:
+            return result
+        if result.fingerprint != build.layer_fingerprint(self.fingerprint_fields()):
+            raise MismatchedBuildError(
+                f"{self.path_zip} was packaged from another build of {build.dir_python} or "
+                f"with other options than this command's: run `layer-builder package` again "
+                f"(with the options given to build and package), or `layer-builder run`"
+            )
+        return result
+
     @property
     def dir_bytecode_cache(self) -> Path:
         """Compiled modules kept between runs (``compile_bytecode``)."""
@@ -238,6 +278,13 @@ class PackageStep(Step):
     def _run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python
         options = self.options
+        identity = ZipIdentity(
+            fingerprint=build.layer_fingerprint(self.fingerprint_fields()),
+            manifest_sha256=build.manifest.sha256,
+            runtime=build.target.runtime,
+            architecture=build.target.architecture,
+            compression=backend_identity(options.backend, options.compresslevel),
+        )
         distributions = find_distributions(root)
         excluded = [d for d in distributions if d.canonical_name in options.excludes]
         kept_distributions = [d for d in distributions if d not in excluded]
@@ -282,6 +329,7 @@ class PackageStep(Step):
                 workers=options.workers,
                 incremental=options.incremental,
                 before_write=guard,
+                comment=identity.to_comment(),
             )
         if report.reused:
             self.logger.info("reused %d unchanged members of the previous zip", report.reused)
@@ -305,12 +353,8 @@ class PackageStep(Step):
             zip_size=report.zip_size,
             unzipped_size=sum(m.size for m in report.members),
             files=len(report.members),
-            fingerprint=compute_fingerprint(
-                build.manifest,
-                build.target,
-                options.fingerprint_fields(),
-                build.install_options.fingerprint_fields(),
-            ),
+            fingerprint=identity.fingerprint,
+            identity=identity,
             excluded=tuple(d.name for d in excluded),
             distributions=distribution_sizes(
                 ((_in_tree(m.name), m.size, m.compressed_size) for m in report.members),

@@ -30,7 +30,7 @@ import attrs
 import botocore.exceptions
 
 from layer_builder.aws.clients import aws_errors, error_code, is_not_found
-from layer_builder.errors import AwsError
+from layer_builder.errors import AwsError, LockTimeoutError
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.publish.liveness import ProcessId
 
@@ -40,10 +40,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_TTL = 300.0
 
 _CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
-
-
-class LockTimeoutError(AwsError):
-    """Another run held the publish lock for longer than this run would wait."""
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ import attrs
 import botocore.exceptions
 
 from layer_builder.aws.clients import AwsClients, aws_errors, head_object_or_none, is_not_found
-from layer_builder.errors import ConfigurationError, StaleUploadError
+from layer_builder.errors import ConfigurationError, MismatchedBuildError, StaleUploadError
 from layer_builder.model.fingerprint import VersionStamp
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.model.manifest import Manifest
@@ -172,14 +172,15 @@ class PublishOptions:
     storage_mode: str | None = attrs.field(default=None, validator=_check_storage_mode)
 
 
-class PublishStep(Step):
+class PublishStep(Step[UploadResult, PublishResult]):
     """Publishes ``UploadResult``'s object as a new layer version when its fingerprint is new.
 
     The latest version's Description carries the fingerprint it was built from, so the
     decision needs no state but Lambda's. Deciding and publishing hold the publish lock
     (``layer/.publish.lock``, see ``steps.publish.lock``), so two runs of the same build make
     one version. Manifest backups are written only after the version exists; a rerun after
-    a failure in between writes the missing ones.
+    a failure in between writes the missing ones. An upload made from another manifest, or
+    (given ``expected_fingerprint``) from another build, is refused before anything happens.
     """
 
     name = "publish"
@@ -191,14 +192,35 @@ class PublishStep(Step):
         manifest: Manifest,
         s3_layout: LayerS3Layout,
         aws: AwsClients,
+        *,
+        expected_fingerprint: str | None = None,
     ):
         self.options = options
         self.target = target
         self.manifest = manifest
         self.s3_layout = s3_layout
         self.aws = aws
+        #: The fingerprint of the build this step may publish (None: any build of the manifest).
+        self.expected_fingerprint = expected_fingerprint
+
+    def check(self, upload: UploadResult) -> None:
+        """Refuse an upload of another manifest or (with ``expected_fingerprint``) of
+        another build: it would be published under this build's label."""
+        if upload.manifest_sha256 != self.manifest.sha256:
+            raise MismatchedBuildError(
+                f"{upload.s3_uri} was built from another {self.manifest.filename} than the "
+                f"one in {self.manifest.project_dir}: run `layer-builder run` (or build, "
+                f"package and upload again) before publishing"
+            )
+        if self.expected_fingerprint not in (None, upload.fingerprint):
+            raise MismatchedBuildError(
+                f"{upload.s3_uri} was built for another target or package options than "
+                f"{self.target.description}: pass the --python, --arch and --exclude it was "
+                f"built with, or run `layer-builder run`"
+            )
 
     def run(self, upload: UploadResult) -> PublishResult:
+        self.check(upload)
         # One run at a time decides and publishes; a run that waited finds the version the
         # other made and reports it instead of publishing a twin.
         with self.make_lock():

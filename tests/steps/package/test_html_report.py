@@ -116,7 +116,7 @@ def test_page_stands_alone_and_says_what_slimming_removed(result: PackageResult)
 
 
 def test_a_result_without_sizes_is_refused(result: PackageResult, tmp_path: Path) -> None:
-    bare = PackageResult.from_zip(result.path_zip, result.fingerprint)
+    bare = PackageResult.from_zip(result.path_zip)
     with pytest.raises(PackageError) as caught:
         write_html_report(bare, tmp_path / "r.html")
     assert str(caught.value) == (

@@ -184,7 +184,7 @@ def test_result_describes_the_zip(build: BuildResult, tmp_path: Path) -> None:
     assert result.fingerprint == compute_fingerprint(
         build.manifest, build.target, PackageOptions().fingerprint_fields()
     )
-    described = PackageResult.from_zip(result.path_zip, result.fingerprint)
+    described = PackageResult.from_zip(result.path_zip)
     assert (described.sha256, described.files, described.unzipped_size) == (
         result.sha256,
         result.files,

@@ -46,8 +46,13 @@ def make_tree(root: Path) -> Path:
 
 def package(tree: Path, path_zip: Path) -> list[str]:
     """Package ``tree``; the zip's member names."""
-    build = BuildResult(tree, Manifest.from_project(tree.parent / "project"), LayerTarget(), (),
-                        "by hand")  # fmt: skip
+    build = BuildResult(
+        dir_python=tree,
+        manifest=Manifest.from_project(tree.parent / "project"),
+        target=LayerTarget(),
+        distributions=(),
+        installer="by hand",
+    )
     PackageStep(path_zip, PackageOptions(smoke_test=False)).run(build)
     with zipfile.ZipFile(path_zip) as zf:
         assert zf.testzip() is None
@@ -147,8 +152,13 @@ def test_links_of_an_excluded_distribution_are_not_looked_at(
     record = tree / "pkg-1.0.dist-info" / "RECORD"
     record.write_text(record.read_text() + "pkg/settings.ini,,\n")
     (tree / "pkg" / "settings.ini").symlink_to(secret)
-    build = BuildResult(tree, Manifest.from_project(tree.parent / "project"), LayerTarget(), (),
-                        "by hand")  # fmt: skip
+    build = BuildResult(
+        dir_python=tree,
+        manifest=Manifest.from_project(tree.parent / "project"),
+        target=LayerTarget(),
+        distributions=(),
+        installer="by hand",
+    )
     result = PackageStep(tmp_path / "layer.zip", PackageOptions(excludes=("pkg",))).run(build)
     assert result.files == 0
 
@@ -200,8 +210,13 @@ UNPRIVILEGED_PACKAGE = textwrap.dedent(
     from layer_builder import BuildResult, LayerTarget, Manifest, PackageError, PackageStep
     from layer_builder.steps.package.step import PackageOptions
     tree, path_zip = Path(sys.argv[1]), Path(sys.argv[2])
-    build = BuildResult(tree, Manifest.from_project(tree.parent / "project"), LayerTarget(), (),
-                        "by hand")
+    build = BuildResult(
+        dir_python=tree,
+        manifest=Manifest.from_project(tree.parent / "project"),
+        target=LayerTarget(),
+        distributions=(),
+        installer="by hand",
+    )
     try:
         PackageStep(path_zip, PackageOptions(smoke_test=False)).run(build)
     except PackageError as exc:

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from layer_builder import AwsClients, LocalAwsEndpoint, UploadResult
+from layer_builder.errors import LockTimeoutError
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.publish.liveness import ProcessId
-from layer_builder.steps.publish.lock import LockTimeoutError, PublishLock
+from layer_builder.steps.publish.lock import PublishLock
 from tests.aws_helpers import HandmadeWorkflow, make_manifest, object_keys
 from tests.conftest import MakeProject
 

@@ -1,0 +1,32 @@
+"""A digest of an installed tree's state, cheap enough to take on every run.
+
+It covers every entry's relative path, type, size and modification time (one ``lstat`` each,
+no reading): a file deleted, added, replaced or written to changes it. The build step records
+it beside the tree and trusts a cached tree only while it still matches. (It is kept out of
+the zip's identity: modification times differ between two identical builds, and the zip's
+bytes must not.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+
+def tree_digest(root: Path) -> str:
+    """The sha256 (hex) of ``root``'s entries, in sorted order; links are not followed."""
+    digest = hashlib.sha256()
+    prefix = len(os.fsencode(root)) + 1
+    for directory, folders, names in os.walk(os.fsencode(root)):
+        folders.sort()
+        for name in sorted(
+            names + [f for f in folders if os.path.islink(os.path.join(directory, f))]
+        ):
+            full = os.path.join(directory, name)
+            st = os.lstat(full)
+            kind = "l" if stat.S_ISLNK(st.st_mode) else "f" if stat.S_ISREG(st.st_mode) else "o"
+            digest.update(full[prefix:] + b"\0")
+            digest.update(f"{kind}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
