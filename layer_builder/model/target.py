@@ -55,6 +55,12 @@ class LayerTarget:
         return f"python{self.python_version}"
 
     @property
+    def name(self) -> str:
+        """The runtime and architecture in one word, e.g. ``python3.12-arm64``: used in S3
+        keys and in ``--ssm-parameter``'s ``{target}``."""
+        return f"{self.runtime}-{self.architecture}"
+
+    @property
     def machine(self) -> str:
         """The CPU name used in wheel platform tags (``x86_64`` or ``aarch64``)."""
         return ARCHITECTURE_MACHINE[self.architecture]
