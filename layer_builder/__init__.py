@@ -42,6 +42,7 @@ from layer_builder.installers import (
     InstallOptions,
     PipInstaller,
     PoetryInstaller,
+    PylockInstaller,
     UvInstaller,
     UvPipInstaller,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "PublishPlan",
     "PublishResult",
     "PublishStep",
+    "PylockInstaller",
     "RegionResult",
     "RegionTarget",
     "RegionsFailedError",

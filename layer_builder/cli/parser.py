@@ -51,7 +51,7 @@ def _add_target(p: argparse.ArgumentParser) -> None:
 
 def _add_install_identity(p: argparse.ArgumentParser) -> None:
     """What decides the installed tree: the commands that check a tree or zip need them too."""
-    p.add_argument("--tool", help="uv, poetry or pip (default: detected from the files)")
+    p.add_argument("--tool", help="uv, poetry, pylock or pip (default: detected from the files)")
     p.add_argument("--installer", choices=INSTALLERS,
                    help="what installs the requirements: uv (default) or pip")  # fmt: skip
     p.add_argument("--extra", action="append", dest="extras", metavar="NAME",

@@ -121,13 +121,19 @@ class LayerTarget:
         return f"public.ecr.aws/sam/build-{self.runtime}:latest-{self.architecture}"
 
     @cached_property
-    def _supported_tags(self) -> frozenset[Tag]:
+    def supported_tags(self) -> tuple[Tag, ...]:
+        """Every wheel tag the runtime can load, the most specific first (the order an
+        installer prefers them in)."""
         platforms = self.platform_tags
         tags = list(
             cpython_tags(self.python_tuple, abis=[self.interpreter_tag], platforms=platforms)
         )
         tags += compatible_tags(self.python_tuple, self.interpreter_tag, platforms)
-        return frozenset(tags)
+        return tuple(tags)
+
+    @cached_property
+    def _supported_tags(self) -> frozenset[Tag]:
+        return frozenset(self.supported_tags)
 
     def accepts(self, tag: Tag) -> bool:
         """Whether a wheel carrying ``tag`` can be loaded by this runtime."""
