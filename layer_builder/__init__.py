@@ -45,6 +45,7 @@ from layer_builder.installers import (
     InstallOptions,
     PipInstaller,
     PoetryInstaller,
+    PylockInstaller,
     UvInstaller,
     UvPipInstaller,
 )
@@ -121,6 +122,7 @@ __all__ = [
     "PublishPlan",
     "PublishResult",
     "PublishStep",
+    "PylockInstaller",
     "RegionResult",
     "RegionTarget",
     "RegionsFailedError",

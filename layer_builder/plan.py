@@ -16,7 +16,8 @@ from layer_builder.errors import AwsError
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.operations.sharing import Grant, is_granted, policy_statements
 from layer_builder.operations.storage import IncompleteUpload, list_incomplete_uploads
-from layer_builder.steps.publish.step import decide_publish, latest_layer_version
+from layer_builder.steps.publish.step import PublishStep
+from layer_builder.steps.publish.versions import latest_layer_version
 from layer_builder.workflow import LayerWorkflow
 
 logger = logging.getLogger(__name__)
@@ -86,17 +87,11 @@ def _missing_grants(
     return tuple(g.description for g in grants if not is_granted(g, statements))
 
 
-def _plan_region(
-    workflow: LayerWorkflow, region: str, aws: AwsClients, s3_layout: LayerS3Layout
-) -> PublishPlan:
-    latest = latest_layer_version(aws.lambda_, workflow.layer_name)
-    publish, reason = decide_publish(
-        latest,
-        workflow.fingerprint,
-        workflow.manifest,
-        workflow.layer_name,
-        workflow.publish_options.force,
-    )
+def _plan_region(workflow: LayerWorkflow, region: str, step: PublishStep) -> PublishPlan:
+    # The same comparison as run's: the newest version this target can use.
+    aws, s3_layout = step.aws, step.s3_layout
+    latest = step.latest()
+    publish, reason = step.decide(latest, workflow.fingerprint)
     if publish or latest is None:
         grants = tuple(g.description for g in workflow.grants)
     else:
@@ -107,10 +102,16 @@ def _plan_region(
         reason=reason,
         current_version=None if latest is None else latest.version,
         current_version_arn=None if latest is None else latest.arn,
-        next_version=(1 if latest is None else latest.version + 1) if publish else None,
+        next_version=_next_version(aws, workflow.layer_name) if publish else None,
         grants_to_add=grants,
         incomplete_uploads=_incomplete_uploads(aws, s3_layout),
     )
+
+
+def _next_version(aws: AwsClients, layer_name: str) -> int:
+    """The number the next version would get at least: one past the newest of any target."""
+    newest = latest_layer_version(aws.lambda_, layer_name)
+    return 1 if newest is None else newest.version + 1
 
 
 def _incomplete_uploads(aws: AwsClients, s3_layout: LayerS3Layout) -> tuple[IncompleteUpload, ...]:
@@ -132,11 +133,9 @@ def _incomplete_uploads(aws: AwsClients, s3_layout: LayerS3Layout) -> tuple[Inco
 def plan_run(workflow: LayerWorkflow) -> Plan:
     """What ``workflow.run()`` would do now, from read-only calls."""
     workflow.check()
-    home = _plan_region(workflow, workflow.aws.region, workflow.aws, workflow.s3_layout)
+    home = _plan_region(workflow, workflow.aws.region, workflow.make_publish_step())
     regions = tuple(
-        _plan_region(
-            workflow, r.region, workflow.region_aws(r.region), LayerS3Layout(r.s3dir_lambda)
-        )
+        _plan_region(workflow, r.region, workflow.make_region_publisher(r).publish_step)
         for r in workflow.regions
     )
     staged = workflow.staged_upload() is not None

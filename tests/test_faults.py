@@ -23,6 +23,7 @@ CALLS = [
     ("lambda_", "PublishLayerVersion", 1),
     ("s3", "PutObject", 3),  # 000001/requirements.txt
     ("s3", "PutObject", 4),  # last-requirements.txt
+    ("s3", "PutObject", 5),  # targets/python3.12-x86_64/last-requirements.txt
 ]
 
 
@@ -36,11 +37,16 @@ def _converged(aws: AwsClients, bucket: str, layer_name: str, workflow: Handmade
         "app/layer/000001/requirements.txt",
         "app/layer/last-requirements.txt",
         "app/layer/layer.zip",
+        "app/layer/targets/python3.12-x86_64/last-requirements.txt",
         zip_key,
     ]
     code = aws.lambda_.get_layer_version(LayerName=layer_name, VersionNumber=1)["Content"]
     assert zip_key == f"app/layer/zips/{base64.b64decode(code['CodeSha256']).hex()}.zip"
-    for key in ("app/layer/000001/requirements.txt", "app/layer/last-requirements.txt"):
+    for key in (
+        "app/layer/000001/requirements.txt",
+        "app/layer/last-requirements.txt",
+        "app/layer/targets/python3.12-x86_64/last-requirements.txt",
+    ):
         body = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert body == workflow.manifest.content
 

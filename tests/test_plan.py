@@ -36,7 +36,7 @@ def test_plan_of_a_first_run_changes_nothing(
     assert plan.build and plan.changes
     assert plan.upload == "upload layer.zip"
     assert plan.home.publish
-    assert plan.home.reason == f"first version of layer {layer_name!r}"
+    assert plan.home.reason == f"first version of layer {layer_name!r} for python3.12 x86_64"
     assert (plan.home.current_version, plan.home.next_version) == (None, 1)
     assert plan.home.grants_to_add == ("everyone",)
     assert set(calls.counts) <= READ_ONLY

@@ -71,13 +71,14 @@ def test_s3_calls_of_a_first_run_and_of_an_unchanged_rerun(
     first = CallLog(aws.s3)
     HandmadeWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws).run()
     # The zip under its sha256 (HeadObject, PutObject), its staging copy (CopyObject), the
-    # lock (PutObject, DeleteObject), the check before publishing (HeadObject), two backups.
-    assert dict(first.counts) == {"HeadBucket": 1, "HeadObject": 2, "PutObject": 4,
+    # lock (PutObject, DeleteObject), the check before publishing (HeadObject), three manifest
+    # backups (00000N/, last-, targets/<target>/last-).
+    assert dict(first.counts) == {"HeadBucket": 1, "HeadObject": 2, "PutObject": 5,
                                   "CopyObject": 1, "DeleteObject": 1}  # fmt: skip
 
     rerun = CallLog(aws.s3)
     assert HandmadeWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws).run().skipped
-    assert dict(rerun.counts) == {"HeadBucket": 1, "GetObject": 2}  # the backups are there
+    assert dict(rerun.counts) == {"HeadBucket": 1, "GetObject": 3}  # the backups are there
 
 
 def test_no_op_repairs_missing_backups(

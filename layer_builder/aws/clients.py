@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import attrs
@@ -55,6 +55,23 @@ class AwsClients:
     @property
     def region(self) -> str:
         return str(self.lambda_.meta.region_name)
+
+    @cached_property
+    def ssm(self) -> Any:
+        """An SSM client in the same region, made on first use (only ``--ssm-parameter``
+        needs one)."""
+        if self.session is None:
+            raise AwsError(
+                "cannot make an SSM client from AWS clients built by hand: build them with "
+                "AwsClients.from_session()"
+            )
+        return make_client(
+            self.session,
+            "ssm",
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            timeouts=self.timeouts,
+        )
 
     def for_region(self, region: str) -> AwsClients:
         """The same credentials, endpoint and settings in ``region`` (for multi-region
@@ -121,6 +138,7 @@ _HINTS = {
     "404": "check the name, or create it",
     "AccessDenied": "grant the caller access, or use other credentials",
     "403": "grant the caller access, or use other credentials",
+    "AccessDeniedException": "grant the caller access, or use other credentials",
     "InvalidAccessKeyId": "check your AWS credentials",
     "ExpiredToken": "refresh your AWS credentials",
     "ResourceNotFoundException": "check the name and the region",

@@ -44,6 +44,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "grant_accounts": list,
     "grant_orgs": list,
     "grant_public": bool,
+    "ssm_parameter": str,
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from layer_builder.aws.clients import AwsClients, aws_errors
 from layer_builder.cli.config import load_project_config
+from layer_builder.cli.infra_outputs import check_outputs, write_outputs
 from layer_builder.cli.operators import (
     OPERATOR_COMMANDS,
     execute_operator_command,
@@ -34,7 +35,8 @@ from layer_builder.cli.settings import make_workflow
 from layer_builder.cli.signals import TerminatedBySignal, stop_signals_raise
 from layer_builder.errors import LayerBuilderError
 from layer_builder.model.layout import LayerPathLayout, parse_s3dir
-from layer_builder.workflow import LayerWorkflow
+from layer_builder.operations.outputs import flat_strings
+from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
 logger = logging.getLogger("layer_builder.cli")
 
@@ -58,10 +60,19 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
     if command == "upload":
         with _folder_lock(workflow, "upload"):
             return upload_json(workflow.upload(workflow.last_package()))
+    config = load_project_config(workflow.project_dir)
+    check_outputs(args, config, workflow)
     if command == "publish":
         upload = workflow.last_upload()
-        return {**upload_json(upload), **publish_json(workflow.publish(upload))}
-    result = workflow.run()
+        data = {**upload_json(upload), **publish_json(workflow.publish(upload))}
+    else:
+        data = run_json(workflow, workflow.run())
+    # Also on the instant no-op: the version that holds the build is the one to hand on.
+    return {**data, **write_outputs(args, config, workflow, data)}
+
+
+def run_json(workflow: LayerWorkflow, result: WorkflowResult) -> dict[str, Any]:
+    """The ``--json`` document of ``run``."""
     if result.package is None or result.upload is None:
         # The instant no-op: nothing was built or uploaded; the version already holds it.
         zip_sha256 = result.zip_sha256
@@ -166,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         root.setLevel(saved[2])
     if args.command == "sbom":
         print_sbom(args, data)
+    elif getattr(args, "json_strings", False):
+        print(json.dumps(flat_strings(data), sort_keys=True))
     elif args.json:
         print(json.dumps(data, sort_keys=True))
     else:

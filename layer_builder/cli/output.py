@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Any
 
+from layer_builder.cli.infra_outputs import output_lines
 from layer_builder.cli.operators import human_lines as operator_lines
 from layer_builder.cli.operators import region_lines
 from layer_builder.cli.packaging import package_json, package_lines
@@ -84,7 +85,7 @@ def print_human(command: str, data: dict[str, Any]) -> None:
         state = "published" if data["published"] else "unchanged, not published"
         print(f"{state}: {data['layer_version_arn']}")
         print(f"reason: {data['reason']}")
-        for line in region_lines(data):
+        for line in region_lines(data) + output_lines(data):
             print(line)
     elif command == "upload":
         print(data["s3_uri"])

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from layer_builder._version import __version__
+from layer_builder.cli.infra_outputs import add_output_arguments
 from layer_builder.cli.operators import (
     OPERATOR_COMMANDS,
     add_grant_arguments,
@@ -50,7 +51,7 @@ def _add_target(p: argparse.ArgumentParser) -> None:
 
 def _add_install_identity(p: argparse.ArgumentParser) -> None:
     """What decides the installed tree: the commands that check a tree or zip need them too."""
-    p.add_argument("--tool", help="uv, poetry or pip (default: detected from the files)")
+    p.add_argument("--tool", help="uv, poetry, pylock or pip (default: detected from the files)")
     p.add_argument("--installer", choices=INSTALLERS,
                    help="what installs the requirements: uv (default) or pip")  # fmt: skip
     p.add_argument("--extra", action="append", dest="extras", metavar="NAME",
@@ -122,13 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     grants = _group(add_grant_arguments)
     retention = _group(add_prune_arguments)
     report = _group(add_report_arguments)
-    run = [common, built_for, install, layer_identity, package, aws, publish, regions, grants]
+    outputs = _group(add_output_arguments)
+    run = [
+        common, built_for, install, layer_identity, package, aws, publish, regions, grants, outputs
+    ]  # fmt: skip
     parents = {
         "build": [common, built_for, install],
         "package": [common, built_for, layer_identity, package, report],
         "sbom": [common, _group(add_sbom_arguments)],
         "upload": [common, built_for, layer_identity, aws],
-        "publish": [common, built_for, layer_identity, aws, publish],
+        "publish": [common, built_for, layer_identity, aws, publish, outputs],
         "run": run,
         # plan shows what run would do, so it takes exactly run's flags.
         "plan": run,

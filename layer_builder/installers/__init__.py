@@ -3,6 +3,7 @@
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.pip import PipInstaller
 from layer_builder.installers.poetry import PoetryInstaller, find_poetry
+from layer_builder.installers.pylock import PylockInstaller
 from layer_builder.installers.uv import UvInstaller, UvPipInstaller, find_uv
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "Installer",
     "PipInstaller",
     "PoetryInstaller",
+    "PylockInstaller",
     "UvInstaller",
     "UvPipInstaller",
     "find_poetry",

@@ -18,6 +18,7 @@ from layer_builder.errors import ConfigurationError, ToolMissingError
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.poetry import PoetryInstaller
 from layer_builder.installers.process import run_command
+from layer_builder.installers.pylock import index_lines, requirements_for_target
 from layer_builder.installers.selection import (
     check_poetry_selection,
     refuse_selection_for_requirements,
@@ -114,6 +115,12 @@ class ContainerInstaller(Installer):
         elif manifest.tool is Tool.POETRY:
             poetry = PoetryInstaller(index=self.index, options=self.options)
             poetry.export(manifest, requirements, target)
+        elif manifest.tool is Tool.PYLOCK:
+            text, lock_indexes = requirements_for_target(manifest, target, self.options)
+            # pip in the container reads the lock's indexes from the file, unless one is given.
+            if lock_indexes and not self.index.is_set:
+                text = index_lines(lock_indexes) + text
+            requirements.write_text(text, encoding="utf-8")
         else:
             shutil.copyfile(manifest.path, requirements)
 

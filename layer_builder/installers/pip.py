@@ -34,9 +34,13 @@ class PipInstaller(Installer):
 
     name = "pip"
 
-    def __init__(self, python: str = sys.executable, index: IndexOptions | None = None):
+    def __init__(
+        self, python: str = sys.executable, index: IndexOptions | None = None, no_deps: bool = False
+    ):
         self.python = python
         self.index = index or IndexOptions()
+        #: Install exactly the requirements (a complete lock), not their dependencies too.
+        self.no_deps = no_deps
 
     def fingerprint_fields(self) -> dict[str, object]:
         # Not the index: locks and hashed requirements pin the files, and a CodeArtifact
@@ -60,6 +64,8 @@ class PipInstaller(Installer):
         ]  # fmt: skip
         if manifest.has_hashes:
             command.append("--require-hashes")
+        if self.no_deps:
+            command.append("--no-deps")
         return command
 
     def check_version(self) -> Version:

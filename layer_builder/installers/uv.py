@@ -122,8 +122,10 @@ class UvPipInstaller(Installer):
         *,
         require_hashes: bool,
         packages: tuple[str, ...] = (),
+        no_deps: bool = False,
     ) -> list[str]:
-        """The exact ``uv pip install`` command; credentials are never part of it."""
+        """The exact ``uv pip install`` command; credentials are never part of it
+        (``no_deps``: install exactly the requirements, as for a complete lock)."""
         command = [require_uv(self.uv), "pip", "install", "-r", str(requirements)]
         command += [
             "--target", str(dir_target),
@@ -144,6 +146,8 @@ class UvPipInstaller(Installer):
             command += ["--only-binary", ":all:"]
         if require_hashes:
             command.append("--require-hashes")
+        if no_deps:
+            command.append("--no-deps")
         return command
 
     def install_requirements(
@@ -154,6 +158,7 @@ class UvPipInstaller(Installer):
         *,
         cwd: Path,
         index: IndexOptions | None = None,
+        no_deps: bool = False,
     ) -> None:
         """Install a requirements file (hashed or not) into ``dir_target`` for ``target``."""
         index = index or self.index
@@ -164,6 +169,7 @@ class UvPipInstaller(Installer):
             dir_target,
             require_hashes="--hash=" in text,
             packages=requirement_names(text),
+            no_deps=no_deps,
         )
         env = {"UV_PYTHON_DOWNLOADS": "never", **index.uv_environment()}
         what = f"uv pip install for {target.runtime} {target.architecture}"

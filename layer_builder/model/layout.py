@@ -9,6 +9,7 @@ import attrs
 
 from layer_builder.errors import ConfigurationError
 from layer_builder.model.s3path import S3Path
+from layer_builder.model.target import LayerTarget
 
 
 def _resolved(path: Path | str) -> Path:
@@ -106,7 +107,9 @@ class LayerS3Layout:
     with other bytes: versions are published from there. ``layer/layer.zip`` is a copy of
     the latest upload with its labels (manifest, fingerprint), which ``layer-builder
     publish`` reads; ``layer/000001/<manifest>`` backs up the manifest each version was
-    published from, and ``layer/last-<manifest>`` the manifest of the latest version.
+    published from, ``layer/last-<manifest>`` the manifest of the latest version, and
+    ``layer/targets/<runtime>-<arch>/last-<manifest>`` that of the latest version each
+    target can use (one layer name may serve several targets).
     """
 
     s3dir_lambda: S3Path = attrs.field(converter=parse_s3dir)
@@ -143,5 +146,10 @@ class LayerS3Layout:
         return self.s3dir_layer.joinpath(f"{layer_version:06d}", "sbom.cdx.json")
 
     def s3path_last_manifest(self, manifest_filename: str) -> S3Path:
-        """``layer/last-uv.lock``."""
+        """``layer/last-uv.lock``: the manifest of the newest version, whatever its target."""
         return self.s3dir_layer.joinpath(f"last-{manifest_filename}")
+
+    def s3path_target_last_manifest(self, target: LayerTarget, manifest_filename: str) -> S3Path:
+        """``layer/targets/python3.12-arm64/last-uv.lock``: the manifest of the newest
+        version that ``target`` can use."""
+        return self.s3dir_layer.joinpath("targets", target.name, f"last-{manifest_filename}")

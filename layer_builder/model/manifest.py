@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from pathlib import Path
 
 import attrs
@@ -17,16 +18,28 @@ class Tool(str, enum.Enum):
     PIP = "pip"
     UV = "uv"
     POETRY = "poetry"
+    #: A PEP 751 lock file, ``pylock.toml``, whatever wrote it (pip, uv, PDM).
+    PYLOCK = "pylock"
 
     @property
     def manifest_filename(self) -> str:
         return _MANIFEST_FILENAMES[self]
 
 
-_MANIFEST_FILENAMES = {Tool.UV: "uv.lock", Tool.POETRY: "poetry.lock", Tool.PIP: "requirements.txt"}
+_MANIFEST_FILENAMES = {
+    Tool.UV: "uv.lock",
+    Tool.POETRY: "poetry.lock",
+    Tool.PYLOCK: "pylock.toml",
+    Tool.PIP: "requirements.txt",
+}
 
-#: When several manifests are present, the first one found in this order wins.
-DETECTION_ORDER: tuple[Tool, ...] = (Tool.UV, Tool.POETRY, Tool.PIP)
+#: When several manifests are present, the first one found in this order wins: a tool's
+#: own lock first (it is the source the others are exported from, and its tool checks it
+#: against pyproject.toml), then the standard lock, then a requirements file.
+DETECTION_ORDER: tuple[Tool, ...] = (Tool.UV, Tool.POETRY, Tool.PYLOCK, Tool.PIP)
+
+# PEP 751 also names locks ``pylock.<name>.toml``.
+_NAMED_PYLOCK = re.compile(r"pylock\.[^.]+\.toml")
 
 
 def parse_tool(value: str | Tool) -> Tool:
@@ -73,7 +86,8 @@ class Manifest:
         path = Path(path).resolve()
         if tool is None:
             by_name = {t.manifest_filename: t for t in Tool}
-            tool = by_name.get(path.name, Tool.PIP)
+            named_lock = _NAMED_PYLOCK.fullmatch(path.name)
+            tool = by_name.get(path.name, Tool.PYLOCK if named_lock else Tool.PIP)
         try:
             content = path.read_bytes()
         except FileNotFoundError:

@@ -55,6 +55,12 @@ class LayerTarget:
         return f"python{self.python_version}"
 
     @property
+    def name(self) -> str:
+        """The runtime and architecture in one word, e.g. ``python3.12-arm64``: used in S3
+        keys and in ``--ssm-parameter``'s ``{target}``."""
+        return f"{self.runtime}-{self.architecture}"
+
+    @property
     def machine(self) -> str:
         """The CPU name used in wheel platform tags (``x86_64`` or ``aarch64``)."""
         return ARCHITECTURE_MACHINE[self.architecture]
@@ -115,13 +121,19 @@ class LayerTarget:
         return f"public.ecr.aws/sam/build-{self.runtime}:latest-{self.architecture}"
 
     @cached_property
-    def _supported_tags(self) -> frozenset[Tag]:
+    def supported_tags(self) -> tuple[Tag, ...]:
+        """Every wheel tag the runtime can load, the most specific first (the order an
+        installer prefers them in)."""
         platforms = self.platform_tags
         tags = list(
             cpython_tags(self.python_tuple, abis=[self.interpreter_tag], platforms=platforms)
         )
         tags += compatible_tags(self.python_tuple, self.interpreter_tag, platforms)
-        return frozenset(tags)
+        return tuple(tags)
+
+    @cached_property
+    def _supported_tags(self) -> frozenset[Tag]:
+        return frozenset(self.supported_tags)
 
     def accepts(self, tag: Tag) -> bool:
         """Whether a wheel carrying ``tag`` can be loaded by this runtime."""

@@ -2,7 +2,9 @@
 
 A version is kept when it is among the ``keep_last`` newest, or younger than
 ``newer_than_days`` (either rule keeps it when both are given), and the latest version is
-always kept: functions deployed with it must keep working. Without ``yes`` nothing is
+always kept: functions deployed with it must keep working. A layer name that serves several
+targets keeps that many per target (runtime and architecture): ``keep_last=1`` keeps the
+newest version of each, not only the newest of all. Without ``yes`` nothing is
 deleted; the result lists what would be. Functions already using a deleted version keep
 working (Lambda keeps a copy for them); new deployments can no longer reference it. The
 manifest backups (``layer/00000N/...``) stay in S3 as the record of what each version held.
@@ -12,6 +14,7 @@ from and aborts unfinished multipart uploads (see ``storage``).
 
 from __future__ import annotations
 
+import collections
 import datetime
 import logging
 from typing import Any
@@ -53,6 +56,9 @@ class LayerVersionInfo:
     version: int
     arn: str
     created: datetime.datetime
+    #: The runtime/architecture pairs it declares (``CompatibleRuntimes`` x
+    #: ``CompatibleArchitectures``); empty for a version that declares neither.
+    targets: frozenset[tuple[str, str]] = frozenset()
 
 
 @attrs.frozen
@@ -88,6 +94,11 @@ def list_layer_versions(lambda_: Any, layer_name: str) -> tuple[LayerVersionInfo
                         version=int(item["Version"]),
                         arn=str(item["LayerVersionArn"]),
                         created=_parse_created(str(item["CreatedDate"])),
+                        targets=frozenset(
+                            (runtime, architecture)
+                            for runtime in item.get("CompatibleRuntimes") or ()
+                            for architecture in item.get("CompatibleArchitectures") or ()
+                        ),
                     )
                 )
     return tuple(sorted(found, key=lambda v: v.version, reverse=True))
@@ -98,10 +109,17 @@ def select_versions(
     policy: RetentionPolicy,
     now: datetime.datetime,
 ) -> tuple[tuple[LayerVersionInfo, ...], tuple[LayerVersionInfo, ...]]:
-    """``(kept, to delete)`` of ``versions`` (newest first) under ``policy``."""
+    """``(kept, to delete)`` of ``versions`` (newest first) under ``policy``; the ranks are
+    counted per target, so each target keeps its newest ones."""
     kept: list[LayerVersionInfo] = []
     doomed: list[LayerVersionInfo] = []
-    for index, version in enumerate(versions):
+    seen: collections.Counter[tuple[str, str] | None] = collections.Counter()
+    for version in versions:
+        # A version serving several targets ranks by the target it is newest for; versions
+        # that declare no target rank among themselves.
+        groups = version.targets or {None}
+        index = min(seen[group] for group in groups)
+        seen.update(groups)
         by_count = policy.keep_last is not None and index < policy.keep_last
         by_age = policy.newer_than_days is not None and (
             now - version.created < datetime.timedelta(days=policy.newer_than_days)

@@ -27,6 +27,7 @@ from layer_builder.installers import (
     InstallOptions,
     PipInstaller,
     PoetryInstaller,
+    PylockInstaller,
     UvInstaller,
     UvPipInstaller,
     find_uv,
@@ -104,6 +105,8 @@ def default_installer(
         return UvInstaller(index=index, options=options)
     if tool is Tool.POETRY:
         return PoetryInstaller(index=index, options=options, use_uv=installer != "pip")
+    if tool is Tool.PYLOCK:
+        return PylockInstaller(index=index, options=options, use_uv=installer != "pip")
     uv = find_uv() if installer != "pip" else None
     if uv or installer == "uv":
         return UvPipInstaller(uv, index=index, options=options)  # no uv: the fix, at install
@@ -151,7 +154,7 @@ def build_fingerprint(manifest: Manifest, target: LayerTarget, installer: Instal
         "manifest_sha256": manifest.sha256,
         "pyproject_sha256": (
             hashlib.sha256(pyproject.read_bytes()).hexdigest()
-            if manifest.tool is not Tool.PIP and pyproject.is_file()
+            if manifest.tool not in (Tool.PIP, Tool.PYLOCK) and pyproject.is_file()
             else None
         ),
         "runtime": target.runtime,

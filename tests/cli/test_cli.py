@@ -405,7 +405,7 @@ BAD_ARGUMENTS = [
     ),
     (
         ["--tool", "pipenv"],
-        "unknown tool 'pipenv': choose one of pip, uv, poetry",
+        "unknown tool 'pipenv': choose one of pip, uv, poetry, pylock",
     ),
     (
         ["--python", ""],
@@ -484,7 +484,7 @@ def test_missing_manifest(tmp_path: Path, cli: Any) -> None:
     outcome = cli("run", "--project", project, "--layer-name", "x", "--s3dir", "s3://bkt/a/")
     assert outcome.error == (
         f"no dependency manifest in {project}: expected one of uv.lock, poetry.lock, "
-        f"requirements.txt; lock the project first (e.g. `uv lock` or "
+        f"pylock.toml, requirements.txt; lock the project first (e.g. `uv lock` or "
         f"`pip-compile --generate-hashes`)"
     )
     assert_nothing_built(project)

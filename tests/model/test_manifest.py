@@ -13,18 +13,24 @@ from layer_builder.model.manifest import DETECTION_ORDER, parse_tool
 UV_LOCK = b'version = 1\n[[package]]\nname = "tinyutil"\nversion = "1.0.0"\n'
 POETRY_LOCK = b'[[package]]\nname = "tinyutil"\nversion = "1.0.0"\n'
 REQUIREMENTS = b"tinyutil==1.0.0\n"
+PYLOCK = b'lock-version = "1.0"\ncreated-by = "uv"\n'
 
 
 def write(project: Path, **files: bytes) -> Path:
     project.mkdir(parents=True, exist_ok=True)
-    names = {"uv": "uv.lock", "poetry": "poetry.lock", "pip": "requirements.txt"}
+    names = {
+        "uv": "uv.lock",
+        "poetry": "poetry.lock",
+        "pylock": "pylock.toml",
+        "pip": "requirements.txt",
+    }
     for tool, content in files.items():
         (project / names[tool]).write_bytes(content)
     return project
 
 
-def test_detection_order_is_uv_then_poetry_then_pip() -> None:
-    assert DETECTION_ORDER == (Tool.UV, Tool.POETRY, Tool.PIP)
+def test_detection_order_is_uv_then_poetry_then_pylock_then_pip() -> None:
+    assert DETECTION_ORDER == (Tool.UV, Tool.POETRY, Tool.PYLOCK, Tool.PIP)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +41,9 @@ def test_detection_order_is_uv_then_poetry_then_pip() -> None:
         ({"uv": UV_LOCK, "pip": REQUIREMENTS}, Tool.UV),
         ({"pip": REQUIREMENTS}, Tool.PIP),
         ({"uv": UV_LOCK}, Tool.UV),
+        ({"uv": UV_LOCK, "pylock": PYLOCK}, Tool.UV),
+        ({"poetry": POETRY_LOCK, "pylock": PYLOCK}, Tool.POETRY),
+        ({"pylock": PYLOCK, "pip": REQUIREMENTS}, Tool.PYLOCK),
     ],
 )
 def test_from_project_detects_the_tool(
@@ -70,7 +79,7 @@ def test_unknown_tool_lists_the_choices(tmp_path: Path) -> None:
     project = write(tmp_path / "p", pip=REQUIREMENTS)
     with pytest.raises(ProjectError) as info:
         Manifest.from_project(project, tool="pipenv")
-    assert str(info.value) == "unknown tool 'pipenv': choose one of pip, uv, poetry"
+    assert str(info.value) == "unknown tool 'pipenv': choose one of pip, uv, poetry, pylock"
     assert parse_tool("uv") is Tool.UV
 
 
@@ -81,9 +90,19 @@ def test_no_manifest_says_what_to_create(tmp_path: Path) -> None:
         Manifest.from_project(project)
     assert str(info.value) == (
         f"no dependency manifest in {project.resolve()}: expected one of uv.lock, "
-        f"poetry.lock, requirements.txt; lock the project first (e.g. `uv lock` or "
+        f"poetry.lock, pylock.toml, requirements.txt; lock the project first (e.g. `uv lock` or "
         f"`pip-compile --generate-hashes`)"
     )
+
+
+@pytest.mark.parametrize("name", ["pylock.toml", "pylock.lambda.toml"])
+def test_a_pep_751_lock_is_known_by_its_name(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(PYLOCK)
+    assert Manifest.from_file(path).tool is Tool.PYLOCK
+    other = tmp_path / "pylock.toml.bak"
+    other.write_bytes(PYLOCK)
+    assert Manifest.from_file(other).tool is not Tool.PYLOCK
 
 
 def test_missing_project_folder(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_one_build_is_published_in_two_more_regions(
 
     assert result.publish.published
     # Copied by S3 itself, not uploaded again from this machine.
-    assert (eu_calls["CopyObject"], eu_calls["PutObject"]) == (1, 3)  # zip; lock, 2 backups
+    assert (eu_calls["CopyObject"], eu_calls["PutObject"]) == (1, 4)  # zip; lock, 3 backups
     assert [r.region for r in result.regions] == ["eu-west-1", "us-west-2"]
     for region_result, region in zip(result.regions, ("eu-west-1", "us-west-2"), strict=True):
         assert region_result.ok
@@ -73,6 +73,7 @@ def test_one_build_is_published_in_two_more_regions(
     assert object_keys(workflow.region_aws("eu-west-1"), eu) == [
         "eu/lambda/layer/000001/requirements.txt",
         "eu/lambda/layer/last-requirements.txt",
+        "eu/lambda/layer/targets/python3.12-x86_64/last-requirements.txt",
         f"eu/lambda/layer/zips/{zip_sha256}.zip",
     ]
     head = eu_s3.head_object(Bucket=eu, Key=f"eu/lambda/layer/zips/{zip_sha256}.zip")
@@ -186,6 +187,7 @@ REGION_CALLS = [
     ("lambda_", "PublishLayerVersion", 1),
     ("s3", "PutObject", 2),  # 000001/requirements.txt
     ("s3", "PutObject", 3),  # last-requirements.txt
+    ("s3", "PutObject", 4),  # targets/python3.12-x86_64/last-requirements.txt
 ]
 
 
@@ -224,6 +226,7 @@ def test_rerun_after_a_failure_in_a_region_converges(
     assert object_keys(eu_aws, eu) == [
         "app/layer/000001/requirements.txt",
         "app/layer/last-requirements.txt",
+        "app/layer/targets/python3.12-x86_64/last-requirements.txt",
         f"app/layer/zips/{result.zip_sha256}.zip",
     ]
     home = aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"]

@@ -75,6 +75,33 @@ def test_the_latest_version_is_never_deleted(aws: AwsClients, five_versions: str
     assert [v.version for v in result.kept] == [5]
 
 
+def test_each_target_keeps_its_newest_versions(
+    aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    aws.s3.put_object(Bucket=bucket, Key="layer.zip", Body=b"PK")
+    targets = [
+        (["python3.12"], ["x86_64"]),  # 1
+        (["python3.13"], ["arm64"]),  # 2
+        (["python3.12"], ["x86_64"]),  # 3
+        (["python3.12"], ["x86_64"]),  # 4
+        (["python3.12", "python3.13"], ["x86_64"]),  # 5: serves python3.13 x86_64 only here
+        (["python3.12"], ["x86_64"]),  # 6
+    ]
+    for runtimes, architectures in targets:
+        aws.lambda_.publish_layer_version(
+            LayerName=layer_name, Content={"S3Bucket": bucket, "S3Key": "layer.zip"},
+            CompatibleRuntimes=runtimes, CompatibleArchitectures=architectures,
+        )  # fmt: skip
+
+    result = prune(aws.lambda_, layer_name, RetentionPolicy(keep_last=1), yes=True)
+
+    # The newest version of each target stays: functions of each may use it.
+    assert [v.version for v in result.kept] == [6, 5, 2]
+    assert _existing(aws, layer_name) == [6, 5, 2]
+    kept = prune(aws.lambda_, layer_name, RetentionPolicy(keep_last=2), now=LATER)
+    assert kept.deleted == ()
+
+
 def test_a_layer_without_versions_prunes_nothing(aws: AwsClients, layer_name: str) -> None:
     result = prune(aws.lambda_, layer_name, RetentionPolicy(keep_last=1), yes=True)
     assert (result.kept, result.deleted) == ((), ())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
@@ -18,6 +17,10 @@ from layer_builder.model.s3path import S3Path
 from layer_builder.model.target import LayerTarget
 from layer_builder.steps.base import Step
 from layer_builder.steps.publish.lock import PublishLock
+from layer_builder.steps.publish.versions import PublishedVersion as PublishedVersion
+from layer_builder.steps.publish.versions import decide_publish as decide_publish
+from layer_builder.steps.publish.versions import latest_layer_version as latest_layer_version
+from layer_builder.steps.publish.versions import layer_code_sha256 as layer_code_sha256
 from layer_builder.steps.upload import META_ZIP_SHA256, UploadResult
 
 LAYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,140}")
@@ -106,60 +109,6 @@ class PublishResult:
 
 
 @attrs.frozen
-class PublishedVersion:
-    """The latest version of a layer as Lambda reports it."""
-
-    version: int
-    arn: str
-    stamp: VersionStamp | None
-
-
-def layer_code_sha256(lambda_: Any, layer_name: str, version: int) -> str | None:
-    """The sha256 (hex) of the zip a layer version holds, as Lambda reports it."""
-    with aws_errors(f"reading version {version} of layer {layer_name!r}"):
-        response = lambda_.get_layer_version(LayerName=layer_name, VersionNumber=version)
-    encoded = response.get("Content", {}).get("CodeSha256")
-    return base64.b64decode(encoded).hex() if encoded else None
-
-
-def latest_layer_version(lambda_: Any, layer_name: str) -> PublishedVersion | None:
-    """The newest version of ``layer_name``, or None when it has none."""
-    with aws_errors(f"listing versions of layer {layer_name!r}"):
-        response = lambda_.list_layer_versions(LayerName=layer_name)
-    versions = response.get("LayerVersions", [])
-    if not versions:
-        return None
-    newest = max(versions, key=lambda v: v["Version"])
-    return PublishedVersion(
-        version=newest["Version"],
-        arn=newest["LayerVersionArn"],
-        stamp=VersionStamp.from_description(newest.get("Description")),
-    )
-
-
-def decide_publish(
-    latest: PublishedVersion | None,
-    fingerprint: str,
-    manifest: Manifest,
-    layer_name: str,
-    force: bool = False,
-) -> tuple[bool, str]:
-    """Whether a build with ``fingerprint`` makes a new version over ``latest``, and why."""
-    filename = manifest.filename
-    if latest is None:
-        return True, f"first version of layer {layer_name!r}"
-    if force:
-        return True, f"forced (--force) over version {latest.version}"
-    if latest.stamp is None:
-        return True, f"version {latest.version} was not published by layer_builder"
-    if latest.stamp.fingerprint == fingerprint:
-        return False, f"{filename} and build options unchanged since version {latest.version}"
-    if latest.stamp.manifest_sha256 != manifest.sha256:
-        return True, f"{filename} changed since version {latest.version}"
-    return True, f"the target or package options changed since version {latest.version}"
-
-
-@attrs.frozen
 class PublishOptions:
     """What the user decides about the versions published."""
 
@@ -224,13 +173,13 @@ class PublishStep(Step[UploadResult, PublishResult]):
         # One run at a time decides and publishes; a run that waited finds the version the
         # other made and reports it instead of publishing a twin.
         with self.make_lock():
-            latest = latest_layer_version(self.aws.lambda_, self.options.layer_name)
+            latest = self.latest()
             publish, reason = self.decide(latest, upload.fingerprint)
             if latest is not None and not publish:
                 return self._unchanged(latest, reason, upload.zip_sha256)
             self._check_object_unchanged(upload)
             version, arn = self._publish(upload)
-            backup = self._write_backups(version, only_if_missing=False)
+            backup = self._write_backups(version, repair=False)
         self.logger.info("published %s (%s)", arn, reason)
         return PublishResult(True, reason, version, arn, backup, upload.zip_sha256)
 
@@ -238,13 +187,18 @@ class PublishStep(Step[UploadResult, PublishResult]):
         """The lock held while deciding and publishing (``layer/.publish.lock``)."""
         return PublishLock(self.aws.s3, self.s3_layout.s3dir_layer.joinpath(LOCK_NAME))
 
+    def latest(self) -> PublishedVersion | None:
+        """The newest version of the layer that this step's target can use: what a build is
+        compared with (``run``, ``check_unchanged`` and ``plan`` all ask here)."""
+        return latest_layer_version(self.aws.lambda_, self.options.layer_name, self.target)
+
     def check_unchanged(self, fingerprint: str, repair: bool = True) -> PublishResult | None:
         """The ``published=False`` result when the latest version already carries
         ``fingerprint``, found before anything is built; None when it does not or
         ``force`` is set. ``repair=False`` writes no missing manifest backup (for ``plan``)."""
         if self.options.force:
             return None  # no need to ask Lambda
-        latest = latest_layer_version(self.aws.lambda_, self.options.layer_name)
+        latest = self.latest()
         publish, reason = self.decide(latest, fingerprint)
         if latest is None or publish:
             return None
@@ -254,14 +208,19 @@ class PublishStep(Step[UploadResult, PublishResult]):
     def decide(self, latest: PublishedVersion | None, fingerprint: str) -> tuple[bool, str]:
         """Whether to publish over ``latest``, and why (see ``decide_publish``)."""
         return decide_publish(
-            latest, fingerprint, self.manifest, self.options.layer_name, self.options.force
+            latest,
+            fingerprint,
+            self.manifest,
+            self.options.layer_name,
+            self.options.force,
+            self.target,
         )
 
     def _unchanged(
         self, latest: PublishedVersion, reason: str, zip_sha256: str | None, repair: bool = True
     ) -> PublishResult:
         if repair:
-            backup = self._write_backups(latest.version, only_if_missing=True)
+            backup = self._write_backups(latest.version, repair=True)
         else:
             backup = self.s3_layout.s3path_manifest_backup(latest.version, self.manifest.filename)
         self.logger.info("nothing to publish: %s (%s)", reason, latest.arn)
@@ -307,14 +266,23 @@ class PublishStep(Step[UploadResult, PublishResult]):
             response = self.aws.lambda_.publish_layer_version(**kwargs)
         return int(response["Version"]), str(response["LayerVersionArn"])
 
-    def _write_backups(self, version: int, only_if_missing: bool) -> S3Path:
-        """Write ``00000N/<manifest>`` and ``last-<manifest>``; returns the first."""
+    def _write_backups(self, version: int, repair: bool) -> S3Path:
+        """Write the manifest as ``00000N/<manifest>``, ``last-<manifest>`` and
+        ``targets/<target>/last-<manifest>``; returns the first.
+
+        ``repair=True`` (a rerun that found ``version`` already published) writes only the
+        keys that lack it (a run stopped after publishing, a key deleted by hand), and
+        ``last-<manifest>`` only when no newer version, of another target, has taken it.
+        """
         filename = self.manifest.filename
         backup = self.s3_layout.s3path_manifest_backup(version, filename)
         last = self.s3_layout.s3path_last_manifest(filename)
-        for s3path in (backup, last):
-            if only_if_missing and self._holds_manifest(s3path):
-                continue
+        target_last = self.s3_layout.s3path_target_last_manifest(self.target, filename)
+        for s3path in (backup, last, target_last):
+            if repair:
+                named, holds = self._read_backup(s3path)
+                if (named == version and holds) or (s3path == last and named > version):
+                    continue
             with aws_errors(f"writing the manifest backup {s3path.uri}"):
                 self.aws.s3.put_object(
                     Bucket=s3path.bucket,
@@ -325,12 +293,17 @@ class PublishStep(Step[UploadResult, PublishResult]):
                 )
         return backup
 
-    def _holds_manifest(self, s3path: S3Path) -> bool:
+    def _read_backup(self, s3path: S3Path) -> tuple[int, bool]:
+        """The version a manifest backup names (its ``layer-version``; 0 when missing or
+        unnamed), and whether it holds this manifest."""
         try:
-            body = self.aws.s3.get_object(Bucket=s3path.bucket, Key=s3path.key)["Body"].read()
+            response = self.aws.s3.get_object(Bucket=s3path.bucket, Key=s3path.key)
         except botocore.exceptions.ClientError as exc:
             if is_not_found(exc):
-                return False
+                return 0, False
             with aws_errors(f"reading {s3path.uri}"):
                 raise
-        return bool(body == self.manifest.content)
+        with aws_errors(f"reading {s3path.uri}"):
+            body = response["Body"].read()
+        named = str(response.get("Metadata", {}).get("layer-version", ""))
+        return int(named) if named.isdigit() else 0, body == self.manifest.content

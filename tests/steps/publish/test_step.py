@@ -12,6 +12,7 @@ from layer_builder import (
     LayerS3Layout,
     LayerTarget,
     Manifest,
+    PackageOptions,
     PublishOptions,
     PublishResult,
     PublishStep,
@@ -86,17 +87,21 @@ def test_first_publish_makes_version_1_and_backs_up_the_manifest(
     assert result.published
     assert result.layer_version == 1
     assert result.layer_version_arn.endswith(f":layer:{layer_name}:1")
-    assert result.reason == f"first version of layer {layer_name!r}"
+    assert result.reason == f"first version of layer {layer_name!r} for python3.12 arm64"
     assert result.s3path_manifest is not None
     assert result.s3path_manifest.uri == f"s3://{bucket}/app/lambda/layer/000001/requirements.txt"
     assert object_keys(aws, bucket) == [
         "app/lambda/layer/000001/requirements.txt",
         "app/lambda/layer/last-requirements.txt",
         "app/lambda/layer/layer.zip",
+        "app/lambda/layer/targets/python3.12-arm64/last-requirements.txt",
         f"app/lambda/layer/zips/{upload.zip_sha256}.zip",
     ]
     assert publisher.read("000001/requirements.txt") == b"tinyutil==1.0.0\n"
     assert publisher.read("last-requirements.txt") == b"tinyutil==1.0.0\n"
+    assert publisher.read("targets/python3.12-arm64/last-requirements.txt") == (
+        b"tinyutil==1.0.0\n"
+    )
     version = aws.lambda_.get_layer_version(LayerName=layer_name, VersionNumber=1)
     assert version["CompatibleRuntimes"] == ["python3.12"]
     assert version["CompatibleArchitectures"] == ["arm64"]
@@ -132,14 +137,28 @@ def test_changed_manifest_publishes_version_2(publisher: Publisher) -> None:
     assert publisher.read("last-requirements.txt") == b"tinyutil==1.1.0\n"
 
 
-def test_changed_target_publishes_a_new_version(publisher: Publisher) -> None:
+def test_another_target_publishes_its_own_first_version(
+    publisher: Publisher, layer_name: str
+) -> None:
     publisher.publish(target=LayerTarget("3.12", "x86_64"))
     result = publisher.publish(target=LayerTarget("3.12", "arm64"))
 
     assert result.published
     assert result.layer_version == 2
-    assert result.reason == "the target or package options changed since version 1"
+    assert result.reason == f"first version of layer {layer_name!r} for python3.12 arm64"
     assert publisher.versions()[0]["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_changed_package_options_publish_a_new_version(publisher: Publisher) -> None:
+    publisher.publish()
+    manifest, upload = publisher.upload()
+    slim = make_package(publisher.tmp_path / "slim", manifest, options=PackageOptions(slim=True))
+    upload = UploadStep(publisher.layout, manifest, publisher.aws.s3).run(slim)
+    result = publisher.step(manifest).run(upload)
+
+    assert result.published
+    assert result.layer_version == 2
+    assert result.reason == "the build or package options changed since version 1"
 
 
 def test_force_publishes_although_nothing_changed(publisher: Publisher) -> None:
@@ -173,12 +192,28 @@ def test_a_version_not_made_by_layer_builder_is_replaced(
     aws.s3.put_object(Bucket=bucket, Key="other.zip", Body=b"PK")
     aws.lambda_.publish_layer_version(
         LayerName=layer_name, Content={"S3Bucket": bucket, "S3Key": "other.zip"},
-        Description="made by hand",
+        Description="made by hand", CompatibleRuntimes=["python3.12"],
+        CompatibleArchitectures=["x86_64"],
     )  # fmt: skip
     result = publisher.publish()
     assert result.published
     assert result.layer_version == 2
     assert result.reason == "version 1 was not published by layer_builder"
+
+
+def test_a_version_that_names_no_runtime_is_not_this_targets(
+    publisher: Publisher, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    # Lambda lists it under no CompatibleRuntime filter: no target's build compares with it.
+    aws.s3.put_object(Bucket=bucket, Key="other.zip", Body=b"PK")
+    aws.lambda_.publish_layer_version(
+        LayerName=layer_name, Content={"S3Bucket": bucket, "S3Key": "other.zip"},
+        Description="made by hand",
+    )  # fmt: skip
+    result = publisher.publish()
+    assert result.published
+    assert result.layer_version == 2
+    assert result.reason == f"first version of layer {layer_name!r} for python3.12 x86_64"
 
 
 def test_missing_backups_are_written_on_an_unchanged_rerun(

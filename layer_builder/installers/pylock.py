@@ -1,0 +1,259 @@
+"""PEP 751 ``pylock.toml`` (written by ``pip lock``, ``uv export --format pylock.toml``,
+PDM): what it installs on the target, as hashed requirements, installed with ``uv pip`` or
+pip.
+
+Neither installer installs a lock for another platform by itself: pip 26.3 refuses
+``--platform``/``--python-version`` with a ``pylock.toml``, and uv 0.13 does it only as a
+preview feature that fetches the lock's own URLs, whatever index is given. So the lock is
+read here: ``packaging.pylock`` selects the packages and files by the standard's
+algorithm, for the target's marker environment and wheel tags (``requires-python``,
+``environments``, each package's ``marker``, extras and dependency groups), and each
+selected package becomes ``name==version`` with the hashes of every file the lock lists
+for it. The installer then takes exactly those (``--no-deps``: a lock is the whole set,
+``--require-hashes``), from the index given, else the one pip's environment names
+(``PIP_INDEX_URL``), else the lock's ``index``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from packaging.markers import Environment
+from packaging.pylock import (
+    Package,
+    PackageArchive,
+    PackageDirectory,
+    PackageSdist,
+    PackageVcs,
+    PackageWheel,
+    Pylock,
+    PylockSelectError,
+    PylockValidationError,
+)
+from packaging.utils import canonicalize_name
+
+from layer_builder.errors import ConfigurationError, NoCompatibleWheelError, ProjectError
+from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
+from layer_builder.installers.pip import PipInstaller
+from layer_builder.installers.poetry_lock import marker_environment
+from layer_builder.installers.selection import require_dependencies
+from layer_builder.installers.uv import UvPipInstaller, find_uv, scratch_file
+from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.target import LayerTarget
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+logger = logging.getLogger(__name__)
+
+#: The hash algorithms pip's ``--hash`` takes (uv takes the same and md5).
+HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
+_NO_WHEEL = re.compile(r"No wheel found matching the provided tags for package '(?P<name>[^']+)'")
+_EXPORT_AGAIN = "export the lock again (e.g. `uv export --format pylock.toml -o pylock.toml`)"
+
+Distribution = PackageVcs | PackageDirectory | PackageArchive | PackageWheel | PackageSdist
+
+
+def read_pylock(manifest: Manifest) -> Pylock:
+    """The lock in ``manifest``, checked against PEP 751."""
+    try:
+        document = tomllib.loads(manifest.content.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProjectError(f"{manifest.path} is not valid TOML ({exc}): {_EXPORT_AGAIN}") from None
+    try:
+        return Pylock.from_dict(document)
+    except PylockValidationError as exc:
+        raise ProjectError(
+            f"{manifest.path} is not a PEP 751 lock file ({exc}): {_EXPORT_AGAIN}"
+        ) from None
+
+
+def target_environment(target: LayerTarget) -> Environment:
+    """The marker values of the Lambda runtime, without ``extra`` (a lock file's markers use
+    ``extras`` and ``dependency_groups`` instead)."""
+    values = {k: v for k, v in marker_environment(target).items() if k != "extra"}
+    return cast(Environment, values)
+
+
+def _check_selection(manifest: Manifest, lock: Pylock, options: InstallOptions) -> None:
+    groups = [*(lock.default_groups or ()), *(lock.dependency_groups or ())]
+    for kind, flag, asked, declared in (
+        ("extra", "--extra", options.extras, list(lock.extras or ())),
+        ("group", "--group", options.groups, groups),
+    ):
+        known = {canonicalize_name(n) for n in declared}
+        for name in asked:
+            if canonicalize_name(name) not in known:
+                listed = ", ".join(sorted(set(declared))) or "none"
+                table = "extras" if kind == "extra" else "dependency groups"
+                raise ConfigurationError(
+                    f"unknown {kind} {name!r} ({flag}): {manifest.path} declares these "
+                    f"{table}: {listed}; use one of them, or {_EXPORT_AGAIN} with it"
+                )
+
+
+def _check_python(manifest: Manifest, lock: Pylock, target: LayerTarget) -> None:
+    version = f"{target.python_version}.0"
+    if lock.requires_python is not None and version not in lock.requires_python:
+        raise ProjectError(
+            f"{manifest.path} is locked for Python {lock.requires_python} (requires-python), "
+            f"which {target.runtime} is not: lock for {target.runtime}, or choose another "
+            f"--python"
+        )
+    environment = cast(dict[str, str], target_environment(target))
+    if lock.environments is not None and not any(
+        marker.evaluate(environment) for marker in lock.environments
+    ):
+        listed = "; ".join(str(m) for m in lock.environments)
+        raise ProjectError(
+            f"{manifest.path} is locked for other environments ({listed}) than "
+            f"{target.description}: lock for that target too, or choose another --python "
+            f"or --arch"
+        )
+
+
+def _hashes(files: list[Any]) -> list[str]:
+    found = []
+    for file in files:
+        hashes: Mapping[str, str] = file.hashes
+        found += [f"{a}:{hashes[a]}" for a in HASH_ALGORITHMS if a in hashes]
+    return sorted(set(found))
+
+
+def _file_url(file: PackageArchive | PackageWheel | PackageSdist, lock_dir: Path) -> str:
+    if file.url:
+        return file.url
+    assert file.path is not None  # PEP 751: a url or a path
+    return (lock_dir / file.path).resolve().as_uri()
+
+
+def requirement_line(
+    manifest: Manifest, package: Package, chosen: Distribution, target: LayerTarget
+) -> str | None:
+    """The hashed requirement that installs ``package`` (None for the project itself)."""
+    name = str(package.name)
+    lock_dir = manifest.project_dir
+    if isinstance(chosen, PackageDirectory):
+        if (lock_dir / chosen.path).resolve() == lock_dir.resolve():
+            logger.debug("%s: leaving out the project itself (%s)", manifest.path, name)
+            return None
+        raise ProjectError(
+            f"{manifest.path} installs {name!r} from the folder {chosen.path}, which would be "
+            f"built on this host, not for {target.description}: publish it as a wheel to an "
+            f"index and lock it from there"
+        )
+    if isinstance(chosen, PackageVcs):
+        raise ProjectError(
+            f"{manifest.path} installs {name!r} from a {chosen.type} repository, which would "
+            f"be built on this host, not for {target.description}: publish it as a wheel to "
+            f"an index and lock it from there"
+        )
+    if isinstance(chosen, PackageArchive):
+        head, hashes = f"{name} @ {_file_url(chosen, lock_dir)}", _hashes([chosen])
+    elif package.version is None or not (chosen.url or package.index):
+        # Not from an index: the very file the lock names for this target.
+        head, hashes = f"{name} @ {_file_url(chosen, lock_dir)}", _hashes([chosen])
+    else:
+        # Every file of that version: the installer picks the one it prefers among them.
+        files = [*(package.wheels or ()), *([package.sdist] if package.sdist else [])]
+        head, hashes = f"{name}=={package.version}", _hashes(files)
+    return " \\\n".join([head, *(f"    --hash={h}" for h in hashes)])
+
+
+def requirements_for_target(
+    manifest: Manifest, target: LayerTarget, options: InstallOptions | None = None
+) -> tuple[str, tuple[str, ...]]:
+    """The requirements (pinned, hashed, no markers) that install ``manifest``'s lock on
+    ``target``, and the indexes the lock names (in order)."""
+    options = options or InstallOptions()
+    lock = read_pylock(manifest)
+    _check_selection(manifest, lock, options)
+    _check_python(manifest, lock, target)
+    groups = [*(lock.default_groups or ()), *options.groups]
+    try:
+        selected = list(
+            lock.select(
+                environment=target_environment(target),
+                tags=target.supported_tags,
+                extras=options.extras,
+                dependency_groups=groups,
+            )
+        )
+    except PylockSelectError as exc:
+        missing = _NO_WHEEL.search(str(exc))
+        if missing:
+            detail = f"{manifest.filename} lists no wheel of it for this target"
+            raise NoCompatibleWheelError(missing["name"], target.description, detail) from None
+        raise ProjectError(
+            f"{manifest.path} cannot be installed on {target.description} ({exc}): {_EXPORT_AGAIN}"
+        ) from None
+    lines = []
+    indexes: list[str] = []
+    for package, chosen in selected:
+        line = requirement_line(manifest, package, chosen, target)
+        if line is not None:
+            lines.append(line)
+            if package.index and package.index not in indexes:
+                indexes.append(package.index)
+    return "".join(f"{line}\n" for line in lines), tuple(indexes)
+
+
+def index_lines(indexes: tuple[str, ...]) -> str:
+    """``--index-url`` (then ``--extra-index-url``) lines naming ``indexes``."""
+    flags = ["--index-url", *["--extra-index-url"] * (len(indexes) - 1)]
+    return "".join(f"{flag} {url}\n" for flag, url in zip(flags, indexes, strict=False))
+
+
+class PylockInstaller(Installer):
+    """Installs what a ``pylock.toml`` selects for the target, with its hashes, through
+    ``uv pip`` (when uv is available and ``use_uv``) or pip."""
+
+    name = "pylock"
+
+    def __init__(
+        self,
+        uv: str | None = None,
+        index: IndexOptions | None = None,
+        options: InstallOptions | None = None,
+        use_uv: bool = True,
+    ):
+        self.uv = uv
+        self.index = index or IndexOptions()
+        self.options = options or InstallOptions()
+        self.use_uv = use_uv
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {"installer": self.name, **self.options.fingerprint_fields()}
+        if not self.use_uv:
+            fields["installs_with"] = "pip"
+        return fields
+
+    def index_for(self, lock_indexes: tuple[str, ...]) -> IndexOptions:
+        """The index given, else the one pip's environment names (as for a requirements
+        file), else the lock's own."""
+        index = self.index.merged_over(IndexOptions.from_environment())
+        if index.is_set or not lock_indexes:
+            return index
+        return IndexOptions(index_url=lock_indexes[0], extra_index_urls=lock_indexes[1:])
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        text, lock_indexes = requirements_for_target(manifest, target, self.options)
+        require_dependencies(text, manifest, self.options)
+        index = self.index_for(lock_indexes)
+        with scratch_file("requirements.txt") as requirements:
+            requirements.write_text(text, encoding="utf-8")
+            uv = (self.uv or find_uv()) if self.use_uv else None
+            if uv:
+                UvPipInstaller(uv, index, self.options).install_requirements(
+                    requirements, target, dir_target, cwd=manifest.project_dir, no_deps=True
+                )
+            else:
+                exported = Manifest(Tool.PIP, requirements, requirements.read_bytes())
+                PipInstaller(index=index, no_deps=True).install(exported, target, dir_target)

@@ -1,0 +1,113 @@
+"""What Lambda holds of a layer: its versions, the newest one a target can use, and the
+decision whether a build makes a new version.
+
+One layer name may serve several targets (``python3.12``/``arm64``, ``python3.13``/
+``x86_64``...), each version declaring the runtimes and architectures it is for. A build is
+compared with the newest version *its* target can use, never with the newest version of
+another target: alternating targets then publish one version per target, not one per run.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from layer_builder.aws.clients import aws_errors
+from layer_builder.model.fingerprint import VersionStamp
+from layer_builder.model.manifest import Manifest
+from layer_builder.model.target import LayerTarget
+
+#: ListLayerVersions' largest page.
+PAGE_SIZE = 50
+
+
+@attrs.frozen
+class PublishedVersion:
+    """One version of a layer as Lambda reports it."""
+
+    version: int
+    arn: str
+    stamp: VersionStamp | None
+    runtimes: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = ()
+
+    def serves(self, target: LayerTarget) -> bool:
+        """Whether a function of ``target``'s runtime and architecture can use it."""
+        return target.runtime in self.runtimes and target.architecture in self.architectures
+
+    @classmethod
+    def from_listing(cls, item: dict[str, Any]) -> PublishedVersion:
+        """From one item of ``ListLayerVersions``' ``LayerVersions``."""
+        return cls(
+            version=int(item["Version"]),
+            arn=str(item["LayerVersionArn"]),
+            stamp=VersionStamp.from_description(item.get("Description")),
+            runtimes=tuple(item.get("CompatibleRuntimes") or ()),
+            architectures=tuple(item.get("CompatibleArchitectures") or ()),
+        )
+
+
+def list_versions(
+    lambda_: Any, layer_name: str, target: LayerTarget | None = None
+) -> Iterator[PublishedVersion]:
+    """The versions of ``layer_name`` (only those ``target`` can use, when given), page by
+    page (``NextMarker``)."""
+    kwargs: dict[str, Any] = {"LayerName": layer_name}
+    if target is not None:
+        kwargs["CompatibleRuntime"] = target.runtime
+        kwargs["CompatibleArchitecture"] = target.architecture
+    paginator = lambda_.get_paginator("list_layer_versions")
+    pages = paginator.paginate(**kwargs, PaginationConfig={"PageSize": PAGE_SIZE})
+    with aws_errors(f"listing versions of layer {layer_name!r}"):
+        for page in pages:
+            for item in page.get("LayerVersions", []):
+                version = PublishedVersion.from_listing(item)
+                # Lambda filters on its side; moto (5.2) ignores both filters (and pages),
+                # so the same rule is applied here: both lists must name the target.
+                if target is None or version.serves(target):
+                    yield version
+
+
+def latest_layer_version(
+    lambda_: Any, layer_name: str, target: LayerTarget | None = None
+) -> PublishedVersion | None:
+    """The newest version of ``layer_name`` that ``target`` can use (any version when
+    ``target`` is None), or None when there is none."""
+    # Every page is read: Lambda lists versions newest first, but does not promise it.
+    return max(list_versions(lambda_, layer_name, target), key=lambda v: v.version, default=None)
+
+
+def layer_code_sha256(lambda_: Any, layer_name: str, version: int) -> str | None:
+    """The sha256 (hex) of the zip a layer version holds, as Lambda reports it."""
+    with aws_errors(f"reading version {version} of layer {layer_name!r}"):
+        response = lambda_.get_layer_version(LayerName=layer_name, VersionNumber=version)
+    encoded = response.get("Content", {}).get("CodeSha256")
+    return base64.b64decode(encoded).hex() if encoded else None
+
+
+def decide_publish(
+    latest: PublishedVersion | None,
+    fingerprint: str,
+    manifest: Manifest,
+    layer_name: str,
+    force: bool = False,
+    target: LayerTarget | None = None,
+) -> tuple[bool, str]:
+    """Whether a build with ``fingerprint`` makes a new version over ``latest`` (the newest
+    version ``target`` can use), and why."""
+    filename = manifest.filename
+    if latest is None:
+        where = f" for {target.runtime} {target.architecture}" if target is not None else ""
+        return True, f"first version of layer {layer_name!r}{where}"
+    if force:
+        return True, f"forced (--force) over version {latest.version}"
+    if latest.stamp is None:
+        return True, f"version {latest.version} was not published by layer_builder"
+    if latest.stamp.fingerprint == fingerprint:
+        return False, f"{filename} and build options unchanged since version {latest.version}"
+    if latest.stamp.manifest_sha256 != manifest.sha256:
+        return True, f"{filename} changed since version {latest.version}"
+    return True, f"the build or package options changed since version {latest.version}"
