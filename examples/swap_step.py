@@ -25,9 +25,9 @@ NO_BUILD = shutil.ignore_patterns("build")
 class SmallestZipWorkflow(LayerWorkflow):
     def make_package_step(self) -> PackageStep:
         # evolve() keeps whatever else the caller set in package_options. Only the level
-        # changes, and the level is not part of the build fingerprint: the layer's content is
-        # the same, so switching levels alone never publishes a new version. (To change the
-        # content, e.g. the excludes, pass package_options= instead, so the fingerprint sees it.)
+        # changes, and the level is not part of the fingerprint (the step's
+        # fingerprint_fields()): the layer's content is the same, so switching levels alone
+        # never publishes a new version. Other excludes here would count, and publish one.
         options = attrs.evolve(self.package_options, compresslevel=9)
         return PackageStep(self.layout.path_layer_zip, options)
 

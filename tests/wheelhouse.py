@@ -174,6 +174,16 @@ WHEELS: tuple[WheelSpec, ...] = (
         files={"tinygpl/__init__.py": b""},
         metadata=("License-Expression: GPL-3.0-or-later",),
     ),
+    # Ships command-line code, which examples/own_package_step.py leaves out.
+    WheelSpec(
+        "tinycli",
+        "1.0.0",
+        files={
+            "tinycli/__init__.py": b"",
+            "tinycli/__main__.py": b"from tinycli.cli import main\n\nmain()\n",
+            "tinycli/cli/__init__.py": b"def main():\n    return 0\n",
+        },
+    ),
     # Stands for a package the Lambda runtime provides (excluded by default).
     WheelSpec("s3transfer", "99.0.0", files={"s3transfer/__init__.py": b"FAKE = True\n"}),
     *(

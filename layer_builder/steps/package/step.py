@@ -255,6 +255,12 @@ class PackageStep(Step[BuildResult, PackageResult]):
             )
         return result
 
+    def select_files(self, files: dict[str, Path]) -> dict[str, Path]:
+        """The files that go into the zip, by path in the tree (``yaml/__init__.py``), after
+        excludes and slimming. Override to leave more out; count what you leave out in
+        ``fingerprint_fields()``, since it changes the layer's content."""
+        return files
+
     @property
     def dir_bytecode_cache(self) -> Path:
         """Compiled modules kept between runs (``compile_bytecode``)."""
@@ -294,6 +300,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
         if options.slim:
             kept, savings = slim(list(sizes.items()))
             files = {relative: files[relative] for relative in kept}
+        files = self.select_files(files)
         licenses = checked_licenses(root, kept_distributions, options.deny_licenses)
         owner_of = owners(kept_distributions)
         if excluded:
