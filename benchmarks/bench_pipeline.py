@@ -44,6 +44,7 @@ from typing import Any
 from _measure import bench_dir
 
 from layer_builder import (
+    BuildOptions,
     BuildResult,
     LayerTarget,
     LayerWorkflow,
@@ -166,7 +167,8 @@ def bench_project(project: str, work: Path, endpoint: LocalAwsEndpoint) -> None:
     pip_dir = fresh_copy(project, work / "pip")
     pip_workflow = LayerWorkflow(
         project_dir=pip_dir, layer_name="unused", s3dir_lambda=f"s3://{BUCKET}/unused/",
-        target=TARGET, package_options=OPTIONS[project], installer=PipInstaller(),
+        target=TARGET, package_options=OPTIONS[project],
+        build_options=BuildOptions(installer=PipInstaller()),
     )  # fmt: skip
     started = time.perf_counter()
     pip_workflow.build()

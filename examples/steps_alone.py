@@ -48,8 +48,8 @@ def publish_step_by_step(
     s3_layout = LayerS3Layout(s3dir)
     upload = UploadStep(s3_layout, manifest, aws.s3).run(packaged_earlier)
     print(f"uploaded  {upload.s3_uri}")
-    options = PublishOptions(layer_name=layer_name)
-    publish = PublishStep(options, target, manifest, s3_layout, aws).run(upload)
+    options = PublishOptions(description="built by a deployment tool")
+    publish = PublishStep(layer_name, target, manifest, s3_layout, aws, options).run(upload)
     print(f"published {publish.published}: {publish.layer_version_arn}")
 
 

@@ -60,7 +60,7 @@ from layer_builder.operations.retention import PruneResult, RetentionPolicy, pru
 from layer_builder.operations.sharing import Grant, GrantResult
 from layer_builder.operations.storage import IncompleteUpload, StorageCleanup, StoredZip
 from layer_builder.plan import Plan, PublishPlan, plan_run
-from layer_builder.steps.build import BuildResult, BuildStep, make_installer
+from layer_builder.steps.build import BuildOptions, BuildResult, BuildStep, make_installer
 from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package.step import (
     DEFAULT_EXCLUDES,
@@ -69,7 +69,8 @@ from layer_builder.steps.package.step import (
     PackageStep,
 )
 from layer_builder.steps.publish.lock import PublishLock
-from layer_builder.steps.publish.step import PublishOptions, PublishResult, PublishStep
+from layer_builder.steps.publish.options import PublishOptions
+from layer_builder.steps.publish.step import PublishResult, PublishStep
 from layer_builder.steps.upload import UploadResult, UploadStep, staged_upload
 from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
@@ -78,6 +79,7 @@ __all__ = [
     "AwsClients",
     "AwsError",
     "BuildError",
+    "BuildOptions",
     "BuildResult",
     "BuildStep",
     "ClientTimeouts",

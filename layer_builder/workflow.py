@@ -12,10 +12,9 @@ import attrs
 from layer_builder.aws.client_config import check_account_id
 from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket
 from layer_builder.errors import AwsError
-from layer_builder.installers import Installer
 from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
-from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.manifest import Manifest
 from layer_builder.model.s3path import S3Path
 from layer_builder.model.target import LayerTarget
 from layer_builder.operations.regions import (
@@ -26,36 +25,36 @@ from layer_builder.operations.regions import (
     publish_regions,
 )
 from layer_builder.operations.sharing import Grant, GrantResult, share_version
-from layer_builder.steps.build import BuildResult, BuildStep
+from layer_builder.steps.build import BuildOptions, BuildResult, BuildStep
 from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package.step import PackageOptions, PackageResult, PackageStep
-from layer_builder.steps.publish.step import (
+from layer_builder.steps.publish.options import (
     PublishOptions,
-    PublishResult,
-    PublishStep,
     check_storage_mode_supported,
     require_versioned_bucket,
+    validate_layer_name,
 )
+from layer_builder.steps.publish.step import PublishResult, PublishStep
 from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep, staged_upload
 
 logger = logging.getLogger(__name__)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class WorkflowResult:
-    """The four results of one ``LayerWorkflow.run()``.
+    """The results of one ``LayerWorkflow.run()``.
 
     When the latest published version already carries this build's fingerprint, ``run()``
     builds, packages and uploads nothing: ``build``, ``package`` and ``upload`` are then None
     and ``skipped`` is True; ``publish`` always says which version holds the dependencies.
     """
 
-    build: BuildResult | None
-    package: PackageResult | None
-    upload: UploadResult | None
+    build: BuildResult | None = None
+    package: PackageResult | None = None
+    upload: UploadResult | None = None
     publish: PublishResult
     #: What identifies the build (manifest + target + tool + package options).
-    fingerprint: str = ""
+    fingerprint: str
     #: One result per extra region (``regions=`` of the workflow), in the order given.
     regions: tuple[RegionResult, ...] = ()
     #: The grants (``grants=``) on the home version and each region's version.
@@ -78,7 +77,9 @@ class LayerWorkflow:
     Give the configuration once; each step is made by a ``make_*_step()`` factory and each
     result passes through an ``after_*()`` hook, so a subclass can swap a step or add work
     between steps (a scan, a smoke test, a notification) without copying ``run()``.
-    AWS clients are created on first use, so ``build`` and ``package`` need no AWS account.
+    Options come in one value object per step (``build_options``, ``package_options``,
+    ``publish_options``). AWS clients are created on first use, so ``build`` and ``package``
+    need no AWS account.
     """
 
     def __init__(
@@ -87,52 +88,38 @@ class LayerWorkflow:
         layer_name: str,
         s3dir_lambda: S3Path | str,
         target: LayerTarget | None = None,
-        tool: Tool | str | None = None,
+        *,
+        build_options: BuildOptions | None = None,
         package_options: PackageOptions | None = None,
+        publish_options: PublishOptions | None = None,
         aws: AwsClients | None = None,
-        installer: Installer | None = None,
-        description: str = "",
-        license_info: str | None = None,
-        force: bool = False,
-        upload_progress: ProgressCallback | None = None,
-        storage_mode: str | None = None,
+        expected_bucket_owner: str | None = None,
         regions: Sequence[RegionTarget] = (),
         grants: Sequence[Grant] = (),
-        use_build_cache: bool = True,
-        expected_bucket_owner: str | None = None,
+        upload_progress: ProgressCallback | None = None,
     ):
         self.project_dir = Path(project_dir).resolve()
-        self.target = target or LayerTarget()
-        self.tool = tool
-        self.package_options = package_options or PackageOptions()
-        self.installer = installer
-        self.use_build_cache = use_build_cache
         # Validated now, so that bad input fails before any build starts.
-        self.publish_options = PublishOptions(
-            layer_name=layer_name,
-            description=description,
-            license_info=license_info,
-            force=force,
-            storage_mode=storage_mode,
-        )
+        self.layer_name = validate_layer_name(layer_name)
         self.s3_layout = LayerS3Layout(s3dir_lambda)
-        self.upload_progress = upload_progress
-        self.regions = tuple(regions)
-        self.grants = tuple(grants)
-        self._region_aws: dict[str, AwsClients] = {}
+        self.target = target or LayerTarget()
+        self.build_options = build_options or BuildOptions()
+        self.package_options = package_options or PackageOptions()
+        self.publish_options = publish_options or PublishOptions()
         self._aws = aws
         #: The account that must own every bucket used (sent as ``ExpectedBucketOwner``).
         self.expected_bucket_owner = (
             check_account_id(expected_bucket_owner) if expected_bucket_owner else None
         )
-
-    @property
-    def layer_name(self) -> str:
-        return self.publish_options.layer_name
+        #: After publishing at home: copy and publish in these regions, then grant these.
+        self.regions = tuple(regions)
+        self.grants = tuple(grants)
+        self.upload_progress = upload_progress
+        self._region_aws: dict[str, AwsClients] = {}
 
     @cached_property
     def manifest(self) -> Manifest:
-        return Manifest.from_project(self.project_dir, self.tool)
+        return Manifest.from_project(self.project_dir, self.build_options.tool)
 
     @cached_property
     def layout(self) -> LayerPathLayout:
@@ -159,8 +146,9 @@ class LayerWorkflow:
     # -- factories: override one to swap a step ------------------------------------------
 
     def make_build_step(self) -> BuildStep:
+        options = self.build_options
         return BuildStep(
-            self.target, self.manifest, self.layout, self.installer, use_cache=self.use_build_cache
+            self.target, self.manifest, self.layout, options.installer, use_cache=options.use_cache
         )
 
     def make_package_step(self) -> PackageStep:
@@ -179,11 +167,12 @@ class LayerWorkflow:
 
     def make_publish_step(self) -> PublishStep:
         return PublishStep(
-            self.publish_options,
+            self.layer_name,
             self.target,
             self.manifest,
             self.s3_layout,
             self.aws,
+            self.publish_options,
             expected_fingerprint=self.fingerprint,
         )
 
@@ -196,8 +185,8 @@ class LayerWorkflow:
     def make_region_publisher(self, region: RegionTarget) -> RegionPublisher:
         aws = self.region_aws(region.region)
         layout = LayerS3Layout(region.s3dir_lambda)
-        step = PublishStep(self.publish_options, self.target, self.manifest, layout, aws,
-                           expected_fingerprint=self.fingerprint)  # fmt: skip
+        step = PublishStep(self.layer_name, self.target, self.manifest, layout, aws,
+                           self.publish_options, expected_fingerprint=self.fingerprint)  # fmt: skip
         return RegionPublisher(region, aws, step)
 
     # -- hooks: override one to add work between steps ----------------------------------
@@ -284,23 +273,29 @@ class LayerWorkflow:
         return publish_regions(publishers, source, self.fingerprint)
 
     def run(self) -> WorkflowResult:
-        """Check, then build, package, upload and publish (then copy and publish in each
-        extra region), unless the latest version already holds this build: then only
-        ``after_publish`` runs, and regions are served from the uploaded zip.
+        """Check; build, package, upload and publish; then copy and publish in each extra
+        region and apply the grants.
 
-        Build, package and upload run under the project's folder lock, so that two runs in
-        one folder take turns; the instant no-op touches no local file and takes no lock."""
+        When the latest version already holds this build, nothing is built (the instant
+        no-op): only ``after_publish`` runs, and extra regions are served from the zip already
+        uploaded, unless one lacks the build and no uploaded zip can serve it. Build, package
+        and upload hold the project's folder lock, so two runs in one folder take turns; the
+        no-op touches no local file and takes no lock."""
         self.check()
         unchanged = self.find_unchanged()
-        if unchanged is not None:
-            source = self.staged_upload() if self.regions else None
-            if source is not None or self._regions_hold_build():
-                self.after_publish(unchanged)
-                regions = self.publish_regions(source) if self.regions else ()
-                grants = self.share(unchanged, regions)
-                return WorkflowResult(
-                    None, None, None, unchanged, self.fingerprint, regions, grants
-                )
+        if unchanged is None:
+            return self._run_steps()
+        if not self.regions:
+            return self._extend(WorkflowResult(publish=unchanged, fingerprint=self.fingerprint))
+        staged = self.staged_upload()
+        if staged is None and not self._regions_hold_build():
+            return self._run_steps()  # a region needs the zip, and none is uploaded
+        return self._extend(
+            WorkflowResult(publish=unchanged, fingerprint=self.fingerprint), source=staged
+        )
+
+    def _run_steps(self) -> WorkflowResult:
+        """The four steps, then the extra regions and grants."""
         # One run at a time in this folder from the build to the end of the upload (which
         # reads the zip); the steps take the same lock again, re-entrantly.
         with self.folder_lock("run"):
@@ -308,9 +303,22 @@ class LayerWorkflow:
             package = self.package(build)
             upload = self.upload(package)
         publish = self.publish(upload)
-        regions = self.publish_regions(upload) if self.regions else ()
-        grants = self.share(publish, regions)
-        return WorkflowResult(build, package, upload, publish, package.fingerprint, regions, grants)
+        result = WorkflowResult(
+            build=build,
+            package=package,
+            upload=upload,
+            publish=publish,
+            fingerprint=package.fingerprint,
+        )
+        return self._extend(result, source=upload)
+
+    def _extend(self, result: WorkflowResult, source: UploadResult | None = None) -> WorkflowResult:
+        """``result`` with the extra regions published from ``source`` and the grants."""
+        if result.skipped:
+            self.after_publish(result.publish)
+        regions = self.publish_regions(source) if self.regions else ()
+        grants = self.share(result.publish, regions)
+        return attrs.evolve(result, regions=regions, grants=grants)
 
     def share(
         self, publish: PublishResult, regions: Sequence[RegionResult] = ()

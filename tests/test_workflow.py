@@ -12,6 +12,7 @@ import pytest
 from layer_builder import (
     AwsClients,
     AwsError,
+    BuildOptions,
     BuildResult,
     ConfigurationError,
     InstallOptions,
@@ -20,6 +21,7 @@ from layer_builder import (
     LayerWorkflow,
     Manifest,
     PackageResult,
+    PublishOptions,
     UploadResult,
     UvInstaller,
     WorkflowResult,
@@ -103,7 +105,10 @@ def test_force_runs_every_step_although_nothing_changed(
     project = tmp_path / "project"
     make_manifest(project)
     AuditedWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws).run()
-    forced = AuditedWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws, force=True)
+    forced = AuditedWorkflow(
+        project, layer_name, f"s3://{bucket}/app/", aws=aws,
+        publish_options=PublishOptions(force=True),
+    )  # fmt: skip
 
     result = forced.run()
 
@@ -231,7 +236,11 @@ def test_reference_storage_on_an_unversioned_bucket_fails_before_any_build(
     project = tmp_path / "project"
     make_manifest(project)
     workflow = AuditedWorkflow(
-        project, layer_name, f"s3://{bucket}/app/", aws=aws, storage_mode="REFERENCE"
+        project,
+        layer_name,
+        f"s3://{bucket}/app/",
+        aws=aws,
+        publish_options=PublishOptions(storage_mode="REFERENCE"),
     )
     with pytest.raises(ConfigurationError, match="storage mode REFERENCE needs a versioned"):
         workflow.run()
@@ -253,7 +262,8 @@ def test_adding_an_extra_publishes_a_new_version(
 
     def run(extras: tuple[str, ...]) -> WorkflowResult:
         installer = UvInstaller(options=InstallOptions(extras=extras))
-        return LayerWorkflow(project, layer_name, s3dir, aws=aws, installer=installer).run()
+        options = BuildOptions(installer=installer)
+        return LayerWorkflow(project, layer_name, s3dir, aws=aws, build_options=options).run()
 
     plain = run(())
     with_extra = run(("yaml",))

@@ -20,7 +20,8 @@ from layer_builder.errors import ConfigurationError, ProjectError
 from layer_builder.installers import IndexOptions, Installer, InstallOptions
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
-from layer_builder.steps.build import make_installer
+from layer_builder.steps.build import BuildOptions, make_installer
+from layer_builder.steps.publish.options import PublishOptions
 from layer_builder.workflow import LayerWorkflow
 
 
@@ -95,15 +96,19 @@ def make_workflow(
         layer_name=layer_name or "unnamed",
         s3dir_lambda=s3dir or "s3://unset/",
         target=target,
-        tool=setting(args, config, "tool", "tool"),
-        installer=make_build_installer(args, config, project, aws, resolve_index),
+        build_options=BuildOptions(
+            tool=setting(args, config, "tool", "tool"),
+            installer=make_build_installer(args, config, project, aws, resolve_index),
+            use_cache=not getattr(args, "rebuild", False),
+        ),
         package_options=options,
+        publish_options=PublishOptions(
+            description=setting(args, config, "description", "description") or "",
+            license_info=setting(args, config, "license_info", "license_info"),
+            storage_mode=setting(args, config, "storage_mode", "storage_mode"),
+            force=getattr(args, "force", False),
+        ),
         aws=aws,
-        description=setting(args, config, "description", "description") or "",
-        license_info=setting(args, config, "license_info", "license_info"),
-        storage_mode=setting(args, config, "storage_mode", "storage_mode"),
-        force=getattr(args, "force", False),
-        use_build_cache=not getattr(args, "rebuild", False),
         # Progress only where someone watches: a terminal, not a CI log or a pipe.
         upload_progress=TerminalProgress(sys.stderr) if shows_progress(args) else None,
         expected_bucket_owner=setting(

@@ -37,7 +37,7 @@ from layer_builder.installers.wheel_check import check_wheel_tags, incompatible_
 from layer_builder.model.distributions import InstalledDistribution, find_distributions
 from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.layout import LayerPathLayout
-from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.manifest import Manifest, Tool, parse_tool
 from layer_builder.model.target import LayerTarget
 from layer_builder.model.tree_state import tree_digest
 from layer_builder.steps.base import Step
@@ -66,6 +66,22 @@ class BuildResult:
         return compute_fingerprint(
             self.manifest, self.target, package_fields, self.install_options.fingerprint_fields()
         )
+
+
+def _tool_or_none(value: Tool | str | None) -> Tool | None:
+    return None if value is None else parse_tool(value)
+
+
+@attrs.frozen(kw_only=True)
+class BuildOptions:
+    """How the tree is installed: the manifest's tool, the installer, the build cache."""
+
+    #: ``uv``, ``poetry``, ``pip`` or ``pylock`` (None: detected from the project's files).
+    tool: Tool | None = attrs.field(default=None, converter=_tool_or_none)
+    #: The installer to use (None: the default for the manifest, see ``default_installer``).
+    installer: Installer | None = None
+    #: Reuse the tree of an identical earlier build (False: always install).
+    use_cache: bool = True
 
 
 #: Programs that can install a requirements file: uv's pip interface (the default when uv

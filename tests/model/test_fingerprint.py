@@ -16,7 +16,7 @@ from layer_builder import (
     VersionStamp,
     compute_fingerprint,
 )
-from layer_builder.steps.publish.step import MAX_DESCRIPTION_PREFIX, PublishOptions
+from layer_builder.steps.publish.options import MAX_DESCRIPTION_PREFIX, PublishOptions
 
 
 def manifest_in(directory: Path, content: bytes, filename: str = "requirements.txt") -> Manifest:
@@ -118,9 +118,9 @@ def test_description_fits_lambda_limit_at_the_longest_prefix() -> None:
     description = stamp.to_description(longest)
     assert len(description) == 256
     assert VersionStamp.from_description(description) == stamp
-    PublishOptions(layer_name="ok", description=longest)
+    PublishOptions(description=longest)
     with pytest.raises(ConfigurationError, match="shorten --description"):
-        PublishOptions(layer_name="ok", description=longest + "x")
+        PublishOptions(description=longest + "x")
 
 
 def test_extras_and_groups_change_the_fingerprint_and_defaults_do_not(manifest: Manifest) -> None:

@@ -9,7 +9,14 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
-from layer_builder import AwsClients, LayerS3Layout, RetentionPolicy, UploadStep, prune
+from layer_builder import (
+    AwsClients,
+    LayerS3Layout,
+    PublishOptions,
+    RetentionPolicy,
+    UploadStep,
+    prune,
+)
 from layer_builder.plan import plan_run
 from tests.aws_helpers import (
     HandmadeWorkflow,
@@ -28,7 +35,10 @@ def _publish(
     """Publish a version of ``tinyutil==pin``; returns the sha256 of its zip."""
     project = tmp_path / "project"
     make_manifest(project, f"tinyutil=={pin}\n".encode())
-    workflow = HandmadeWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws, force=force)
+    workflow = HandmadeWorkflow(
+        project, layer_name, f"s3://{bucket}/app/", aws=aws,
+        publish_options=PublishOptions(force=force),
+    )  # fmt: skip
     result = workflow.run()
     assert result.publish.published
     assert result.zip_sha256 is not None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import attrs
 import botocore.exceptions
 
 from layer_builder.aws.clients import AwsClients, aws_errors, head_object_or_none, is_not_found
-from layer_builder.errors import ConfigurationError, MismatchedBuildError, StaleUploadError
+from layer_builder.errors import MismatchedBuildError, StaleUploadError
 from layer_builder.model.fingerprint import VersionStamp
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.model.manifest import Manifest
@@ -17,85 +16,23 @@ from layer_builder.model.s3path import S3Path
 from layer_builder.model.target import LayerTarget
 from layer_builder.steps.base import Step
 from layer_builder.steps.publish.lock import PublishLock
+from layer_builder.steps.publish.options import (
+    PublishOptions,
+    check_storage_mode_supported,
+    reference_needs_versioning,
+    validate_layer_name,
+)
 from layer_builder.steps.publish.versions import PublishedVersion as PublishedVersion
 from layer_builder.steps.publish.versions import decide_publish as decide_publish
 from layer_builder.steps.publish.versions import latest_layer_version as latest_layer_version
 from layer_builder.steps.publish.versions import layer_code_sha256 as layer_code_sha256
 from layer_builder.steps.upload import META_ZIP_SHA256, UploadResult
 
-LAYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,140}")
-#: Lambda allows 256 characters of Description; the version stamp takes the rest.
-MAX_DESCRIPTION_PREFIX = 256 - len(VersionStamp("0" * 64, "0" * 64).to_description()) - 1
-MAX_LICENSE_INFO = 512
 #: The publish lock's name under ``layer/``.
 LOCK_NAME = ".publish.lock"
 
 
-def validate_layer_name(name: str) -> str:
-    if not LAYER_NAME.fullmatch(name or ""):
-        raise ConfigurationError(
-            f"invalid layer name {name!r}: use 1 to 140 letters, digits, '-' or '_' "
-            f"(e.g. --layer-name my_app_deps)"
-        )
-    return name
-
-
-def _check_layer_name(_: object, __: object, value: str) -> None:
-    validate_layer_name(value)
-
-
-def _check_description(_: object, __: object, value: str) -> None:
-    if len(value) > MAX_DESCRIPTION_PREFIX:
-        raise ConfigurationError(
-            f"description is {len(value)} characters, over the {MAX_DESCRIPTION_PREFIX} that "
-            f"fit next to the version stamp in Lambda's 256: shorten --description"
-        )
-
-
-STORAGE_MODES = ("COPY", "REFERENCE")
-
-
-def _check_storage_mode(_: object, __: object, value: str | None) -> None:
-    if value is not None and value not in STORAGE_MODES:
-        raise ConfigurationError(
-            f"unknown storage mode {value!r}: choose COPY or REFERENCE (--storage-mode)"
-        )
-
-
-def check_storage_mode_supported(lambda_: Any) -> None:
-    """Refuse ``S3ObjectStorageMode`` when the installed botocore does not know it."""
-    operation = lambda_.meta.service_model.operation_model("PublishLayerVersion")
-    if "S3ObjectStorageMode" not in operation.input_shape.members["Content"].members:
-        raise ConfigurationError(
-            "the installed boto3/botocore does not know Lambda's S3ObjectStorageMode: "
-            "upgrade boto3, or drop --storage-mode"
-        )
-
-
-def reference_needs_versioning(bucket: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"storage mode REFERENCE needs a versioned bucket and s3://{bucket}/ is not versioned: "
-        f"enable versioning on it, or drop --storage-mode REFERENCE"
-    )
-
-
-def require_versioned_bucket(s3: Any, bucket: str) -> None:
-    """Fail before any work when REFERENCE storage is asked of an unversioned bucket."""
-    with aws_errors(f"reading the versioning of S3 bucket {bucket!r}"):
-        status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
-    if status != "Enabled":
-        raise reference_needs_versioning(bucket)
-
-
-def _check_license_info(_: object, __: object, value: str | None) -> None:
-    if value is not None and len(value) > MAX_LICENSE_INFO:
-        raise ConfigurationError(
-            f"license info is {len(value)} characters, over Lambda's {MAX_LICENSE_INFO}: "
-            f"shorten --license-info (an SPDX identifier or a URL)"
-        )
-
-
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PublishResult:
     """Whether a version was published, why, and the version that holds the dependencies."""
 
@@ -106,19 +43,6 @@ class PublishResult:
     s3path_manifest: S3Path | None = None
     #: The sha256 of the zip the version holds, when known.
     zip_sha256: str | None = None
-
-
-@attrs.frozen
-class PublishOptions:
-    """What the user decides about the versions published."""
-
-    layer_name: str = attrs.field(validator=_check_layer_name)
-    description: str = attrs.field(default="", validator=_check_description)
-    license_info: str | None = attrs.field(default=None, validator=_check_license_info)
-    force: bool = False
-    #: Lambda's ``S3ObjectStorageMode``: None (Lambda's default, a copy), ``COPY`` or
-    #: ``REFERENCE`` (Lambda reads the S3 object itself; needs a versioned bucket).
-    storage_mode: str | None = attrs.field(default=None, validator=_check_storage_mode)
 
 
 class PublishStep(Step[UploadResult, PublishResult]):
@@ -136,15 +60,17 @@ class PublishStep(Step[UploadResult, PublishResult]):
 
     def __init__(
         self,
-        options: PublishOptions,
+        layer_name: str,
         target: LayerTarget,
         manifest: Manifest,
         s3_layout: LayerS3Layout,
         aws: AwsClients,
+        options: PublishOptions | None = None,
         *,
         expected_fingerprint: str | None = None,
     ):
-        self.options = options
+        self.layer_name = validate_layer_name(layer_name)
+        self.options = options or PublishOptions()
         self.target = target
         self.manifest = manifest
         self.s3_layout = s3_layout
@@ -181,7 +107,14 @@ class PublishStep(Step[UploadResult, PublishResult]):
             version, arn = self._publish(upload)
             backup = self._write_backups(version, repair=False)
         self.logger.info("published %s (%s)", arn, reason)
-        return PublishResult(True, reason, version, arn, backup, upload.zip_sha256)
+        return PublishResult(
+            published=True,
+            reason=reason,
+            layer_version=version,
+            layer_version_arn=arn,
+            s3path_manifest=backup,
+            zip_sha256=upload.zip_sha256,
+        )
 
     def make_lock(self) -> PublishLock:
         """The lock held while deciding and publishing (``layer/.publish.lock``)."""
@@ -190,7 +123,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
     def latest(self) -> PublishedVersion | None:
         """The newest version of the layer that this step's target can use: what a build is
         compared with (``run``, ``check_unchanged`` and ``plan`` all ask here)."""
-        return latest_layer_version(self.aws.lambda_, self.options.layer_name, self.target)
+        return latest_layer_version(self.aws.lambda_, self.layer_name, self.target)
 
     def check_unchanged(self, fingerprint: str, repair: bool = True) -> PublishResult | None:
         """The ``published=False`` result when the latest version already carries
@@ -202,7 +135,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
         publish, reason = self.decide(latest, fingerprint)
         if latest is None or publish:
             return None
-        zip_sha256 = layer_code_sha256(self.aws.lambda_, self.options.layer_name, latest.version)
+        zip_sha256 = layer_code_sha256(self.aws.lambda_, self.layer_name, latest.version)
         return self._unchanged(latest, reason, zip_sha256, repair)
 
     def decide(self, latest: PublishedVersion | None, fingerprint: str) -> tuple[bool, str]:
@@ -211,7 +144,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
             latest,
             fingerprint,
             self.manifest,
-            self.options.layer_name,
+            self.layer_name,
             self.options.force,
             self.target,
         )
@@ -224,7 +157,14 @@ class PublishStep(Step[UploadResult, PublishResult]):
         else:
             backup = self.s3_layout.s3path_manifest_backup(latest.version, self.manifest.filename)
         self.logger.info("nothing to publish: %s (%s)", reason, latest.arn)
-        return PublishResult(False, reason, latest.version, latest.arn, backup, zip_sha256)
+        return PublishResult(
+            published=False,
+            reason=reason,
+            layer_version=latest.version,
+            layer_version_arn=latest.arn,
+            s3path_manifest=backup,
+            zip_sha256=zip_sha256,
+        )
 
     def _check_object_unchanged(self, upload: UploadResult) -> None:
         s3path = upload.s3path
@@ -254,7 +194,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
             content["S3ObjectStorageMode"] = mode
         stamp = VersionStamp(upload.fingerprint, upload.manifest_sha256)
         kwargs: dict[str, Any] = {
-            "LayerName": self.options.layer_name,
+            "LayerName": self.layer_name,
             "Description": stamp.to_description(self.options.description),
             "Content": content,
             "CompatibleRuntimes": [self.target.runtime],
@@ -262,7 +202,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
         }
         if self.options.license_info:
             kwargs["LicenseInfo"] = self.options.license_info
-        with aws_errors(f"publishing layer {self.options.layer_name!r} from {upload.s3_uri}"):
+        with aws_errors(f"publishing layer {self.layer_name!r} from {upload.s3_uri}"):
             response = self.aws.lambda_.publish_layer_version(**kwargs)
         return int(response["Version"]), str(response["LayerVersionArn"])
 

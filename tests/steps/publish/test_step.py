@@ -21,6 +21,7 @@ from layer_builder import (
     UploadStep,
     VersionStamp,
 )
+from layer_builder.steps.publish.options import validate_layer_name
 from layer_builder.steps.publish.step import layer_code_sha256
 from tests.aws_helpers import count_calls, make_manifest, make_package, object_keys
 
@@ -48,11 +49,12 @@ class Publisher:
         self, manifest: Manifest, target: LayerTarget | None = None, **options: object
     ) -> PublishStep:
         return PublishStep(
-            PublishOptions(layer_name=self.layer_name, **options),  # type: ignore[arg-type]
+            self.layer_name,
             target or LayerTarget(),
             manifest,
             self.layout,
             self.aws,
+            PublishOptions(**options),  # type: ignore[arg-type]
         )
 
     def publish(
@@ -289,7 +291,7 @@ def test_another_runs_upload_before_publishing_does_not_change_what_is_published
 @pytest.mark.parametrize("name", ["bad name!", "", "x" * 141, "layer/1"])
 def test_invalid_layer_name_is_refused_before_any_call(name: str) -> None:
     with pytest.raises(ConfigurationError) as info:
-        PublishOptions(layer_name=name)
+        validate_layer_name(name)
     assert str(info.value) == (
         f"invalid layer name {name!r}: use 1 to 140 letters, digits, '-' or '_' "
         "(e.g. --layer-name my_app_deps)"
@@ -298,17 +300,17 @@ def test_invalid_layer_name_is_refused_before_any_call(name: str) -> None:
 
 def test_too_long_description_is_refused() -> None:
     with pytest.raises(ConfigurationError) as info:
-        PublishOptions(layer_name="ok", description="d" * 83)
+        PublishOptions(description="d" * 83)
     assert str(info.value) == (
         "description is 83 characters, over the 82 that fit next to the version stamp in "
         "Lambda's 256: shorten --description"
     )
-    assert PublishOptions(layer_name="ok", description="d" * 82).description == "d" * 82
+    assert PublishOptions(description="d" * 82).description == "d" * 82
 
 
 def test_too_long_license_info_is_refused() -> None:
     with pytest.raises(ConfigurationError) as info:
-        PublishOptions(layer_name="ok", license_info="l" * 513)
+        PublishOptions(license_info="l" * 513)
     assert str(info.value) == (
         "license info is 513 characters, over Lambda's 512: shorten --license-info "
         "(an SPDX identifier or a URL)"
@@ -372,7 +374,7 @@ def test_reference_storage_mode_is_refused_on_an_unversioned_bucket(
 
 def test_unknown_storage_mode_is_refused() -> None:
     with pytest.raises(ConfigurationError) as info:
-        PublishOptions(layer_name="ok", storage_mode="LINK")
+        PublishOptions(storage_mode="LINK")
     assert (
         str(info.value) == "unknown storage mode 'LINK': choose COPY or REFERENCE (--storage-mode)"
     )
