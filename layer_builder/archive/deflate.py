@@ -29,6 +29,7 @@ import attrs
 from packaging.version import InvalidVersion, Version
 
 from layer_builder.archive.safe_files import open_member
+from layer_builder.choices import check_choice
 from layer_builder.errors import ConfigurationError
 
 PIECE_SIZE = 1 << 20
@@ -115,10 +116,7 @@ def backend_identity(backend: str, level: int) -> str:
 
 
 def _check_backend(instance: object, _: object, value: str) -> None:
-    if value not in BACKENDS:
-        raise ConfigurationError(
-            f"unknown deflate backend {value!r}: choose {' or '.join(BACKENDS)}"
-        )
+    check_choice(value, BACKENDS, "deflate backend")
     if value == "libdeflate":
         _libdeflate()
 

@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from functools import cached_property, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import boto3
@@ -15,6 +15,10 @@ import botocore.exceptions
 from layer_builder.aws.client_config import ClientTimeouts, expect_bucket_owner, make_client
 from layer_builder.errors import AwsError
 from layer_builder.model.s3path import S3Path
+
+if TYPE_CHECKING:  # the stubs are a development dependency (boto3-stubs)
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
 
 
 def session_region(session: boto3.session.Session, what: str = "") -> str:
@@ -40,8 +44,8 @@ class AwsClients:
     can forget it (see :func:`~layer_builder.aws.client_config.expect_bucket_owner`).
     """
 
-    s3: Any = attrs.field(repr=False)
-    lambda_: Any = attrs.field(repr=False)
+    s3: S3Client = attrs.field(repr=False)
+    lambda_: LambdaClient = attrs.field(repr=False)
     #: Where the clients came from, to make the same account's clients in other regions.
     session: Any = attrs.field(default=None, repr=False, eq=False)
     endpoint_url: str | None = None

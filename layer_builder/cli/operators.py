@@ -110,8 +110,10 @@ def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) 
         return plan_run(workflow).to_json()
     policy = RetentionPolicy(keep_last=args.keep_last, newer_than_days=args.newer_than_days)
     aws = workflow.aws
-    storage = {"s3": aws.s3, "s3_layout": workflow.s3_layout} if _s3dir_given(args) else {}
-    result = prune(aws.lambda_, workflow.layer_name, policy, yes=args.yes, **storage)
+    with_storage = _s3dir_given(args)
+    result = prune(aws.lambda_, workflow.layer_name, policy, yes=args.yes,
+                   s3=aws.s3 if with_storage else None,
+                   s3_layout=workflow.s3_layout if with_storage else None)  # fmt: skip
     # Each --region has its own versions and S3 folder: the same rule applies there too.
     regions = []
     for region in workflow.regions:

@@ -10,6 +10,7 @@ from pathlib import Path
 import attrs
 from packaging.utils import canonicalize_name
 
+from layer_builder.errors import ConfigurationError
 from layer_builder.installers.redaction import redact, redact_url, secrets_to_mask, url_secrets
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
@@ -90,10 +91,15 @@ class IndexOptions:
 
 
 def _names(values: object) -> tuple[str, ...]:
+    """One name or any collection of names, sorted and without duplicates."""
     if isinstance(values, str):
         values = [values]
-    assert isinstance(values, (list, tuple))
-    return tuple(sorted({str(v) for v in values}))
+    if not isinstance(values, Iterable) or not all(isinstance(v, str) for v in values):
+        raise ConfigurationError(
+            f"expected names (a string or a list of strings), got {values!r}: e.g. "
+            f'extras=["aws", "yaml"] (or --extra NAME, repeatable)'
+        )
+    return tuple(sorted(set(values)))
 
 
 def _canonical_names(values: object) -> tuple[str, ...]:

@@ -14,7 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-from layer_builder.errors import ConfigurationError, ToolMissingError
+from layer_builder.choices import check_choice
+from layer_builder.errors import ToolMissingError
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.poetry import PoetryInstaller
 from layer_builder.installers.process import run_command
@@ -50,10 +51,7 @@ class ContainerInstaller(Installer):
         options: InstallOptions | None = None,
         image: str | None = None,
     ):
-        if engine not in ENGINES:
-            raise ConfigurationError(
-                f"unknown container engine {engine!r}: choose docker or podman (--container docker)"
-            )
+        check_choice(engine, ENGINES, "container engine", "--container docker")
         self.engine = engine
         # The container sees no pip configuration of the host: hand over the index the
         # host's pip environment names, unless one was given.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from layer_builder.choices import check_choice
 from layer_builder.errors import ProjectError
 
 
@@ -44,11 +45,9 @@ _NAMED_PYLOCK = re.compile(r"pylock\.[^.]+\.toml")
 
 def parse_tool(value: str | Tool) -> Tool:
     """``"uv"`` -> ``Tool.UV``, with a clear error for anything else."""
-    try:
-        return Tool(value)
-    except ValueError:
-        choices = ", ".join(t.value for t in Tool)
-        raise ProjectError(f"unknown tool {value!r}: choose one of {choices}") from None
+    if isinstance(value, Tool):
+        return value
+    return Tool(check_choice(value, [t.value for t in Tool], "tool", error=ProjectError))
 
 
 @attrs.frozen
@@ -70,10 +69,6 @@ class Manifest:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
-
-    @property
-    def md5(self) -> str:
-        return hashlib.md5(self.content, usedforsecurity=False).hexdigest()
 
     @property
     def has_hashes(self) -> bool:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
 import attrs
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
+from layer_builder.choices import choice_validator
 from layer_builder.errors import ConfigurationError
 
 #: Python runtimes Lambda offers, with the glibc of the Amazon Linux they run on.
@@ -35,11 +37,8 @@ def _check_python_version(_: object, __: attrs.Attribute[str], value: str) -> No
         )
 
 
-def _check_architecture(_: object, __: attrs.Attribute[str], value: str) -> None:
-    if value not in ARCHITECTURE_MACHINE:
-        raise ConfigurationError(
-            f"unknown Lambda architecture {value!r}: choose x86_64 or arm64 (e.g. --arch arm64)"
-        )
+#: A Lambda architecture name.
+Architecture = Literal["x86_64", "arm64"]
 
 
 @attrs.frozen
@@ -47,7 +46,12 @@ class LayerTarget:
     """A Lambda Python runtime and architecture, and the wheels they can load."""
 
     python_version: str = attrs.field(default="3.12", validator=_check_python_version)
-    architecture: str = attrs.field(default="x86_64", validator=_check_architecture)
+    architecture: Architecture = attrs.field(
+        default="x86_64",
+        validator=choice_validator(
+            tuple(ARCHITECTURE_MACHINE), "Lambda architecture", "e.g. --arch arm64"
+        ),
+    )
 
     @property
     def runtime(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -21,6 +22,9 @@ from layer_builder.model.layout import LayerS3Layout, parse_s3dir
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.publish.step import PublishResult, PublishStep
 from layer_builder.steps.upload import UploadResult, head_zip_or_none
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ class RegionPublisher:
         if existing is not None:
             logger.info("%s already holds this zip: nothing to copy", dest.uri)
             return attrs.evolve(source, uploaded=False).naming(dest, existing)
-        copy_source: dict[str, str] = {"Bucket": source.s3path.bucket, "Key": source.s3path.key}
+        copy_source: CopySourceTypeDef = {"Bucket": source.s3path.bucket, "Key": source.s3path.key}
         if source.version_id:
             copy_source["VersionId"] = source.version_id
         with aws_errors(f"copying {source.s3_uri} to {dest.uri} ({self.target.region})"):

@@ -20,6 +20,7 @@ from layer_builder.archive.safe_files import (
     remove_partials,
     write_replacing,
 )
+from layer_builder.choices import check_choice
 from layer_builder.errors import ConfigurationError, MismatchedBuildError, ProjectError
 from layer_builder.installers import (
     IndexOptions,
@@ -90,10 +91,8 @@ INSTALLERS = ("uv", "pip")
 
 
 def _check_installer(installer: str | None) -> None:
-    if installer is not None and installer not in INSTALLERS:
-        raise ConfigurationError(
-            f"unknown installer {installer!r}: choose {' or '.join(INSTALLERS)}"
-        )
+    if installer is not None:
+        check_choice(installer, INSTALLERS, "installer")
 
 
 def default_installer(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from layer_builder.errors import ConfigurationError
 from layer_builder.installers import IndexOptions, InstallOptions
 
 URL = "https://builder:p%40ss-w0rd@pypi.example.com/simple/"
@@ -48,3 +51,18 @@ def test_install_options_are_normalised() -> None:
         "groups": ["runtime"],
         "allow_source": ["py-yaml"],
     }
+
+
+def test_install_options_take_any_collection_of_names() -> None:
+    assert InstallOptions(extras={"yaml", "aws"}).extras == ("aws", "yaml")
+    assert InstallOptions(groups="dev").groups == ("dev",)
+    assert InstallOptions(extras=("b", "a", "b")).extras == ("a", "b")
+
+
+def test_install_options_refuse_what_is_not_names_in_one_line() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        InstallOptions(extras=3)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "expected names (a string or a list of strings), got 3: e.g. "
+        'extras=["aws", "yaml"] (or --extra NAME, repeatable)'
+    )

@@ -132,12 +132,9 @@ def test_hashes_are_of_the_exact_bytes(tmp_path: Path) -> None:
     content = b"tinyutil==1.0.0 \\\n    --hash=sha256:" + b"a" * 64 + b"\n"
     manifest = Manifest.from_project(write(tmp_path / "p", pip=content))
     assert manifest.sha256 == hashlib.sha256(content).hexdigest()
-    assert manifest.md5 == hashlib.md5(content).hexdigest()
     assert len(manifest.sha256) == 64
-    assert len(manifest.md5) == 32
     other = Manifest.from_project(write(tmp_path / "q", pip=content + b"\n"))
     assert other.sha256 != manifest.sha256
-    assert other.md5 != manifest.md5
 
 
 def test_has_hashes_only_for_requirements_with_hash_options(tmp_path: Path) -> None:

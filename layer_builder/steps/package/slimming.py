@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 import attrs
 
@@ -89,8 +90,11 @@ def is_shared_object(relative: str) -> bool:
     return _SHARED_OBJECT.search(relative) is not None
 
 
+#: ``debug`` (``--strip-debug``) or ``unneeded`` (``--strip-unneeded``).
+StripMode = Literal["debug", "unneeded"]
+
 #: ``strip`` modes: what each removes from a shared object, as the report names it.
-STRIP_MODES = {
+STRIP_MODES: dict[str, str] = {
     "debug": "debug sections of shared objects (strip)",
     "unneeded": "symbol tables of shared objects (strip --strip-unneeded)",
 }

@@ -19,6 +19,7 @@ from layer_builder.archive.hashing import sha256_file
 from layer_builder.archive.parallel import usable_cpus
 from layer_builder.archive.safe_files import remove_partials
 from layer_builder.archive.writer import ZipMember, write_reproducible_zip
+from layer_builder.choices import choice_validator
 from layer_builder.errors import (
     ConfigurationError,
     MismatchedBuildError,
@@ -51,6 +52,7 @@ from layer_builder.steps.package.size_report import (
 from layer_builder.steps.package.slimming import (
     STRIP_MODES,
     Saving,
+    StripMode,
     is_shared_object,
     slim,
     strip_preparer,
@@ -78,14 +80,6 @@ def _canonical_names(names: Iterable[str]) -> tuple[str, ...]:
 
 def _denied_licenses(values: Iterable[str]) -> tuple[str, ...]:
     return LicensePolicy(tuple(values)).denied
-
-
-def _check_strip_mode(_: object, __: attrs.Attribute[str], value: str) -> None:
-    if value not in STRIP_MODES:
-        raise ConfigurationError(
-            f"unknown strip mode {value!r}: choose {' or '.join(STRIP_MODES)} (e.g. --strip "
-            f"unneeded)"
-        )
 
 
 def _check_reserve(options: PackageOptions, _: attrs.Attribute[int], value: int) -> None:
@@ -120,7 +114,10 @@ class PackageOptions:
     #: ``strip --strip-debug`` copies of shared objects on their way into the zip.
     strip: bool = False
     #: ``debug`` (``--strip-debug``) or ``unneeded`` (``--strip-unneeded``: also symbol tables).
-    strip_mode: str = attrs.field(default="debug", validator=_check_strip_mode)
+    strip_mode: StripMode = attrs.field(
+        default="debug",
+        validator=choice_validator(tuple(STRIP_MODES), "strip mode", "e.g. --strip unneeded"),
+    )
     #: After slimming, import every top-level package when the host can run the target.
     smoke_test: bool = True
     #: Add unchecked-hash ``.pyc`` files (needs the target's Python version on the host).

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from layer_builder.aws.clients import aws_errors
+from layer_builder.choices import choice_validator
 from layer_builder.errors import ConfigurationError
 from layer_builder.model.fingerprint import VersionStamp
 
@@ -37,11 +38,8 @@ def _check_description(_: object, __: object, value: str) -> None:
 STORAGE_MODES = ("COPY", "REFERENCE")
 
 
-def _check_storage_mode(_: object, __: object, value: str | None) -> None:
-    if value is not None and value not in STORAGE_MODES:
-        raise ConfigurationError(
-            f"unknown storage mode {value!r}: choose COPY or REFERENCE (--storage-mode)"
-        )
+#: Lambda's ``S3ObjectStorageMode`` values.
+StorageMode = Literal["COPY", "REFERENCE"]
 
 
 def check_storage_mode_supported(lambda_: Any) -> None:
@@ -87,4 +85,7 @@ class PublishOptions:
     force: bool = False
     #: Lambda's ``S3ObjectStorageMode``: None (Lambda's default, a copy), ``COPY`` or
     #: ``REFERENCE`` (Lambda reads the S3 object itself; needs a versioned bucket).
-    storage_mode: str | None = attrs.field(default=None, validator=_check_storage_mode)
+    storage_mode: StorageMode | None = attrs.field(
+        default=None,
+        validator=choice_validator(STORAGE_MODES, "storage mode", "--storage-mode", optional=True),
+    )
