@@ -3,6 +3,6 @@
     Manifest ──BuildStep──► BuildResult ──PackageStep──► PackageResult
              ──UploadStep──► UploadResult ──PublishStep──► PublishResult
 
-``build/`` installs into ``artifacts/python/``, ``package/`` zips it, ``upload`` puts the zip
+``build`` installs into ``artifacts/python/``, ``package/`` zips it, ``upload`` puts the zip
 on S3, ``publish/`` makes the layer version. ``base.Step`` is the contract they share.
 """
