@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 
+from layer_builder.archive.safe_files import write_replacing
 from layer_builder.aws.clients import AwsClients, aws_errors
 from layer_builder.errors import ConfigurationError
 
@@ -136,9 +137,9 @@ class LocalAwsEndpoint:
         lines = self._recorder("download-recording").splitlines()
         kept = "".join(line + "\n" for line in lines if _state_changing(line))
         state_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = state_path.with_name(state_path.name + ".partial")
-        partial.write_text(kept, encoding="utf-8")
-        partial.replace(state_path)
+        # A partial file of its own, swapped in whole: never another process's, never
+        # written through a link at the state's path.
+        write_replacing(state_path, kept.encode("utf-8"))
         self._recorder("reset-recording")
 
     def session(self) -> boto3.session.Session:

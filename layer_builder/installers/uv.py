@@ -16,6 +16,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from layer_builder.archive.safe_files import write_replacing
 from layer_builder.errors import (
     IncompatibleWheelError,
     InstallerFailedError,
@@ -309,7 +310,7 @@ class UvInstaller(UvPipInstaller):
         if key is not None and not checked:
             with contextlib.suppress(OSError):
                 record.parent.mkdir(parents=True, exist_ok=True)
-                record.write_text(key, encoding="utf-8")
+                write_replacing(record, key.encode())  # never through a link at record
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         with scratch_file("requirements.txt") as requirements:

@@ -131,7 +131,7 @@ def test_state_path_carries_buckets_objects_and_layers_to_another_process(
     assert entries
     assert {e["method"] for e in entries} <= {"PUT", "POST"}
     assert not [e for e in entries if "/moto-api/" in e.get("url", "")]
-    assert not state.with_name("state.jsonl.partial").exists()
+    assert not list(state.parent.glob("*.partial"))
 
     data = json.loads(_python(_READ_STATE, str(state)))
     assert "kept-bucket" in data["buckets"]
@@ -140,3 +140,15 @@ def test_state_path_carries_buckets_objects_and_layers_to_another_process(
     # Reading saved nothing new that would replay twice: a third process sees one version.
     again = json.loads(_python(_READ_STATE, str(state)))
     assert again["versions"] == [1]
+
+
+def test_saving_the_state_replaces_a_link_never_writes_through_it(tmp_path: Path) -> None:
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("")
+    state = tmp_path / "local-aws" / "state.jsonl"
+    state.parent.mkdir()
+    state.symlink_to(victim)
+    _python(_WRITE_STATE, str(state))
+    assert victim.read_text() == ""
+    assert not state.is_symlink()
+    assert "kept-bucket" in state.read_text()
