@@ -17,7 +17,12 @@ from layer_builder.installers import find_uv
 from layer_builder.steps.build import BuildStep
 from layer_builder.steps.package.step import PackageStep
 
-BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench"
+# ``shared/bench`` beside the checkout or any folder above it (a worktree finds it too).
+BENCH = next(
+    (p / "shared" / "bench" for p in Path(__file__).resolve().parents
+     if (p / "shared" / "bench").is_dir()),
+    Path(__file__).resolve().parents[2].parent / "shared" / "bench",
+)  # fmt: skip
 ARM312 = LayerTarget("3.12", "arm64")
 #: The locked main dependencies of the reference projects (their dev group holds pytest).
 MAIN = {
