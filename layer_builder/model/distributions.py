@@ -73,14 +73,18 @@ def _record_files(dist_info: Path, root: Path) -> tuple[str, ...]:
         raise PackageError(
             f"cannot read {record} ({exc.strerror}): make it readable or build again"
         ) from None
+    if "\0" in text:  # before csv, whose own message differs between Python versions
+        raise PackageError(
+            f"{where} is malformed at line {text[: text.index(chr(0))].count(chr(10)) + 1} (a "
+            f"path holds a NUL character), so its files cannot be told apart: reinstall the "
+            f"distribution with a current pip or uv"
+        )
     files = set()
     reader = csv.reader(io.StringIO(text), strict=True)
     try:
         for row in reader:
             if not row or not row[0]:
                 continue
-            if "\0" in row[0]:
-                raise csv.Error("a path holds a NUL character")
             path = _record_path(row[0])
             if path is None:
                 # Scripts and data installed beside the tree (../../bin): not in the layer.
