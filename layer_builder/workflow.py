@@ -11,6 +11,7 @@ import attrs
 
 from layer_builder.aws.client_config import check_account_id
 from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket
+from layer_builder.aws.settings import AwsSettings
 from layer_builder.errors import AwsError
 from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
@@ -97,6 +98,7 @@ class LayerWorkflow:
         regions: Sequence[RegionTarget] = (),
         grants: Sequence[Grant] = (),
         upload_progress: ProgressCallback | None = None,
+        aws_settings: AwsSettings | None = None,
     ):
         self.project_dir = Path(project_dir).resolve()
         # Validated now, so that bad input fails before any build starts.
@@ -107,6 +109,8 @@ class LayerWorkflow:
         self.package_options = package_options or PackageOptions()
         self.publish_options = publish_options or PublishOptions()
         self._aws = aws
+        #: The AWS profile, the home region, and the encryption and tags of S3 writes.
+        self.aws_settings = aws_settings or AwsSettings()
         #: The account that must own every bucket used (sent as ``ExpectedBucketOwner``).
         self.expected_bucket_owner = (
             check_account_id(expected_bucket_owner) if expected_bucket_owner else None
@@ -129,8 +133,8 @@ class LayerWorkflow:
     def aws(self) -> AwsClients:
         owner = self.expected_bucket_owner
         if self._aws is None:
-            return AwsClients.from_session(expected_bucket_owner=owner)
-        return self._aws.with_expected_bucket_owner(owner)
+            return self.aws_settings.clients(expected_bucket_owner=owner)
+        return self.aws_settings.clients(self._aws).with_expected_bucket_owner(owner)
 
     @cached_property
     def fingerprint(self) -> str:

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from layer_builder.aws.console import layer_version_console_url
 from layer_builder.cli.config import load_project_config
 from layer_builder.errors import ConfigurationError
 from layer_builder.model.layout import LayerS3Layout
@@ -26,7 +27,8 @@ OPERATOR_COMMANDS = {
 
 
 def add_region_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--region", action="append", dest="regions", metavar="REGION=S3DIR",
+    parser.add_argument("--replicate-to", action="append", dest="replicate_to",
+                        metavar="REGION=S3DIR",
                         help="also publish in REGION from a bucket there (repeatable), e.g. "
                              "eu-west-1=s3://my-bucket-eu/app/lambda/")  # fmt: skip
 
@@ -50,15 +52,17 @@ def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def region_targets(args: argparse.Namespace, config: dict[str, Any]) -> list[RegionTarget]:
-    """``--region`` flags, else ``regions = {region = "s3://..."}`` in [tool.layer_builder]."""
-    if getattr(args, "regions", None):
-        return [RegionTarget.parse(text) for text in args.regions]
-    table = config.get("regions") or {}
+    """``--replicate-to`` flags, else ``replicate_to = {region = "s3://..."}`` in
+    [tool.layer_builder] (``regions``, its old name, is still read)."""
+    if getattr(args, "replicate_to", None):
+        return [RegionTarget.parse(text) for text in args.replicate_to]
+    key = "regions" if "regions" in config else "replicate_to"
+    table = config.get(key) or {}
     for region, s3dir in table.items():
         if not isinstance(s3dir, str):
             raise ConfigurationError(
-                f"[tool.layer_builder] regions.{region} must be an S3 folder string "
-                f'(e.g. regions = {{ eu-west-1 = "s3://my-bucket-eu/app/lambda/" }})'
+                f"[tool.layer_builder] {key}.{region} must be an S3 folder string "
+                f'(e.g. replicate_to = {{ eu-west-1 = "s3://my-bucket-eu/app/lambda/" }})'
             )
     return [RegionTarget(region, s3dir) for region, s3dir in table.items()]
 
@@ -134,6 +138,9 @@ def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
                 "reason": r.publish.reason if r.publish else None,
                 "layer_version": r.publish.layer_version if r.publish else None,
                 "layer_version_arn": r.publish.layer_version_arn if r.publish else None,
+                "layer_version_console_url": (
+                    layer_version_console_url(r.publish.layer_version_arn) if r.publish else None
+                ),
                 "error": r.error,
             }
             for r in result.regions

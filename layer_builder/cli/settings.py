@@ -11,6 +11,7 @@ import attrs
 
 from layer_builder.aws.clients import AwsClients
 from layer_builder.aws.codeartifact import CodeArtifactRepository, codeartifact_client
+from layer_builder.cli.aws_options import aws_settings
 from layer_builder.cli.config import load_project_config
 from layer_builder.cli.operators import workflow_settings
 from layer_builder.cli.packaging import package_options
@@ -46,7 +47,8 @@ def make_build_installer(
     codeartifact = setting(args, config, "codeartifact", "codeartifact")
     if codeartifact and args.command in ("build", "run") and resolve_index:
         repository = CodeArtifactRepository.parse(codeartifact)
-        client = codeartifact_client(aws.session if aws is not None else None)
+        session = aws.session if aws is not None else aws_settings(args, config).session()
+        client = codeartifact_client(session)
         index = attrs.evolve(index, index_url=repository.index_url(client))
     options = InstallOptions(
         extras=setting(args, config, "extras", "extras") or (),
@@ -114,6 +116,7 @@ def make_workflow(
         expected_bucket_owner=setting(
             args, config, "expected_bucket_owner", "expected_bucket_owner"
         ),
+        aws_settings=aws_settings(args, config),
         **workflow_settings(args, config),
     )
     _ = workflow.manifest  # a missing manifest fails here, before anything runs

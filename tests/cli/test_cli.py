@@ -223,7 +223,10 @@ def test_build_package_upload_publish_one_by_one(
     assert upload["zip_sha256"] == package["zip_sha256"]
     assert upload["fingerprint"] == package["fingerprint"]
     assert upload["uploaded"] is True
-    assert upload["console_url"].startswith("https://console.aws.amazon.com/s3/object/")
+    assert upload["console_url"] == (
+        f"https://us-east-1.console.aws.amazon.com/s3/object/{bucket}?region=us-east-1"
+        f"&prefix={zip_key}"
+    )
     head = aws.s3.head_object(Bucket=bucket, Key="app/lambda/layer/layer.zip")
     assert head["ContentType"] == "application/zip"
     assert head["Metadata"]["zip-sha256"] == package["zip_sha256"]
@@ -235,7 +238,12 @@ def test_build_package_upload_publish_one_by_one(
     assert publish["published"] is True
     assert publish["layer_version"] == 1
     assert publish["layer_version_arn"].endswith(f":layer:{layer_name}:1")
+    assert publish["layer_version_console_url"] == (
+        f"https://us-east-1.console.aws.amazon.com/lambda/home?region=us-east-1"
+        f"#/layers/{layer_name}/versions/1"
+    )
     assert publish["s3_uri"] == upload["s3_uri"]
+    assert publish["console_url"] == upload["console_url"], "read back, with its region"
     assert publish["zip_sha256"] == package["zip_sha256"]
     assert publish["s3_uri_manifest"] == (f"s3://{bucket}/app/lambda/layer/000001/requirements.txt")
     assert "app/lambda/layer/last-requirements.txt" in bucket_keys(aws, bucket)
@@ -726,9 +734,14 @@ def test_unknown_aws_profile(
         "run", "--project", project, "--layer-name", layer_name, "--s3dir", f"s3://{bucket}/a/"
     )
     assert outcome.error == (
-        f"checking S3 bucket {bucket!r} failed: The config profile (no-such-profile) could not "
-        f"be found: check the arguments and your AWS configuration"
+        "the AWS profile 'no-such-profile' (AWS_PROFILE) is not in your AWS configuration "
+        "(~/.aws/config, ~/.aws/credentials, or the files AWS_CONFIG_FILE and "
+        "AWS_SHARED_CREDENTIALS_FILE name): check its name with `aws configure list-profiles`"
     )
+    assert_nothing_built(project)
+    outcome = cli("run", "--project", project, "--layer-name", layer_name, "--s3dir",
+                  f"s3://{bucket}/a/", "--profile", "other-profile")  # fmt: skip
+    assert outcome.error.startswith("the AWS profile 'other-profile' (--profile) is not in your")
     assert_nothing_built(project)
 
 
@@ -964,7 +977,10 @@ def test_local_is_a_flag_of_the_aws_commands_only(make_project: MakeProject, cli
         ("package", ["--s3dir", "s3://bucket/a/"]),
         ("upload", ["--force"]),
         ("upload", ["--compress-level", "9"]),
-        ("publish", ["--region", "eu-west-1=s3://bucket-eu/a/"]),
+        ("publish", ["--replicate-to", "eu-west-1=s3://bucket-eu/a/"]),
+        ("package", ["--region", "eu-west-1"]),
+        ("package", ["--s3-tag", "team=data"]),
+        ("prune", ["--sse-kms-key-id", "alias/x"]),
         ("publish", ["--rebuild"]),
         ("run", ["--keep-last", "3"]),
         ("plan", ["--yes"]),

@@ -148,7 +148,7 @@ def test_region_given_twice_is_refused(
         workflow.run()
     assert str(info.value) == (
         "region 'us-east-1' is given twice (the home region is 'us-east-1'): give each extra "
-        "region once with --region"
+        "region once with --replicate-to"
     )
 
 
@@ -171,7 +171,7 @@ def test_bad_region_target_says_the_form(text: str) -> None:
         RegionTarget.parse(text)
     assert str(info.value) == (
         f"invalid region target {text!r}: expected REGION=s3://bucket/prefix/ "
-        "(e.g. --region eu-west-1=s3://my-bucket-eu-west-1/app/lambda/)"
+        "(e.g. --replicate-to eu-west-1=s3://my-bucket-eu-west-1/app/lambda/)"
     )
 
 
