@@ -38,6 +38,10 @@ META_MANIFEST_SHA256 = "manifest-sha256"
 META_MANIFEST_FILE = "manifest-file"
 META_ZIP_SHA256 = "zip-sha256"
 META_FINGERPRINT = "fingerprint"
+#: The zip's target (from its identity), so that ``layer-builder publish`` needs no
+#: --python/--arch.
+META_RUNTIME = "runtime"
+META_ARCHITECTURE = "architecture"
 
 
 @attrs.frozen
@@ -188,6 +192,9 @@ class UploadStep(Step[PackageResult, UploadResult]):
             META_ZIP_SHA256: package.sha256,
             META_FINGERPRINT: package.fingerprint,
         }
+        if package.identity is not None:
+            labels[META_RUNTIME] = package.identity.runtime
+            labels[META_ARCHITECTURE] = package.identity.architecture
         head = head_zip_or_none(self.s3, s3path, package.sha256)
         sent = head is None
         if head is None:
