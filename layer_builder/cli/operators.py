@@ -11,6 +11,7 @@ from typing import Any
 
 from layer_builder.aws.console import layer_version_console_url
 from layer_builder.cli.config import load_project_config
+from layer_builder.cli.diff import diff_lines
 from layer_builder.errors import ConfigurationError
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.operations.regions import RegionTarget
@@ -129,8 +130,9 @@ def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) 
 
 
 def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
-    """What ``run --json`` adds for regions and grants."""
+    """What ``run --json`` adds for regions, grants and the layer's diff."""
     return {
+        "diff": result.diff.to_json() if result.diff is not None else None,
         "regions": [
             {
                 "region": r.region,
@@ -163,6 +165,8 @@ def human_lines(command: str, data: dict[str, Any]) -> list[str] | None:
         for plan in (data, *data["regions"]):
             action = f"publish version {plan['next_version']}" if plan["publish"] else "no publish"
             lines.append(f"{plan['region']}: {action} ({plan['reason']})")
+            if plan is data and data["publish"] and data.get("diff"):
+                lines += diff_lines(data["diff"])
             lines += [f"{plan['region']}: grant {grant}" for grant in plan["grants_to_add"]]
             lines += [
                 f"{plan['region']}: unfinished multipart upload of {u['s3_uri']} (started "

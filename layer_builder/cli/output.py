@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from layer_builder.aws.console import layer_version_console_url
+from layer_builder.cli.diff import diff_lines
 from layer_builder.cli.infra_outputs import output_lines
 from layer_builder.cli.operators import human_lines as operator_lines
 from layer_builder.cli.operators import region_lines
@@ -89,6 +90,8 @@ def print_human(command: str, data: dict[str, Any]) -> None:
         print(f"reason: {data['reason']}")
         if data.get("layer_version_console_url"):
             print(f"console: {data['layer_version_console_url']}")
+        if data["published"] and data.get("diff"):
+            print("\n".join(diff_lines(data["diff"])))
         for line in region_lines(data) + output_lines(data):
             print(line)
     elif command == "upload":

@@ -81,10 +81,10 @@ def test_every_object_a_run_writes_carries_the_key_and_tags(
 
     assert result.publish.published and result.regions[0].publish.published  # type: ignore[union-attr]
     operations = [name for name, _ in wire.writes]
-    # At home the zip, the lock and two backups (the staging copy is a copy); in the region
-    # the same, but the zip is a copy of the home one.
+    # At home the zip, the lock, three backups, the contents record and the SBOM (the staging
+    # copy is a copy); in the region the same, but the zip is a copy of the home one.
     assert operations.count("CopyObject") == 2
-    assert operations.count("PutObject") == 4 + 3
+    assert operations.count("PutObject") == 7 + 6
     assert [name for name, headers in wire.writes if not _carries_the_options(headers, name)] == []
     for clients, where in ((workflow.aws, bucket), (eu, eu_bucket)):
         keys = object_keys(clients, where)
