@@ -119,7 +119,7 @@ def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) 
     result = prune(aws.lambda_, workflow.layer_name, policy, yes=args.yes,
                    s3=aws.s3 if with_storage else None,
                    s3_layout=workflow.s3_layout if with_storage else None)  # fmt: skip
-    # Each --region has its own versions and S3 folder: the same rule applies there too.
+    # Each --replicate-to region has its own versions and S3 folder: the same rule there too.
     regions = []
     for region in workflow.regions:
         region_aws = workflow.region_aws(region.region)
