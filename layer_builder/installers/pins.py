@@ -1,7 +1,8 @@
 """The versions a manifest pins for a target, read without installing anything (for ``plan``).
 
-A ``requirements.txt`` is read as it is; a ``poetry.lock`` through the direct reader the
-Poetry installer uses (:mod:`layer_builder.installers.poetry_lock`); a ``uv.lock`` through
+A ``requirements.txt`` is read as it is; a ``pylock.toml`` and a ``poetry.lock`` through the
+selection their installers make (:mod:`layer_builder.installers.pylock`,
+:mod:`layer_builder.installers.poetry_lock`); a ``uv.lock`` through
 ``uv export --frozen``, which reads the lock without resolving it again. Markers are
 evaluated for the target. When only a full Poetry run could answer (a stale or old-format
 lock), or uv is missing, the pins are unknown rather than guessed.
@@ -20,6 +21,7 @@ from layer_builder.errors import LayerBuilderError
 from layer_builder.installers.base import IndexOptions, InstallOptions
 from layer_builder.installers.poetry_lock import export_for_target, marker_environment
 from layer_builder.installers.process import run_command
+from layer_builder.installers.pylock import requirements_for_target
 from layer_builder.installers.uv import UvInstaller, find_uv, scratch_file
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
@@ -125,6 +127,14 @@ def read_pins(
         text: str | None = manifest.content.decode("utf-8", "replace")
         # pip's hash-checking mode refuses a file that does not pin every distribution.
         complete, why = manifest.has_hashes, f"{manifest.filename} pins no hashes"
+    elif manifest.tool is Tool.PYLOCK:
+        # The PEP 751 selection the pylock installer makes, for the target.
+        try:
+            text = requirements_for_target(manifest, target, options)[0]
+        except LayerBuilderError as exc:
+            logger.warning("cannot read the pins of %s: %s", manifest.path, exc)
+            text = None
+        complete, why = True, f"{manifest.filename} cannot be read for this target"
     elif manifest.tool is Tool.POETRY:
         text = export_for_target(
             manifest.path, target, options.groups, options.extras, pins_only=True

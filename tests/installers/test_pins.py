@@ -93,3 +93,20 @@ def test_a_stale_poetry_lock_is_unknown(tmp_path: Path, wheel_index: WheelIndex)
     pins = read_pins(Manifest.from_project(project), X86)
     assert (pins.versions, pins.complete) == (None, False)
     assert pins.why == "only a Poetry run can read this poetry.lock"
+
+
+def test_a_pylock_is_read_with_the_pep_751_selection(
+    tmp_path: Path, wheel_index: WheelIndex
+) -> None:
+    from tests.installers.test_pylock import uv_pylock
+
+    project = uv_pylock(tmp_path / "pylock", wheel_index.url, ["tinyhttp==2.0.0", "fastcalc"])
+    manifest = Manifest.from_project(project)
+    assert manifest.filename == "pylock.toml"
+    pins = read_pins(manifest, LayerTarget("3.12", "arm64"))
+    assert pins.versions == {
+        "fastcalc": ("fastcalc", "1.0.0"),
+        "tinyhttp": ("tinyhttp", "2.0.0"),
+        "tinyutil": ("tinyutil", "1.1.0"),
+    }
+    assert pins.complete
