@@ -16,6 +16,8 @@ from layer_builder._version import __version__
 from layer_builder.aws.client_config import ClientTimeouts
 from layer_builder.aws.clients import AwsClients
 from layer_builder.aws.local import LocalAwsEndpoint
+from layer_builder.aws.settings import AwsSettings
+from layer_builder.aws.write_options import S3WriteOptions
 from layer_builder.errors import (
     AwsError,
     BuildError,
@@ -50,8 +52,10 @@ from layer_builder.installers import (
     UvPipInstaller,
 )
 from layer_builder.installers.container import ContainerInstaller
+from layer_builder.model.contents import DistributionContents, LayerContents
 from layer_builder.model.distributions import InstalledDistribution
 from layer_builder.model.fingerprint import VersionStamp, compute_fingerprint
+from layer_builder.model.layer_diff import LayerDiff, VersionChange
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
@@ -78,6 +82,7 @@ __all__ = [
     "DEFAULT_EXCLUDES",
     "AwsClients",
     "AwsError",
+    "AwsSettings",
     "BuildError",
     "BuildOptions",
     "BuildResult",
@@ -85,6 +90,7 @@ __all__ = [
     "ClientTimeouts",
     "ConfigurationError",
     "ContainerInstaller",
+    "DistributionContents",
     "FolderLock",
     "Grant",
     "GrantResult",
@@ -97,6 +103,8 @@ __all__ = [
     "Installer",
     "InstallerFailedError",
     "LayerBuilderError",
+    "LayerContents",
+    "LayerDiff",
     "LayerPathLayout",
     "LayerS3Layout",
     "LayerTarget",
@@ -129,6 +137,7 @@ __all__ = [
     "RegionTarget",
     "RegionsFailedError",
     "RetentionPolicy",
+    "S3WriteOptions",
     "SourceOnlyDependencyError",
     "StaleLockError",
     "StaleUploadError",
@@ -140,6 +149,7 @@ __all__ = [
     "UploadStep",
     "UvInstaller",
     "UvPipInstaller",
+    "VersionChange",
     "VersionStamp",
     "WorkflowResult",
     "__version__",

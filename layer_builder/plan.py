@@ -1,7 +1,7 @@
 """``plan``: what ``run`` would do (build? upload? publish which version? regions? grants?),
 found with read-only calls: nothing is built, written, published or granted. It also lists
 the multipart uploads left unfinished under each region's ``layer/`` (``prune --yes``
-aborts them)."""
+aborts them), and what the manifest changes against the latest version."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ import attrs
 import botocore.exceptions
 
 from layer_builder.aws.clients import AwsClients, error_code
+from layer_builder.changes import diff_pins_with
 from layer_builder.errors import AwsError
+from layer_builder.installers.pins import read_pins
+from layer_builder.model.layer_diff import LayerDiff
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.operations.sharing import Grant, is_granted, policy_statements
 from layer_builder.operations.storage import IncompleteUpload, list_incomplete_uploads
@@ -58,6 +61,9 @@ class Plan:
     upload: str
     home: PublishPlan
     regions: tuple[PublishPlan, ...] = ()
+    #: What the manifest changes against the home region's latest version (by its pins:
+    #: sizes are known once built).
+    diff: LayerDiff | None = None
 
     @property
     def changes(self) -> bool:
@@ -75,6 +81,7 @@ class Plan:
             "changes": self.changes,
             **self.home.to_json(),
             "regions": [r.to_json() for r in self.regions],
+            "diff": self.diff.to_json() if self.diff is not None else None,
         }
 
 
@@ -130,6 +137,21 @@ def _incomplete_uploads(aws: AwsClients, s3_layout: LayerS3Layout) -> tuple[Inco
         return ()
 
 
+def _plan_diff(workflow: LayerWorkflow, home: PublishPlan) -> LayerDiff:
+    """What the manifest's pins change against the version ``home`` compares with."""
+    if not home.publish and home.current_version is not None:
+        return LayerDiff.unchanged(home.current_version)
+    installer = workflow.make_build_step().installer
+    pins = read_pins(
+        workflow.manifest,
+        workflow.target,
+        installer.options,
+        getattr(installer, "index", None),
+        workflow.make_package_step().options.excludes,
+    )
+    return diff_pins_with(workflow.aws, workflow.s3_layout, home.current_version, pins)
+
+
 def plan_run(workflow: LayerWorkflow) -> Plan:
     """What ``workflow.run()`` would do now, from read-only calls."""
     workflow.check()
@@ -155,4 +177,5 @@ def plan_run(workflow: LayerWorkflow) -> Plan:
         upload=upload,
         home=home,
         regions=regions,
+        diff=_plan_diff(workflow, home),
     )

@@ -11,8 +11,11 @@ import attrs
 
 from layer_builder.aws.client_config import check_account_id
 from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket
+from layer_builder.aws.settings import AwsSettings
+from layer_builder.changes import diff_contents_with
 from layer_builder.errors import AwsError
 from layer_builder.model.fingerprint import compute_fingerprint
+from layer_builder.model.layer_diff import LayerDiff
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.s3path import S3Path
@@ -27,6 +30,7 @@ from layer_builder.operations.regions import (
 from layer_builder.operations.sharing import Grant, GrantResult, share_version
 from layer_builder.steps.build import BuildOptions, BuildResult, BuildStep
 from layer_builder.steps.folder_lock import FolderLock
+from layer_builder.steps.package.contents import contents_of
 from layer_builder.steps.package.step import PackageOptions, PackageResult, PackageStep
 from layer_builder.steps.publish.options import (
     PublishOptions,
@@ -34,6 +38,7 @@ from layer_builder.steps.publish.options import (
     require_versioned_bucket,
     validate_layer_name,
 )
+from layer_builder.steps.publish.records import LocalVersionRecords, VersionRecords
 from layer_builder.steps.publish.step import PublishResult, PublishStep
 from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep, staged_upload
 
@@ -59,6 +64,8 @@ class WorkflowResult:
     regions: tuple[RegionResult, ...] = ()
     #: The grants (``grants=``) on the home version and each region's version.
     grants: tuple[GrantResult, ...] = ()
+    #: What the build changes against the version it was compared with (the latest).
+    diff: LayerDiff | None = None
 
     @property
     def skipped(self) -> bool:
@@ -97,6 +104,7 @@ class LayerWorkflow:
         regions: Sequence[RegionTarget] = (),
         grants: Sequence[Grant] = (),
         upload_progress: ProgressCallback | None = None,
+        aws_settings: AwsSettings | None = None,
     ):
         self.project_dir = Path(project_dir).resolve()
         # Validated now, so that bad input fails before any build starts.
@@ -107,6 +115,8 @@ class LayerWorkflow:
         self.package_options = package_options or PackageOptions()
         self.publish_options = publish_options or PublishOptions()
         self._aws = aws
+        #: The AWS profile, the home region, and the encryption and tags of S3 writes.
+        self.aws_settings = aws_settings or AwsSettings()
         #: The account that must own every bucket used (sent as ``ExpectedBucketOwner``).
         self.expected_bucket_owner = (
             check_account_id(expected_bucket_owner) if expected_bucket_owner else None
@@ -129,8 +139,8 @@ class LayerWorkflow:
     def aws(self) -> AwsClients:
         owner = self.expected_bucket_owner
         if self._aws is None:
-            return AwsClients.from_session(expected_bucket_owner=owner)
-        return self._aws.with_expected_bucket_owner(owner)
+            return self.aws_settings.clients(expected_bucket_owner=owner)
+        return self.aws_settings.clients(self._aws).with_expected_bucket_owner(owner)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -174,7 +184,12 @@ class LayerWorkflow:
             self.aws,
             self.publish_options,
             expected_fingerprint=self.fingerprint,
+            records=self.make_version_records(),
         )
+
+    def make_version_records(self) -> VersionRecords:
+        """What each published version keeps: the build tree's contents record and SBOM."""
+        return LocalVersionRecords(self.layout)
 
     def region_aws(self, region: str) -> AwsClients:
         """The clients for ``region`` (made once per workflow)."""
@@ -185,8 +200,16 @@ class LayerWorkflow:
     def make_region_publisher(self, region: RegionTarget) -> RegionPublisher:
         aws = self.region_aws(region.region)
         layout = LayerS3Layout(region.s3dir_lambda)
-        step = PublishStep(self.layer_name, self.target, self.manifest, layout, aws,
-                           self.publish_options, expected_fingerprint=self.fingerprint)  # fmt: skip
+        step = PublishStep(
+            self.layer_name,
+            self.target,
+            self.manifest,
+            layout,
+            aws,
+            self.publish_options,
+            expected_fingerprint=self.fingerprint,
+            records=self.make_version_records(),
+        )
         return RegionPublisher(region, aws, step)
 
     # -- hooks: override one to add work between steps ----------------------------------
@@ -286,13 +309,11 @@ class LayerWorkflow:
         if unchanged is None:
             return self._run_steps()
         if not self.regions:
-            return self._extend(WorkflowResult(publish=unchanged, fingerprint=self.fingerprint))
+            return self._extend(self._unchanged_result(unchanged))
         staged = self.staged_upload()
         if staged is None and not self._regions_hold_build():
             return self._run_steps()  # a region needs the zip, and none is uploaded
-        return self._extend(
-            WorkflowResult(publish=unchanged, fingerprint=self.fingerprint), source=staged
-        )
+        return self._extend(self._unchanged_result(unchanged), source=staged)
 
     def _run_steps(self) -> WorkflowResult:
         """The four steps, then the extra regions and grants."""
@@ -301,6 +322,7 @@ class LayerWorkflow:
         with self.folder_lock("run"):
             build = self.build()
             package = self.package(build)
+            diff = self.diff(package)
             upload = self.upload(package)
         publish = self.publish(upload)
         result = WorkflowResult(
@@ -309,6 +331,7 @@ class LayerWorkflow:
             upload=upload,
             publish=publish,
             fingerprint=package.fingerprint,
+            diff=diff,
         )
         return self._extend(result, source=upload)
 
@@ -319,6 +342,19 @@ class LayerWorkflow:
         regions = self.publish_regions(source) if self.regions else ()
         grants = self.share(result.publish, regions)
         return attrs.evolve(result, regions=regions, grants=grants)
+
+    def _unchanged_result(self, unchanged: PublishResult) -> WorkflowResult:
+        """The result of the instant no-op: the version that holds the build, nothing new."""
+        diff = LayerDiff.unchanged(unchanged.layer_version)
+        return WorkflowResult(publish=unchanged, fingerprint=self.fingerprint, diff=diff)
+
+    def diff(self, package: PackageResult) -> LayerDiff:
+        """What ``package`` changes against the version publishing compares with (the newest
+        one this target can use), from that version's ``contents.json``."""
+        latest = self.make_publish_step().latest()
+        version = latest.version if latest is not None else None
+        contents = contents_of(package, self.target)
+        return diff_contents_with(self.aws, self.s3_layout, version, contents)
 
     def share(
         self, publish: PublishResult, regions: Sequence[RegionResult] = ()

@@ -14,16 +14,19 @@ from tests.aws_helpers import HandmadeWorkflow, failing, make_manifest, object_k
 CALLS = [
     ("s3", "HeadBucket", 1),
     ("lambda_", "ListLayerVersions", 1),  # the instant no-op check
+    ("lambda_", "ListLayerVersions", 2),  # the version to compare the new zip with
     ("s3", "HeadObject", 1),  # is zips/<sha256>.zip already there?
     ("s3", "PutObject", 1),  # zips/<sha256>.zip
     ("s3", "CopyObject", 1),  # its staging copy, layer.zip
     ("s3", "PutObject", 2),  # layer/.publish.lock
-    ("lambda_", "ListLayerVersions", 2),
+    ("lambda_", "ListLayerVersions", 3),
     ("s3", "HeadObject", 2),  # is zips/<sha256>.zip still there?
     ("lambda_", "PublishLayerVersion", 1),
-    ("s3", "PutObject", 3),  # 000001/requirements.txt
-    ("s3", "PutObject", 4),  # last-requirements.txt
-    ("s3", "PutObject", 5),  # targets/python3.12-x86_64/last-requirements.txt
+    ("s3", "PutObject", 3),  # 000001/contents.json
+    ("s3", "PutObject", 4),  # 000001/sbom.cdx.json
+    ("s3", "PutObject", 5),  # 000001/requirements.txt
+    ("s3", "PutObject", 6),  # last-requirements.txt
+    ("s3", "PutObject", 7),  # targets/python3.12-x86_64/last-requirements.txt
 ]
 
 
@@ -34,7 +37,9 @@ def _converged(aws: AwsClients, bucket: str, layer_name: str, workflow: Handmade
     assert stamp is not None and stamp.fingerprint == workflow.fingerprint
     [zip_key] = object_keys(aws, bucket, "app/layer/zips/")
     assert object_keys(aws, bucket) == [
+        "app/layer/000001/contents.json",
         "app/layer/000001/requirements.txt",
+        "app/layer/000001/sbom.cdx.json",
         "app/layer/last-requirements.txt",
         "app/layer/layer.zip",
         "app/layer/targets/python3.12-x86_64/last-requirements.txt",
@@ -49,6 +54,8 @@ def _converged(aws: AwsClients, bucket: str, layer_name: str, workflow: Handmade
     ):
         body = aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert body == workflow.manifest.content
+    contents = aws.s3.get_object(Bucket=bucket, Key="app/layer/000001/contents.json")["Body"]
+    assert contents.read() == workflow.layout.path_contents.read_bytes()
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["request-lost", "response-lost"])

@@ -13,7 +13,7 @@ from layer_builder.plan import plan_run
 from tests.aws_helpers import HandmadeWorkflow, count_calls, make_manifest, object_keys
 
 READ_ONLY = {"HeadBucket", "ListLayerVersions", "HeadObject", "GetLayerVersionPolicy",
-             "GetBucketVersioning", "ListMultipartUploads"}  # fmt: skip
+             "GetBucketVersioning", "ListMultipartUploads", "GetObject"}  # fmt: skip
 
 
 def _workflow(

@@ -13,6 +13,7 @@ import boto3
 import botocore.exceptions
 
 from layer_builder.aws.client_config import ClientTimeouts, expect_bucket_owner, make_client
+from layer_builder.aws.write_options import S3WriteOptions
 from layer_builder.errors import AwsError
 from layer_builder.model.s3path import S3Path
 
@@ -42,6 +43,7 @@ class AwsClients:
     With ``expected_bucket_owner`` (an account id), every S3 call whose input has
     ``ExpectedBucketOwner`` carries it: a handler on the S3 client adds it, so no call site
     can forget it (see :func:`~layer_builder.aws.client_config.expect_bucket_owner`).
+    ``write_options`` (SSE-KMS, tags) reach every object written the same way.
     """
 
     s3: S3Client = attrs.field(repr=False)
@@ -51,10 +53,15 @@ class AwsClients:
     endpoint_url: str | None = None
     expected_bucket_owner: str | None = None
     timeouts: ClientTimeouts = attrs.field(factory=ClientTimeouts, repr=False)
+    #: Encryption and tags of every object written (see ``aws.write_options``).
+    write_options: S3WriteOptions = attrs.field(factory=S3WriteOptions)
 
     def __attrs_post_init__(self) -> None:
         if self.expected_bucket_owner:
             expect_bucket_owner(self.s3, self.expected_bucket_owner)
+        if self.write_options.is_set:
+            self.write_options.check_region(self.region)
+            self.write_options.register(self.s3)
 
     @property
     def region(self) -> str:
@@ -94,20 +101,34 @@ class AwsClients:
         if not account or account == self.expected_bucket_owner:
             return self
         if self.session is not None:  # fresh clients: the given ones stay as they were
-            return attrs.evolve(
-                self._made(self.session, self.region), expected_bucket_owner=account
-            )
+            return self._made(self.session, self.region, expected_bucket_owner=account)
         return attrs.evolve(self, expected_bucket_owner=account)
 
-    def _made(self, session: Any, region: str) -> AwsClients:
+    def with_write_options(self, options: S3WriteOptions) -> AwsClients:
+        """These clients, writing every S3 object with ``options`` (SSE-KMS, tags)."""
+        if options == self.write_options:
+            return self
+        if self.session is not None:  # fresh clients: the given ones stay as they were
+            return self._made(self.session, self.region, write_options=options)
+        options.register(self.s3)  # also takes off what these clients registered before
+        return attrs.evolve(self, write_options=options)
+
+    def _made(self, session: Any, region: str, **changes: Any) -> AwsClients:
+        """New clients with these settings, ``changes`` applied (before any handler is
+        registered on them)."""
         make = partial(make_client, session, region=region, timeouts=self.timeouts)
+        settings: dict[str, Any] = {
+            "endpoint_url": self.endpoint_url,
+            "expected_bucket_owner": self.expected_bucket_owner,
+            "timeouts": self.timeouts,
+            "write_options": self.write_options,
+            **changes,
+        }
         return AwsClients(
             s3=make("s3", endpoint_url=self.endpoint_url),
             lambda_=make("lambda", endpoint_url=self.endpoint_url),
             session=session,
-            endpoint_url=self.endpoint_url,
-            expected_bucket_owner=self.expected_bucket_owner,
-            timeouts=self.timeouts,
+            **settings,
         )
 
     @classmethod
@@ -118,6 +139,7 @@ class AwsClients:
         *,
         expected_bucket_owner: str | None = None,
         timeouts: ClientTimeouts | None = None,
+        write_options: S3WriteOptions | None = None,
     ) -> AwsClients:
         """Clients from the normal boto3 chain (profile, env, ``AWS_ENDPOINT_URL``...), with
         bounded timeouts (``timeouts``) and a checked endpoint URL."""
@@ -132,6 +154,7 @@ class AwsClients:
             endpoint_url=endpoint_url,
             expected_bucket_owner=expected_bucket_owner,
             timeouts=timeouts,
+            write_options=write_options or S3WriteOptions(),
         )
 
 

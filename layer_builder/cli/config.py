@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from layer_builder.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,6 +44,10 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "license_info": str,
     "storage_mode": str,
     "expected_bucket_owner": str,
+    "sse_kms_key_id": str,
+    "s3_tags": dict,
+    "replicate_to": dict,
+    #: The old name of ``replicate_to``, still read (with a warning).
     "regions": dict,
     "grant_accounts": list,
     "grant_orgs": list,
@@ -96,4 +104,22 @@ def load_project_config(project_dir: Path) -> dict[str, Any]:
                 f"[tool.layer_builder] {key} in {path} must be a list of strings "
                 f'(e.g. {key} = ["boto3", "botocore"])'
             )
-    return dict(table)
+    found = dict(table)
+    if "regions" in found:
+        if "replicate_to" in found:
+            raise ConfigurationError(
+                f"[tool.layer_builder] of {path} has both regions and replicate_to: keep "
+                f"replicate_to (regions is its old name)"
+            )
+        _warn_renamed(path)
+    return found
+
+
+@functools.cache
+def _warn_renamed(path: Path) -> None:
+    """Once per file and process, however often the table is read."""
+    logger.warning(
+        "[tool.layer_builder] regions in %s is deprecated: rename it to replicate_to (the "
+        "same table of region = S3 folder); --region is now the home region",
+        path,
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from layer_builder.aws.clients import AwsClients, aws_errors
+from layer_builder.cli.aws_options import home_region
 from layer_builder.cli.config import load_project_config
 from layer_builder.cli.infra_outputs import check_outputs, write_outputs
 from layer_builder.cli.operators import (
@@ -114,14 +115,15 @@ def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
     if not (getattr(args, "local", False) and args.command in NEEDS_AWS):
         yield None
         return
-    from layer_builder.aws.local import LocalAwsEndpoint
+    from layer_builder.aws.local import LOCAL_REGION, LocalAwsEndpoint
 
     project = Path(args.project)
     config = load_project_config(project) if project.is_dir() else {}
     s3dir = getattr(args, "s3dir", None) or config.get("s3dir")
     # Kept under the project's build tree, so a second run sees the first one's versions.
     state_path = LayerPathLayout(project).path_local_aws_state if project.is_dir() else None
-    with LocalAwsEndpoint(state_path=state_path) as endpoint:
+    home = home_region(args) or LOCAL_REGION
+    with LocalAwsEndpoint(state_path=state_path, region=home) as endpoint:
         if s3dir:
             bucket = parse_s3dir(s3dir).bucket
             with aws_errors(f"creating S3 bucket {bucket!r} on the local endpoint"):

@@ -9,7 +9,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from layer_builder.aws.console import layer_version_console_url
 from layer_builder.cli.config import load_project_config
+from layer_builder.cli.diff import diff_lines
 from layer_builder.errors import ConfigurationError
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.operations.regions import RegionTarget
@@ -26,7 +28,8 @@ OPERATOR_COMMANDS = {
 
 
 def add_region_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--region", action="append", dest="regions", metavar="REGION=S3DIR",
+    parser.add_argument("--replicate-to", action="append", dest="replicate_to",
+                        metavar="REGION=S3DIR",
                         help="also publish in REGION from a bucket there (repeatable), e.g. "
                              "eu-west-1=s3://my-bucket-eu/app/lambda/")  # fmt: skip
 
@@ -50,15 +53,17 @@ def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def region_targets(args: argparse.Namespace, config: dict[str, Any]) -> list[RegionTarget]:
-    """``--region`` flags, else ``regions = {region = "s3://..."}`` in [tool.layer_builder]."""
-    if getattr(args, "regions", None):
-        return [RegionTarget.parse(text) for text in args.regions]
-    table = config.get("regions") or {}
+    """``--replicate-to`` flags, else ``replicate_to = {region = "s3://..."}`` in
+    [tool.layer_builder] (``regions``, its old name, is still read)."""
+    if getattr(args, "replicate_to", None):
+        return [RegionTarget.parse(text) for text in args.replicate_to]
+    key = "regions" if "regions" in config else "replicate_to"
+    table = config.get(key) or {}
     for region, s3dir in table.items():
         if not isinstance(s3dir, str):
             raise ConfigurationError(
-                f"[tool.layer_builder] regions.{region} must be an S3 folder string "
-                f'(e.g. regions = {{ eu-west-1 = "s3://my-bucket-eu/app/lambda/" }})'
+                f"[tool.layer_builder] {key}.{region} must be an S3 folder string "
+                f'(e.g. replicate_to = {{ eu-west-1 = "s3://my-bucket-eu/app/lambda/" }})'
             )
     return [RegionTarget(region, s3dir) for region, s3dir in table.items()]
 
@@ -114,7 +119,7 @@ def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) 
     result = prune(aws.lambda_, workflow.layer_name, policy, yes=args.yes,
                    s3=aws.s3 if with_storage else None,
                    s3_layout=workflow.s3_layout if with_storage else None)  # fmt: skip
-    # Each --region has its own versions and S3 folder: the same rule applies there too.
+    # Each --replicate-to region has its own versions and S3 folder: the same rule there too.
     regions = []
     for region in workflow.regions:
         region_aws = workflow.region_aws(region.region)
@@ -125,8 +130,9 @@ def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) 
 
 
 def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
-    """What ``run --json`` adds for regions and grants."""
+    """What ``run --json`` adds for regions, grants and the layer's diff."""
     return {
+        "diff": result.diff.to_json() if result.diff is not None else None,
         "regions": [
             {
                 "region": r.region,
@@ -134,6 +140,9 @@ def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
                 "reason": r.publish.reason if r.publish else None,
                 "layer_version": r.publish.layer_version if r.publish else None,
                 "layer_version_arn": r.publish.layer_version_arn if r.publish else None,
+                "layer_version_console_url": (
+                    layer_version_console_url(r.publish.layer_version_arn) if r.publish else None
+                ),
                 "error": r.error,
             }
             for r in result.regions
@@ -156,6 +165,8 @@ def human_lines(command: str, data: dict[str, Any]) -> list[str] | None:
         for plan in (data, *data["regions"]):
             action = f"publish version {plan['next_version']}" if plan["publish"] else "no publish"
             lines.append(f"{plan['region']}: {action} ({plan['reason']})")
+            if plan is data and data["publish"] and data.get("diff"):
+                lines += diff_lines(data["diff"])
             lines += [f"{plan['region']}: grant {grant}" for grant in plan["grants_to_add"]]
             lines += [
                 f"{plan['region']}: unfinished multipart upload of {u['s3_uri']} (started "

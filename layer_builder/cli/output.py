@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import Any
 
+from layer_builder.aws.console import layer_version_console_url
+from layer_builder.cli.diff import diff_lines
 from layer_builder.cli.infra_outputs import output_lines
 from layer_builder.cli.operators import human_lines as operator_lines
 from layer_builder.cli.operators import region_lines
@@ -61,6 +63,7 @@ def publish_json(result: PublishResult) -> dict[str, Any]:
         "reason": result.reason,
         "layer_version": result.layer_version,
         "layer_version_arn": result.layer_version_arn,
+        "layer_version_console_url": layer_version_console_url(result.layer_version_arn),
         "s3_uri_manifest": result.s3path_manifest.uri if result.s3path_manifest else None,
     }
 
@@ -85,6 +88,10 @@ def print_human(command: str, data: dict[str, Any]) -> None:
         state = "published" if data["published"] else "unchanged, not published"
         print(f"{state}: {data['layer_version_arn']}")
         print(f"reason: {data['reason']}")
+        if data.get("layer_version_console_url"):
+            print(f"console: {data['layer_version_console_url']}")
+        if data["published"] and data.get("diff"):
+            print("\n".join(diff_lines(data["diff"])))
         for line in region_lines(data) + output_lines(data):
             print(line)
     elif command == "upload":

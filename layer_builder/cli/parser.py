@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from layer_builder._version import __version__
+from layer_builder.cli.aws_options import add_access_arguments, add_s3_write_arguments
 from layer_builder.cli.infra_outputs import add_output_arguments
 from layer_builder.cli.operators import (
     OPERATOR_COMMANDS,
@@ -118,25 +119,27 @@ def build_parser() -> argparse.ArgumentParser:
     layer_identity = _group(_add_package_identity)
     package = _group(add_package_arguments)
     aws = _group(_add_layer_name, _add_s3dir, _add_local, _add_bucket_owner)
+    access = _group(add_access_arguments)
+    writes = _group(add_s3_write_arguments)
     publish = _group(_add_publish)
     regions = _group(add_region_arguments)
     grants = _group(add_grant_arguments)
     retention = _group(add_prune_arguments)
     report = _group(add_report_arguments)
     outputs = _group(add_output_arguments)
-    run = [
-        common, built_for, install, layer_identity, package, aws, publish, regions, grants, outputs
-    ]  # fmt: skip
+    run = [common, built_for, install, layer_identity, package, aws, access, writes, publish,
+           regions, grants, outputs]  # fmt: skip
     parents = {
-        "build": [common, built_for, install],
+        # --profile and --region reach CodeArtifact (--codeartifact).
+        "build": [common, built_for, install, access],
         "package": [common, built_for, layer_identity, package, report],
         "sbom": [common, _group(add_sbom_arguments)],
-        "upload": [common, built_for, layer_identity, aws],
-        "publish": [common, built_for, layer_identity, aws, publish, outputs],
+        "upload": [common, built_for, layer_identity, aws, access, writes],
+        "publish": [common, built_for, layer_identity, aws, access, writes, publish, outputs],
         "run": run,
         # plan shows what run would do, so it takes exactly run's flags.
         "plan": run,
-        "prune": [common, aws, regions, retention],
+        "prune": [common, aws, access, regions, retention],
     }
     parser = argparse.ArgumentParser(
         prog="layer-builder",

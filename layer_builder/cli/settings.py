@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +12,23 @@ import attrs
 
 from layer_builder.aws.clients import AwsClients
 from layer_builder.aws.codeartifact import CodeArtifactRepository, codeartifact_client
+from layer_builder.cli.aws_options import aws_settings
 from layer_builder.cli.config import load_project_config
 from layer_builder.cli.operators import workflow_settings
 from layer_builder.cli.packaging import package_options
 from layer_builder.cli.parser import NEEDS_AWS
 from layer_builder.cli.progress import TerminalProgress
-from layer_builder.errors import ConfigurationError, ProjectError
+from layer_builder.cli.remembered_target import (
+    Given,
+    choose_target,
+    given_target,
+    local_target,
+    staged_target,
+)
+from layer_builder.errors import ConfigurationError, LayerBuilderError, ProjectError
 from layer_builder.installers import IndexOptions, Installer, InstallOptions
+from layer_builder.model.layout import LayerPathLayout
 from layer_builder.model.manifest import Manifest
-from layer_builder.model.target import LayerTarget
 from layer_builder.steps.build import BuildOptions, make_installer
 from layer_builder.steps.publish.options import PublishOptions
 from layer_builder.workflow import LayerWorkflow
@@ -46,7 +55,8 @@ def make_build_installer(
     codeartifact = setting(args, config, "codeartifact", "codeartifact")
     if codeartifact and args.command in ("build", "run") and resolve_index:
         repository = CodeArtifactRepository.parse(codeartifact)
-        client = codeartifact_client(aws.session if aws is not None else None)
+        session = aws.session if aws is not None else aws_settings(args, config).session()
+        client = codeartifact_client(session)
         index = attrs.evolve(index, index_url=repository.index_url(client))
     options = InstallOptions(
         extras=setting(args, config, "extras", "extras") or (),
@@ -70,13 +80,16 @@ def make_workflow(
         problem = "is not a folder" if project.exists() else "does not exist"
         raise ProjectError(f"project folder {project} {problem}: check --project")
     config = load_project_config(project)
-    python = setting(args, config, "python", "python")
-    arch = setting(args, config, "arch", "arch")
-    # An empty --python "" is a mistake to report, not a request for the default.
-    target = LayerTarget(
-        python_version="3.12" if python is None else python,
-        architecture="x86_64" if arch is None else arch,
-    )
+    layout = LayerPathLayout(project)
+    given = given_target(args, config)
+
+    def tree_identity() -> tuple[Manifest, Installer]:
+        manifest = Manifest.from_project(project, setting(args, config, "tool", "tool"))
+        return manifest, make_build_installer(args, config, project, None, resolve_index=False)
+
+    # publish asks the staged upload first, once the workflow can reach it (below).
+    local = None if args.command == "publish" else local_target(args.command, layout, tree_identity)
+    target = choose_target(given, local)
     excludes = setting(args, config, "exclude", "exclude")
     options = package_options(args, config, excludes)
     layer_name = setting(args, config, "layer_name", "layer_name")
@@ -91,11 +104,10 @@ def make_workflow(
                 "no S3 folder: pass --s3dir s3://bucket/prefix/ or set s3dir in "
                 "[tool.layer_builder]"
             )
-    workflow = LayerWorkflow(
+    settings: dict[str, Any] = dict(
         project_dir=project,
         layer_name=layer_name or "unnamed",
         s3dir_lambda=s3dir or "s3://unset/",
-        target=target,
         build_options=BuildOptions(
             tool=setting(args, config, "tool", "tool"),
             installer=make_build_installer(args, config, project, aws, resolve_index),
@@ -108,16 +120,39 @@ def make_workflow(
             storage_mode=setting(args, config, "storage_mode", "storage_mode"),
             force=getattr(args, "force", False),
         ),
-        aws=aws,
         # Progress only where someone watches: a terminal, not a CI log or a pipe.
         upload_progress=TerminalProgress(sys.stderr) if shows_progress(args) else None,
         expected_bucket_owner=setting(
             args, config, "expected_bucket_owner", "expected_bucket_owner"
         ),
+        aws_settings=aws_settings(args, config),
         **workflow_settings(args, config),
     )
+    workflow = LayerWorkflow(target=target, aws=aws, **settings)
     _ = workflow.manifest  # a missing manifest fails here, before anything runs
+    if args.command == "publish" and len(given) < 2 and resolve_index:
+        workflow = _for_publish(workflow, given, settings, tree_identity)
     return workflow
+
+
+def _for_publish(
+    workflow: LayerWorkflow,
+    given: Given,
+    settings: dict[str, Any],
+    tree_identity: Callable[[], tuple[Manifest, Installer]],
+) -> LayerWorkflow:
+    """``publish`` publishes the staged upload: the target its labels name, else (an upload
+    of an older layer_builder) the local zip's or tree's."""
+    try:
+        remembered = staged_target(workflow.aws.s3, workflow.s3_layout)
+    except LayerBuilderError:
+        remembered = None  # no region, no credentials...: the bucket check says so next
+    if remembered is None:
+        remembered = local_target("publish", workflow.layout, tree_identity)
+    target = choose_target(given, remembered)
+    if target == workflow.target:
+        return workflow
+    return LayerWorkflow(target=target, aws=workflow.aws, **settings)
 
 
 def shows_progress(args: argparse.Namespace) -> bool:

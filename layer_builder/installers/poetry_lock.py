@@ -103,9 +103,12 @@ def export_for_target(
     target: LayerTarget,
     groups: Iterable[str] = (),
     extras: Iterable[str] = (),
+    *,
+    pins_only: bool = False,
 ) -> str | None:
     """The requirements (pinned, hashed, no markers) of a current PyPI-only lock for
-    ``target``; None when only ``poetry export`` can answer exactly."""
+    ``target``; None when only ``poetry export`` can answer exactly. ``pins_only``: just
+    ``name==version`` lines, from a lock of any source (what ``plan`` compares)."""
     try:
         lock = tomllib.loads(lock_path.read_text(encoding="utf-8"))
         pyproject = tomllib.loads((lock_path.parent / "pyproject.toml").read_text(encoding="utf-8"))
@@ -117,7 +120,7 @@ def export_for_target(
         return None
     if metadata.get("content-hash") != content_hash(pyproject):
         return None  # stale, or hashed by an older Poetry: let Poetry decide
-    if pyproject.get("tool", {}).get("poetry", {}).get("source"):
+    if pyproject.get("tool", {}).get("poetry", {}).get("source") and not pins_only:
         return None  # the lock's sources become index lines only Poetry writes exactly
     requires_python = pyproject.get("project", {}).get("requires-python")
     try:
@@ -129,7 +132,7 @@ def export_for_target(
     wanted_extras = [canonicalize_name(e) for e in extras]
     lines = []
     for package in lock.get("package", []):
-        if package.get("source") or package.get("develop"):
+        if package.get("develop") or (package.get("source") and not pins_only):
             return None
         try:
             markers = _package_marker(package, wanted_groups)
@@ -139,9 +142,12 @@ def export_for_target(
         if not needed:
             continue
         hashes = sorted({f["hash"] for f in package.get("files", []) if f.get("hash")})
+        line = f"{package['name']}=={package['version']}"
+        if pins_only:
+            lines.append(line)
+            continue
         if not hashes:
             return None
-        line = f"{package['name']}=={package['version']}"
         lines.append(" \\\n".join([line, *(f"    --hash={h}" for h in hashes)]))
     logger.debug("read %s directly: %d packages for %s", lock_path, len(lines), target.runtime)
     return "\n".join(lines) + "\n"

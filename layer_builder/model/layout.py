@@ -52,6 +52,12 @@ class LayerPathLayout:
         return self.dir_build / ".lock"
 
     @property
+    def path_contents(self) -> Path:
+        """What ``layer.zip`` holds per distribution (``contents.json``), written by
+        ``package``."""
+        return self.dir_build / "contents.json"
+
+    @property
     def path_local_aws_state(self) -> Path:
         """Where ``--local`` keeps the embedded endpoint's state between runs."""
         return self.dir_build.parent / "local-aws" / "state.jsonl"
@@ -144,6 +150,10 @@ class LayerS3Layout:
     def s3path_version_sbom(self, layer_version: int) -> S3Path:
         """``layer/000001/sbom.cdx.json``: the SBOM of version 1's distributions."""
         return self.s3dir_layer.joinpath(f"{layer_version:06d}", "sbom.cdx.json")
+
+    def s3path_version_contents(self, layer_version: int) -> S3Path:
+        """``layer/000001/contents.json``: what version 1 holds, per distribution."""
+        return self.s3dir_layer.joinpath(f"{layer_version:06d}", "contents.json")
 
     def s3path_last_manifest(self, manifest_filename: str) -> S3Path:
         """``layer/last-uv.lock``: the manifest of the newest version, whatever its target."""

@@ -38,12 +38,12 @@ class RegionTarget:
 
     @classmethod
     def parse(cls, text: str) -> RegionTarget:
-        """``eu-west-1=s3://bucket-eu/app/lambda/`` (the ``--region`` flag's form)."""
+        """``eu-west-1=s3://bucket-eu/app/lambda/`` (the ``--replicate-to`` flag's form)."""
         region, sep, s3dir = text.partition("=")
         if not sep or not region.strip() or not s3dir.strip():
             raise ConfigurationError(
                 f"invalid region target {text!r}: expected REGION=s3://bucket/prefix/ "
-                f"(e.g. --region eu-west-1=s3://my-bucket-eu-west-1/app/lambda/)"
+                f"(e.g. --replicate-to eu-west-1=s3://my-bucket-eu-west-1/app/lambda/)"
             )
         return cls(region.strip(), s3dir.strip())
 
@@ -70,7 +70,7 @@ def check_regions(home_region: str, regions: Sequence[RegionTarget]) -> None:
         if target.region in seen:
             raise ConfigurationError(
                 f"region {target.region!r} is given twice (the home region is "
-                f"{home_region!r}): give each extra region once with --region"
+                f"{home_region!r}): give each extra region once with --replicate-to"
             )
         seen.add(target.region)
 
@@ -104,7 +104,7 @@ class RegionPublisher:
         existing = head_zip_or_none(s3, dest, source.zip_sha256)
         if existing is not None:
             logger.info("%s already holds this zip: nothing to copy", dest.uri)
-            return attrs.evolve(source, uploaded=False).naming(dest, existing)
+            return attrs.evolve(source, uploaded=False).naming(dest, existing, self.aws.region)
         copy_source: CopySourceTypeDef = {"Bucket": source.s3path.bucket, "Key": source.s3path.key}
         if source.version_id:
             copy_source["VersionId"] = source.version_id
@@ -121,7 +121,7 @@ class RegionPublisher:
         logger.info("copied %s to %s", source.s3_uri, dest.uri)
         etag = response["CopyObjectResult"]["ETag"]
         head = {"VersionId": response.get("VersionId"), "ETag": etag}
-        return attrs.evolve(source, uploaded=True).naming(dest, head)
+        return attrs.evolve(source, uploaded=True).naming(dest, head, self.aws.region)
 
 
 def publish_regions(

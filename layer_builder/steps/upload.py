@@ -19,6 +19,7 @@ import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
 from layer_builder.aws.clients import aws_errors, head_object_or_none, is_not_found
+from layer_builder.aws.console import s3_console_url
 from layer_builder.errors import (
     AwsError,
     ConfigurationError,
@@ -37,6 +38,10 @@ META_MANIFEST_SHA256 = "manifest-sha256"
 META_MANIFEST_FILE = "manifest-file"
 META_ZIP_SHA256 = "zip-sha256"
 META_FINGERPRINT = "fingerprint"
+#: The zip's target (from its identity), so that ``layer-builder publish`` needs no
+#: --python/--arch.
+META_RUNTIME = "runtime"
+META_ARCHITECTURE = "architecture"
 
 
 @attrs.frozen
@@ -70,14 +75,17 @@ class UploadResult:
             head = s3.head_object(Bucket=s3path.bucket, Key=s3path.key, **kwargs)
         return cls.from_head(s3path, head)
 
-    def naming(self, s3path: S3Path, head: Mapping[str, Any]) -> UploadResult:
-        """These labels, naming the object ``s3path`` that ``head`` (HeadObject) describes."""
+    def naming(
+        self, s3path: S3Path, head: Mapping[str, Any], region: str | None = None
+    ) -> UploadResult:
+        """These labels, naming the object ``s3path`` (in a bucket of ``region``) that
+        ``head`` (HeadObject) describes."""
         return attrs.evolve(
             self,
             s3path=s3path,
             version_id=head.get("VersionId"),
             etag=head["ETag"],
-            console_url=s3path.console_url,
+            console_url=s3_console_url(s3path, region),
         )
 
     @classmethod
@@ -184,6 +192,9 @@ class UploadStep(Step[PackageResult, UploadResult]):
             META_ZIP_SHA256: package.sha256,
             META_FINGERPRINT: package.fingerprint,
         }
+        if package.identity is not None:
+            labels[META_RUNTIME] = package.identity.runtime
+            labels[META_ARCHITECTURE] = package.identity.architecture
         head = head_zip_or_none(self.s3, s3path, package.sha256)
         sent = head is None
         if head is None:
@@ -203,7 +214,7 @@ class UploadStep(Step[PackageResult, UploadResult]):
             zip_sha256=package.sha256,
             manifest_sha256=self.manifest.sha256,
             fingerprint=package.fingerprint,
-            console_url=s3path.console_url,
+            console_url=s3_console_url(s3path, self.s3.meta.region_name),
             uploaded=sent,
         )
         if sent:
@@ -318,7 +329,7 @@ def zip_of(s3: Any, s3_layout: LayerS3Layout, labels: UploadResult) -> UploadRes
             f"{s3path.uri}, the zip that {labels.s3_uri} stages, no longer exists: run "
             f"`layer-builder upload` again"
         )
-    return labels.naming(s3path, head)
+    return labels.naming(s3path, head, s3.meta.region_name)
 
 
 def head_zip_or_none(s3: Any, s3path: S3Path, zip_sha256: str) -> Any:

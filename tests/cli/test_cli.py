@@ -223,7 +223,10 @@ def test_build_package_upload_publish_one_by_one(
     assert upload["zip_sha256"] == package["zip_sha256"]
     assert upload["fingerprint"] == package["fingerprint"]
     assert upload["uploaded"] is True
-    assert upload["console_url"].startswith("https://console.aws.amazon.com/s3/object/")
+    assert upload["console_url"] == (
+        f"https://us-east-1.console.aws.amazon.com/s3/object/{bucket}?region=us-east-1"
+        f"&prefix={zip_key}"
+    )
     head = aws.s3.head_object(Bucket=bucket, Key="app/lambda/layer/layer.zip")
     assert head["ContentType"] == "application/zip"
     assert head["Metadata"]["zip-sha256"] == package["zip_sha256"]
@@ -235,7 +238,12 @@ def test_build_package_upload_publish_one_by_one(
     assert publish["published"] is True
     assert publish["layer_version"] == 1
     assert publish["layer_version_arn"].endswith(f":layer:{layer_name}:1")
+    assert publish["layer_version_console_url"] == (
+        f"https://us-east-1.console.aws.amazon.com/lambda/home?region=us-east-1"
+        f"#/layers/{layer_name}/versions/1"
+    )
     assert publish["s3_uri"] == upload["s3_uri"]
+    assert publish["console_url"] == upload["console_url"], "read back, with its region"
     assert publish["zip_sha256"] == package["zip_sha256"]
     assert publish["s3_uri_manifest"] == (f"s3://{bucket}/app/lambda/layer/000001/requirements.txt")
     assert "app/lambda/layer/last-requirements.txt" in bucket_keys(aws, bucket)
@@ -726,9 +734,14 @@ def test_unknown_aws_profile(
         "run", "--project", project, "--layer-name", layer_name, "--s3dir", f"s3://{bucket}/a/"
     )
     assert outcome.error == (
-        f"checking S3 bucket {bucket!r} failed: The config profile (no-such-profile) could not "
-        f"be found: check the arguments and your AWS configuration"
+        "the AWS profile 'no-such-profile' (AWS_PROFILE) is not in your AWS configuration "
+        "(~/.aws/config, ~/.aws/credentials, or the files AWS_CONFIG_FILE and "
+        "AWS_SHARED_CREDENTIALS_FILE name): check its name with `aws configure list-profiles`"
     )
+    assert_nothing_built(project)
+    outcome = cli("run", "--project", project, "--layer-name", layer_name, "--s3dir",
+                  f"s3://{bucket}/a/", "--profile", "other-profile")  # fmt: skip
+    assert outcome.error.startswith("the AWS profile 'other-profile' (--profile) is not in your")
     assert_nothing_built(project)
 
 
@@ -790,19 +803,137 @@ def test_console_script_prints_its_version() -> None:
 # -- steps run alone refuse results of another build ------------------------------------------
 
 
-def test_package_refuses_a_tree_built_for_another_target(
-    make_project: MakeProject, cli: Any
-) -> None:
+def test_package_takes_the_target_of_the_build(make_project: MakeProject, cli: Any) -> None:
     project = make_project({"fastcalc": "1.0.0"})
     assert cli("build", "--project", project, "--arch", "arm64").code == 0
-    outcome = cli("package", "--project", project)
+    packaged = cli("package", "--project", project)
+    assert packaged.code == 0
+    assert "layer-builder: using python3.12 arm64 from the last build\n" in packaged.err
+    assert ARM_SO in zip_names(project / "build" / "lambda" / "layer" / "layer.zip")
+    dir_python = project / "build" / "lambda" / "layer" / "artifacts" / "python"
+    # Only a given flag that contradicts the build is refused, in one line naming both.
+    outcome = cli("package", "--project", project, "--arch", "x86_64")
     assert outcome.error == (
-        f"{project / 'build' / 'lambda' / 'layer' / 'artifacts' / 'python'} holds wheels that "
-        f"python3.12 x86_64 (manylinux glibc <= 2.34) cannot load (fastcalc): pass the --python "
-        f"and --arch given to `layer-builder build`, or build again"
+        f"{dir_python} was built for python3.12 arm64, but --arch x86_64 asks for python3.12 "
+        f"x86_64: drop it to use the built target, or run `layer-builder build` with it first"
     )
-    assert not (project / "build" / "lambda" / "layer" / "layer.zip").exists()
-    assert cli("package", "--project", project, "--arch", "arm64").code == 0
+    both = cli("package", "--project", project, "--python", "3.11", "--arch", "x86_64")
+    assert both.error.startswith(
+        f"{dir_python} was built for python3.12 arm64, but --python 3.11 and --arch x86_64 asks "
+        f"for python3.11 x86_64: "
+    )
+    agreeing = cli("package", "--project", project, "--python", "3.12", "--arch", "arm64")
+    assert agreeing.code == 0 and "from the last build" not in agreeing.err, "all was given"
+
+
+def test_a_config_key_that_contradicts_the_build_is_named(
+    make_project: MakeProject, cli: Any
+) -> None:
+    project = make_project(
+        {"tinyutil": "1.0.0"}, pyproject_extra='\n[tool.layer_builder]\narch = "x86_64"\n'
+    )
+    assert cli("build", "--project", project, "--arch", "arm64").code == 0
+    outcome = cli("package", "--project", project)
+    assert outcome.error.endswith(
+        ' was built for python3.12 arm64, but arch = "x86_64" in [tool.layer_builder] asks for '
+        "python3.12 x86_64: drop it to use the built target, or run `layer-builder build` with "
+        "it first"
+    )
+
+
+def test_a_tree_recorded_without_its_target_is_recognised_by_its_fingerprint(
+    make_project: MakeProject, cli: Any
+) -> None:
+    # A build record written before the target was part of it: the fingerprint tells.
+    project = make_project({"tinyutil": "1.0.0"})
+    assert cli("build", "--project", project, "--python", "3.11").code == 0
+    record_path = project / "build" / "lambda" / "layer" / "artifacts" / "build-record.json"
+    record = json.loads(record_path.read_text())
+    del record["runtime"], record["architecture"]
+    record_path.write_text(json.dumps(record))
+    packaged = cli("package", "--project", project, "--json")
+    assert "using python3.11 x86_64 from the last build" in packaged.err
+    sbom = json.loads(Path(packaged.json["sbom"]).read_text())
+    properties = {p["name"]: p["value"] for p in sbom["metadata"]["component"]["properties"]}
+    assert properties["layer-builder:runtime"] == "python3.11"
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_upload_takes_the_target_of_the_zip_and_labels_it(
+    make_project: MakeProject, aws: AwsClients, bucket: str, cli: Any
+) -> None:
+    project = make_project({"fastcalc": "1.0.0"})
+    arm = ["--project", project, "--python", "3.11", "--arch", "arm64"]
+    assert cli("build", *arm).code == 0
+    assert cli("package", *arm).code == 0
+    remote = ["--s3dir", f"s3://{bucket}/a/"]
+    outcome = cli("upload", "--project", project, *remote, "--python", "3.12")
+    assert outcome.error == (
+        f"{project / 'build' / 'lambda' / 'layer' / 'layer.zip'} was packaged for python3.11 "
+        f"arm64, but --python 3.12 asks for python3.12 arm64: drop it to use the packaged "
+        f"target, or build and package again with it"
+    )
+    assert bucket_keys(aws, bucket) == set()
+    uploaded = cli("upload", "--project", project, *remote)
+    assert uploaded.code == 0
+    assert "using python3.11 arm64 from the last package" in uploaded.err
+    head = aws.s3.head_object(Bucket=bucket, Key="a/layer/layer.zip")
+    assert (head["Metadata"]["runtime"], head["Metadata"]["architecture"]) == (
+        "python3.11",
+        "arm64",
+    )
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_publish_without_a_tree_takes_the_target_of_the_upload(
+    make_project: MakeProject, aws: AwsClients, bucket: str, layer_name: str, cli: Any
+) -> None:
+    project = make_project({"fastcalc": "1.0.0"})
+    remote = ["--layer-name", layer_name, "--s3dir", f"s3://{bucket}/a/"]
+    for command in ("build", "package"):
+        assert cli(command, "--project", project, "--arch", "arm64").code == 0
+    assert cli("upload", "--project", project, *remote).code == 0
+    shutil.rmtree(project / "build")  # the publish job of a CI runs on another machine
+    staged = f"s3://{bucket}/a/layer/layer.zip"
+    outcome = cli("publish", "--project", project, *remote, "--arch", "x86_64")
+    assert outcome.error == (
+        f"{staged} was uploaded for python3.12 arm64, but --arch x86_64 asks for python3.12 "
+        f"x86_64: drop it to publish what was uploaded, or upload again for that target"
+    )
+    assert aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"] == []
+    published = cli("publish", "--project", project, *remote, "--json")
+    assert f"using python3.12 arm64 from the upload staged at {staged}" in published.err
+    assert published.json["published"] is True
+    version = aws.lambda_.get_layer_version(LayerName=layer_name, VersionNumber=1)
+    assert version["CompatibleArchitectures"] == ["arm64"]
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_publish_refuses_an_unlabelled_upload_for_another_target(
+    make_project: MakeProject, aws: AwsClients, bucket: str, layer_name: str, cli: Any
+) -> None:
+    project = make_project({"fastcalc": "1.0.0"})
+    remote = ["--layer-name", layer_name, "--s3dir", f"s3://{bucket}/a/"]
+    for command in ("build", "package"):
+        assert cli(command, "--project", project, "--arch", "arm64").code == 0
+    assert cli("upload", "--project", project, *remote).code == 0
+    # As an older layer-builder staged it: labels without the target.
+    key = "a/layer/layer.zip"
+    metadata = aws.s3.head_object(Bucket=bucket, Key=key)["Metadata"]
+    del metadata["runtime"], metadata["architecture"]
+    aws.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+                       Metadata=metadata, MetadataDirective="REPLACE")  # fmt: skip
+    shutil.rmtree(project / "build")
+    outcome = cli("publish", "--project", project, *remote)
+    assert re.fullmatch(
+        rf"s3://{bucket}/a/layer/zips/[0-9a-f]{{64}}\.zip was built for another target or "
+        rf"package options than python3\.12 x86_64 \(manylinux glibc <= 2\.34\): pass the "
+        rf"--python, --arch and --exclude it was built with, or run `layer-builder run`",
+        outcome.error,
+    )
+    assert aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"] == []
+    published = cli("publish", "--project", project, "--arch", "arm64", *remote, "--json")
+    assert published.json["published"] is True
 
 
 STALE_TREE = (
@@ -822,55 +953,14 @@ def test_package_refuses_a_tree_of_older_requirements(make_project: MakeProject,
     assert not (project / "build" / "lambda" / "layer" / "layer.zip").exists()
 
 
-def test_package_refuses_a_pure_python_tree_built_for_another_target(
+def test_package_refuses_a_tree_built_with_other_options(
     make_project: MakeProject, cli: Any
 ) -> None:
-    # No wheel tag tells the targets apart here; the build record still does.
     project = make_project({"tinyutil": "1.0.0"})
-    assert cli("build", "--project", project, "--python", "3.11").code == 0
-    outcome = cli("package", "--project", project)
+    assert cli("build", "--project", project).code == 0
+    outcome = cli("package", "--project", project, "--allow-source", "tinyutil")
     dir_python = project / "build" / "lambda" / "layer" / "artifacts" / "python"
     assert outcome.error == STALE_TREE.format(dir_python=dir_python)
-    assert cli("package", "--project", project, "--python", "3.11").code == 0
-
-
-@pytest.mark.usefixtures("aws_env")
-def test_upload_refuses_a_zip_built_for_another_target(
-    make_project: MakeProject, aws: AwsClients, bucket: str, cli: Any
-) -> None:
-    project = make_project({"fastcalc": "1.0.0"})
-    arm = ["--project", project, "--python", "3.11", "--arch", "arm64"]
-    assert cli("build", *arm).code == 0
-    assert cli("package", *arm).code == 0
-    outcome = cli("upload", "--project", project, "--s3dir", f"s3://{bucket}/a/")
-    assert outcome.error.endswith(
-        " holds wheels that python3.12 x86_64 (manylinux glibc <= 2.34) cannot load (fastcalc): "
-        "pass the --python and --arch given to `layer-builder build`, or build again"
-    )
-    assert bucket_keys(aws, bucket) == set()
-
-
-@pytest.mark.usefixtures("aws_env")
-def test_publish_refuses_an_upload_for_another_target(
-    make_project: MakeProject, aws: AwsClients, bucket: str, layer_name: str, cli: Any
-) -> None:
-    project = make_project({"fastcalc": "1.0.0"})
-    remote = ["--layer-name", layer_name, "--s3dir", f"s3://{bucket}/a/"]
-    for command in ("build", "package"):
-        assert cli(command, "--project", project, "--arch", "arm64").code == 0
-    assert cli("upload", "--project", project, "--arch", "arm64", *remote).code == 0
-    outcome = cli("publish", "--project", project, *remote)
-    assert re.fullmatch(
-        rf"s3://{bucket}/a/layer/zips/[0-9a-f]{{64}}\.zip was built for another target or "
-        rf"package options than python3\.12 x86_64 \(manylinux glibc <= 2\.34\): pass the "
-        rf"--python, --arch and --exclude it was built with, or run `layer-builder run`",
-        outcome.error,
-    )
-    assert aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"] == []
-    published = cli("publish", "--project", project, "--arch", "arm64", *remote, "--json")
-    assert published.json["published"] is True
-    version = aws.lambda_.get_layer_version(LayerName=layer_name, VersionNumber=1)
-    assert version["CompatibleArchitectures"] == ["arm64"]
 
 
 def test_main_leaves_logging_as_it_found_it(make_project: MakeProject, cli: Any) -> None:
@@ -964,7 +1054,10 @@ def test_local_is_a_flag_of_the_aws_commands_only(make_project: MakeProject, cli
         ("package", ["--s3dir", "s3://bucket/a/"]),
         ("upload", ["--force"]),
         ("upload", ["--compress-level", "9"]),
-        ("publish", ["--region", "eu-west-1=s3://bucket-eu/a/"]),
+        ("publish", ["--replicate-to", "eu-west-1=s3://bucket-eu/a/"]),
+        ("package", ["--region", "eu-west-1"]),
+        ("package", ["--s3-tag", "team=data"]),
+        ("prune", ["--sse-kms-key-id", "alias/x"]),
         ("publish", ["--rebuild"]),
         ("run", ["--keep-last", "3"]),
         ("plan", ["--yes"]),
@@ -1062,5 +1155,5 @@ def test_the_index_is_not_part_of_the_build_record(
     assert package.code == 0, package.err
     other_target = cli("package", "--project", project, "--python", "3.11")
     assert other_target.error.endswith(
-        "pass the options given to `layer-builder build`, or build again"
+        "drop it to use the built target, or run `layer-builder build` with it first"
     )

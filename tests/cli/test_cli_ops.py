@@ -1,4 +1,5 @@
-"""The operator commands and flags of ``layer-builder``: plan, prune, --region, --grant-*."""
+"""The operator commands and flags of ``layer-builder``: plan, prune, --replicate-to,
+--grant-*."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_plan_run_with_region_and_grant_then_plan_again(
 ) -> None:
     project = make_project({"tinyutil": "1.0.0"})
     common = ["--project", str(project), "--layer-name", layer_name, "--s3dir",
-              f"s3://{bucket}/app/", "--region", f"eu-west-1=s3://{eu_bucket}/app/",
+              f"s3://{bucket}/app/", "--replicate-to", f"eu-west-1=s3://{eu_bucket}/app/",
               "--grant-account", "210987654321", "--json"]  # fmt: skip
 
     code, plan, _ = _run(capsys, "plan", *common)
@@ -117,7 +118,7 @@ def test_prune_applies_the_rule_in_every_region(
 
     region = f"eu-west-1=s3://{eu_bucket}/app/"
     code, out, _ = _run(capsys, "prune", "--project", str(tmp_path), "--layer-name", layer_name,
-                        "--keep-last", "1", "--region", region)  # fmt: skip
+                        "--keep-last", "1", "--replicate-to", region)  # fmt: skip
 
     assert code == 0
     assert out == (
@@ -171,8 +172,15 @@ def test_prune_and_plan_with_s3dir_see_the_zips_and_unfinished_uploads(
     ("extra", "message"),
     [
         (["prune"], "prune needs a rule: --keep-last N and/or --newer-than-days D"),
-        (["plan", "--region", "eu-west-1"], "invalid region target 'eu-west-1': expected "
+        (["plan", "--replicate-to", "eu-west-1"], "invalid region target 'eu-west-1': expected "
          "REGION=s3://bucket/prefix/"),
+        (["plan", "--region", "eu-west-1=s3://b-eu/a/"], "--region eu-west-1=s3://b-eu/a/ names "
+         "an extra region, but --region is now the home region (the Lambda and S3 region of the "
+         "run, as in the AWS CLI): use --replicate-to eu-west-1=s3://b-eu/a/"),
+        (["prune", "--keep-last", "1", "--region", "eu-west-1=s3://b-eu/a/"], "--region "
+         "eu-west-1=s3://b-eu/a/ names an extra region"),
+        (["plan", "--region", "s3://b-eu/a/"], "invalid AWS region 's3://b-eu/a/': expected a "
+         "region name such as us-east-1 or eu-west-1 (--region)"),
         (["plan", "--grant-account", "42"], "invalid AWS account id '42': expected 12 digits"),
     ],
 )  # fmt: skip
@@ -200,12 +208,43 @@ def test_a_region_in_pyproject_must_be_an_s3_folder(
         {"tinyutil": "1.0.0"},
         pyproject_extra=(
             f'\n[tool.layer_builder]\nlayer_name = "app"\ns3dir = "s3://{bucket}/a/"\n'
-            f"regions = {{ eu-west-1 = 3 }}\n"
+            f"replicate_to = {{ eu-west-1 = 3 }}\n"
         ),
     )
     code, _, err = _run(capsys, "plan", "--local", "--project", str(project))
     assert code == 1
-    assert err.strip().endswith(
-        "[tool.layer_builder] regions.eu-west-1 must be an S3 folder string "
-        '(e.g. regions = { eu-west-1 = "s3://my-bucket-eu/app/lambda/" })'
+    assert err == (
+        "layer-builder: error: [tool.layer_builder] replicate_to.eu-west-1 must be an S3 folder "
+        'string (e.g. replicate_to = { eu-west-1 = "s3://my-bucket-eu/app/lambda/" })\n'
+    )
+
+
+def test_the_old_regions_key_is_still_read_with_a_warning(
+    capsys: pytest.CaptureFixture[str], make_project: MakeProject, bucket: str, eu_bucket: str
+) -> None:
+    table = f'{{ eu-west-1 = "s3://{eu_bucket}/a/" }}'
+    project = make_project(
+        {"tinyutil": "1.0.0"},
+        pyproject_extra=(
+            f'\n[tool.layer_builder]\nlayer_name = "app"\ns3dir = "s3://{bucket}/a/"\n'
+            f"regions = {table}\n"
+        ),
+    )
+    code, plan, err = _run(capsys, "plan", "--local", "--project", str(project), "--json")
+    assert code == 0
+    assert [r["region"] for r in plan["regions"]] == ["eu-west-1"]
+    warning = (
+        f"layer-builder: [tool.layer_builder] regions in {project / 'pyproject.toml'} is "
+        f"deprecated: rename it to replicate_to (the same table of region = S3 folder); "
+        f"--region is now the home region\n"
+    )
+    assert err.count(warning) == 1, "said once, however often the table is read"
+
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + f"replicate_to = {table}\n")
+    code, _, err = _run(capsys, "plan", "--local", "--project", str(project))
+    assert code == 1
+    assert err == (
+        f"layer-builder: error: [tool.layer_builder] of {pyproject} has both regions and "
+        f"replicate_to: keep replicate_to (regions is its old name)\n"
     )

@@ -179,7 +179,7 @@ def test_each_region_gets_its_own_parameter(
     moto_endpoint.ensure_bucket(eu, "eu-west-1")
     project = make_project({"tinyutil": "1.0.0"})
     args = ["run", "--project", project, "--layer-name", layer_name, "--s3dir",
-            f"s3://{bucket}/app/", "--region", f"eu-west-1=s3://{eu}/app/", "--ssm-parameter",
+            f"s3://{bucket}/app/", "--replicate-to", f"eu-west-1=s3://{eu}/app/", "--ssm-parameter",
             "/layers/{layer_name}/{region}", "--github-output", "--json"]  # fmt: skip
     code, out, err = _main(capsys, *args)
     assert code == 0, err

@@ -75,6 +75,7 @@ def test_deny_license_refuses_in_one_line(built_project: Path, cli: Any) -> None
     assert code == 1
     assert out == ""
     assert err == (
+        "layer-builder: using python3.12 x86_64 from the last build\n"
         "layer-builder: error: tinygpl 1.0.0 is GPL-3.0-or-later (from License-Expression), "
         "refused by --deny-license gpl-*: remove it from the project's dependencies, leave it "
         "out with --exclude tinygpl if the function does not import it, or stop denying that "

@@ -56,7 +56,8 @@ def test_one_build_is_published_in_two_more_regions(
 
     assert result.publish.published
     # Copied by S3 itself, not uploaded again from this machine.
-    assert (eu_calls["CopyObject"], eu_calls["PutObject"]) == (1, 4)  # zip; lock, 3 backups
+    # zip; lock, contents record, SBOM, 3 backups
+    assert (eu_calls["CopyObject"], eu_calls["PutObject"]) == (1, 6)
     assert [r.region for r in result.regions] == ["eu-west-1", "us-west-2"]
     for region_result, region in zip(result.regions, ("eu-west-1", "us-west-2"), strict=True):
         assert region_result.ok
@@ -71,7 +72,9 @@ def test_one_build_is_published_in_two_more_regions(
     zip_sha256 = result.upload.zip_sha256  # type: ignore[union-attr]
     # The same content-addressed key as at home; the labels travel in the Description.
     assert object_keys(workflow.region_aws("eu-west-1"), eu) == [
+        "eu/lambda/layer/000001/contents.json",
         "eu/lambda/layer/000001/requirements.txt",
+        "eu/lambda/layer/000001/sbom.cdx.json",
         "eu/lambda/layer/last-requirements.txt",
         "eu/lambda/layer/targets/python3.12-x86_64/last-requirements.txt",
         f"eu/lambda/layer/zips/{zip_sha256}.zip",
@@ -148,7 +151,7 @@ def test_region_given_twice_is_refused(
         workflow.run()
     assert str(info.value) == (
         "region 'us-east-1' is given twice (the home region is 'us-east-1'): give each extra "
-        "region once with --region"
+        "region once with --replicate-to"
     )
 
 
@@ -171,7 +174,7 @@ def test_bad_region_target_says_the_form(text: str) -> None:
         RegionTarget.parse(text)
     assert str(info.value) == (
         f"invalid region target {text!r}: expected REGION=s3://bucket/prefix/ "
-        "(e.g. --region eu-west-1=s3://my-bucket-eu-west-1/app/lambda/)"
+        "(e.g. --replicate-to eu-west-1=s3://my-bucket-eu-west-1/app/lambda/)"
     )
 
 
@@ -185,9 +188,11 @@ REGION_CALLS = [
     ("lambda_", "ListLayerVersions", 2),
     ("s3", "HeadObject", 2),  # is the copy still there?
     ("lambda_", "PublishLayerVersion", 1),
-    ("s3", "PutObject", 2),  # 000001/requirements.txt
-    ("s3", "PutObject", 3),  # last-requirements.txt
-    ("s3", "PutObject", 4),  # targets/python3.12-x86_64/last-requirements.txt
+    ("s3", "PutObject", 2),  # 000001/contents.json
+    ("s3", "PutObject", 3),  # 000001/sbom.cdx.json
+    ("s3", "PutObject", 4),  # 000001/requirements.txt
+    ("s3", "PutObject", 5),  # last-requirements.txt
+    ("s3", "PutObject", 6),  # targets/python3.12-x86_64/last-requirements.txt
 ]
 
 
@@ -224,7 +229,9 @@ def test_rerun_after_a_failure_in_a_region_converges(
     versions = eu_aws.lambda_.list_layer_versions(LayerName=layer_name)["LayerVersions"]
     assert [v["Version"] for v in versions] == [1]
     assert object_keys(eu_aws, eu) == [
+        "app/layer/000001/contents.json",
         "app/layer/000001/requirements.txt",
+        "app/layer/000001/sbom.cdx.json",
         "app/layer/last-requirements.txt",
         "app/layer/targets/python3.12-x86_64/last-requirements.txt",
         f"app/layer/zips/{result.zip_sha256}.zip",

@@ -53,6 +53,9 @@ def test_upload_puts_zip_under_its_sha256_and_stages_a_labelled_copy(
         "manifest-file": "requirements.txt",
         "zip-sha256": package.sha256,
         "fingerprint": package.fingerprint,
+        # The zip's target, from its identity: publish needs no --python/--arch.
+        "runtime": "python3.12",
+        "architecture": "x86_64",
     }
     # The bytes went up once; the staging copy was made by S3 itself.
     assert (calls["PutObject"], calls["CopyObject"]) == (1, 1)

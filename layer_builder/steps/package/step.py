@@ -26,6 +26,7 @@ from layer_builder.errors import (
     PackageError,
     ProjectError,
 )
+from layer_builder.model.contents import CONTENTS_FILENAME
 from layer_builder.model.distributions import (
     InstalledDistribution,
     find_distributions,
@@ -38,6 +39,7 @@ from layer_builder.steps.base import Step
 from layer_builder.steps.build import BuildResult
 from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package import bytecode
+from layer_builder.steps.package.contents import contents_of, write_contents
 from layer_builder.steps.package.sbom import SBOM_FILENAME, LayerSubject, write_sbom
 from layer_builder.steps.package.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
@@ -263,9 +265,18 @@ class PackageStep(Step[BuildResult, PackageResult]):
         """Compiled modules kept between runs (``compile_bytecode``)."""
         return self.path_zip.with_name(self.path_zip.name + ".pycache")
 
+    @property
+    def path_contents(self) -> Path:
+        """What the zip holds, per distribution: stored with each version it becomes."""
+        return self.path_zip.with_name(CONTENTS_FILENAME)
+
     def run(self, build: BuildResult) -> PackageResult:
         with FolderLock(self.path_lock, "package"):
-            removed = remove_partials(self.path_zip) + remove_partials(self.path_sbom)
+            removed = [
+                *remove_partials(self.path_zip),
+                *remove_partials(self.path_sbom),
+                *remove_partials(self.path_contents),
+            ]
             if removed:
                 self.logger.info("removed what an interrupted run left: %s",
                                  ", ".join(p.name for p in removed))  # fmt: skip
@@ -277,6 +288,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
                 # instant before its cleanup was armed): this run's, as the lock is held.
                 remove_partials(self.path_zip)
                 remove_partials(self.path_sbom)
+                remove_partials(self.path_contents)
 
     def _run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python
@@ -377,6 +389,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
                                result.fingerprint)  # fmt: skip
         sbom = write_sbom(self.path_sbom, root, kept_distributions, licenses, subject)
         result = attrs.evolve(result, path_sbom=sbom)
+        write_contents(self.path_contents, contents_of(result, build.target))
         self.logger.info(
             "wrote %s: %s zipped, %s unzipped, sha256 %s", self.path_zip,
             format_size(result.zip_size), format_size(result.unzipped_size), result.sha256,

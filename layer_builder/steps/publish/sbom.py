@@ -1,9 +1,9 @@
 """Keep each published version's SBOM beside its manifest backup:
 ``${s3dir_lambda}/layer/00000N/sbom.cdx.json``.
 
-Separate from the publish step, which works from the uploaded object alone: the SBOM lives in
-the local build tree, so whoever holds both (``LayerWorkflow.publish``) calls this once a
-version is published.
+The SBOM lives in the local build tree, so the publish step does not read it itself: it is
+given :class:`~layer_builder.steps.publish.records.LocalVersionRecords`, which calls these
+once a version is published (at home and in each extra region).
 """
 
 from __future__ import annotations

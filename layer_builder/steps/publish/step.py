@@ -22,6 +22,7 @@ from layer_builder.steps.publish.options import (
     reference_needs_versioning,
     validate_layer_name,
 )
+from layer_builder.steps.publish.records import VersionRecords
 from layer_builder.steps.publish.versions import PublishedVersion as PublishedVersion
 from layer_builder.steps.publish.versions import decide_publish as decide_publish
 from layer_builder.steps.publish.versions import latest_layer_version as latest_layer_version
@@ -68,6 +69,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
         options: PublishOptions | None = None,
         *,
         expected_fingerprint: str | None = None,
+        records: VersionRecords | None = None,
     ):
         self.layer_name = validate_layer_name(layer_name)
         self.options = options or PublishOptions()
@@ -77,6 +79,8 @@ class PublishStep(Step[UploadResult, PublishResult]):
         self.aws = aws
         #: The fingerprint of the build this step may publish (None: any build of the manifest).
         self.expected_fingerprint = expected_fingerprint
+        #: Stored with each version published (``contents.json``, the SBOM), if given.
+        self.records = records
 
     def check(self, upload: UploadResult) -> None:
         """Refuse an upload of another manifest or (with ``expected_fingerprint``) of
@@ -105,7 +109,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
                 return self._unchanged(latest, reason, upload.zip_sha256)
             self._check_object_unchanged(upload)
             version, arn = self._publish(upload)
-            backup = self._write_backups(version, repair=False)
+            backup = self._write_backups(version, repair=False, zip_sha256=upload.zip_sha256)
         self.logger.info("published %s (%s)", arn, reason)
         return PublishResult(
             published=True,
@@ -136,7 +140,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
         if latest is None or publish:
             return None
         zip_sha256 = layer_code_sha256(self.aws.lambda_, self.layer_name, latest.version)
-        return self._unchanged(latest, reason, zip_sha256, repair)
+        return self._unchanged(latest, reason, zip_sha256, repair, zip_known=True)
 
     def decide(self, latest: PublishedVersion | None, fingerprint: str) -> tuple[bool, str]:
         """Whether to publish over ``latest``, and why (see ``decide_publish``)."""
@@ -150,10 +154,18 @@ class PublishStep(Step[UploadResult, PublishResult]):
         )
 
     def _unchanged(
-        self, latest: PublishedVersion, reason: str, zip_sha256: str | None, repair: bool = True
+        self,
+        latest: PublishedVersion,
+        reason: str,
+        zip_sha256: str | None,
+        repair: bool = True,
+        zip_known: bool = False,
     ) -> PublishResult:
+        """``zip_known``: ``zip_sha256`` is the zip Lambda says the version holds, whose
+        records may then be written again with a missing backup."""
         if repair:
-            backup = self._write_backups(latest.version, repair=True)
+            records_of = zip_sha256 if zip_known else None
+            backup = self._write_backups(latest.version, repair=True, zip_sha256=records_of)
         else:
             backup = self.s3_layout.s3path_manifest_backup(latest.version, self.manifest.filename)
         self.logger.info("nothing to publish: %s (%s)", reason, latest.arn)
@@ -206,13 +218,16 @@ class PublishStep(Step[UploadResult, PublishResult]):
             response = self.aws.lambda_.publish_layer_version(**kwargs)
         return int(response["Version"]), str(response["LayerVersionArn"])
 
-    def _write_backups(self, version: int, repair: bool) -> S3Path:
+    def _write_backups(self, version: int, repair: bool, zip_sha256: str | None = None) -> S3Path:
         """Write the manifest as ``00000N/<manifest>``, ``last-<manifest>`` and
         ``targets/<target>/last-<manifest>``; returns the first.
 
         ``repair=True`` (a rerun that found ``version`` already published) writes only the
         keys that lack it (a run stopped after publishing, a key deleted by hand), and
         ``last-<manifest>`` only when no newer version, of another target, has taken it.
+        The version's records (``records``, for the zip ``zip_sha256`` when given) are written
+        just before ``00000N/<manifest>``, which so marks a folder whose writes all happened:
+        a repair that finds it missing writes the records again too.
         """
         filename = self.manifest.filename
         backup = self.s3_layout.s3path_manifest_backup(version, filename)
@@ -223,6 +238,8 @@ class PublishStep(Step[UploadResult, PublishResult]):
                 named, holds = self._read_backup(s3path)
                 if (named == version and holds) or (s3path == last and named > version):
                     continue
+            if s3path == backup and zip_sha256 and self.records is not None:
+                self.records.store(self.aws.s3, self.s3_layout, version, zip_sha256)
             with aws_errors(f"writing the manifest backup {s3path.uri}"):
                 self.aws.s3.put_object(
                     Bucket=s3path.bucket,

@@ -1,0 +1,110 @@
+"""What each published version keeps beside its manifest backup: ``layer/00000N/contents.json``
+(what it holds, per distribution) and ``layer/00000N/sbom.cdx.json`` (its SBOM).
+
+Both are written by ``package`` into the local build tree; the publish step stores them once
+it has published a version (at home and in each extra region), and only when they describe
+the very zip the version was published from, so that no version gets another zip's record.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+import botocore.exceptions
+
+from layer_builder.aws.clients import aws_errors, is_not_found
+from layer_builder.errors import ProjectError
+from layer_builder.model.contents import LayerContents
+from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
+from layer_builder.model.s3path import S3Path
+from layer_builder.steps.publish.sbom import local_sbom_for, write_version_sbom
+
+logger = logging.getLogger(__name__)
+
+
+def local_contents_for(path: Path, zip_sha256: str) -> bytes | None:
+    """The contents record at ``path`` when it describes the zip with ``zip_sha256``; None
+    (and a warning) when it is missing or describes another zip."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        logger.warning("no contents record at %s to store with the layer version", path)
+        return None
+    try:
+        described = LayerContents.loads(data, str(path)).zip_sha256
+    except ProjectError as exc:
+        logger.warning("%s", exc)
+        return None
+    if described != zip_sha256:
+        logger.warning(
+            "%s describes another zip (sha256 %s, not %s): not stored with the layer version; "
+            "package again to write it",
+            path, described, zip_sha256,
+        )  # fmt: skip
+        return None
+    return data
+
+
+def write_version_contents(s3: Any, s3_layout: LayerS3Layout, version: int, body: bytes) -> S3Path:
+    """Store ``body`` as ``layer/00000N/contents.json`` of layer version ``version``."""
+    s3path = s3_layout.s3path_version_contents(version)
+    with aws_errors(f"writing the contents record {s3path.uri}"):
+        s3.put_object(
+            Bucket=s3path.bucket,
+            Key=s3path.key,
+            Body=body,
+            ContentType="application/json",
+            Metadata={"layer-version": str(version)},
+        )
+    logger.info("stored what version %d holds at %s", version, s3path.uri)
+    return s3path
+
+
+def read_version_contents(s3: Any, s3_layout: LayerS3Layout, version: int) -> LayerContents | None:
+    """What version ``version`` holds, from its ``contents.json``; None when it has none (it
+    was published by an older layer_builder, or by something else)."""
+    s3path = s3_layout.s3path_version_contents(version)
+    with aws_errors(f"reading {s3path.uri}"):
+        try:
+            body = s3.get_object(Bucket=s3path.bucket, Key=s3path.key)["Body"].read()
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+    try:
+        return LayerContents.loads(body, s3path.uri, fix="delete it, or write it again")
+    except ProjectError as exc:
+        logger.warning("%s", exc)
+        return None
+
+
+class VersionRecords(Protocol):
+    """What the publish step stores with each version it publishes."""
+
+    def store(
+        self, s3: Any, s3_layout: LayerS3Layout, version: int, zip_sha256: str
+    ) -> tuple[S3Path, ...]:
+        """Write the records of version ``version``, published from ``zip_sha256``."""
+
+
+class LocalVersionRecords:
+    """The records of the local build tree (``contents.json`` and the SBOM beside
+    ``layer.zip``), stored with each version published from their zip."""
+
+    def __init__(self, layout: LayerPathLayout):
+        self.layout = layout
+
+    def store(
+        self, s3: Any, s3_layout: LayerS3Layout, version: int, zip_sha256: str
+    ) -> tuple[S3Path, ...]:
+        """Write the records that describe ``zip_sha256`` under version ``version``."""
+        stored = []
+        contents = local_contents_for(self.layout.path_contents, zip_sha256)
+        if contents is not None:
+            stored.append(write_version_contents(s3, s3_layout, version, contents))
+        sbom = local_sbom_for(self.layout.path_sbom, zip_sha256)
+        if sbom is not None:
+            stored.append(write_version_sbom(s3, s3_layout, version, sbom))
+        return tuple(stored)
