@@ -44,6 +44,7 @@ class PublishPlan:
     incomplete_uploads: tuple[IncompleteUpload, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """The plan of one region as ``--json`` prints it."""
         document = attrs.asdict(self, recurse=False)
         document["grants_to_add"] = list(self.grants_to_add)
         document["incomplete_uploads"] = [u.to_json() for u in self.incomplete_uploads]
@@ -72,6 +73,7 @@ class Plan:
         return self.build or any(p.publish or p.grants_to_add for p in plans)
 
     def to_json(self) -> dict[str, Any]:
+        """The whole plan as ``plan --json`` prints it."""
         return {
             "layer_name": self.layer_name,
             "fingerprint": self.fingerprint,

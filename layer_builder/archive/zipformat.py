@@ -62,14 +62,17 @@ class Entry:
 
     @property
     def encoded_name(self) -> bytes:
+        """The member name as stored: UTF-8 bytes."""
         return self.name.encode("utf-8")
 
     @property
     def flags(self) -> int:
+        """General-purpose flags: the UTF-8 flag when the name is not plain ASCII."""
         return 0 if self.name.isascii() else _UTF8_FLAG
 
     @property
     def external_attr(self) -> int:
+        """Unix mode bits in the high 16 bits, as ``unzip`` and Lambda read them."""
         return (stat.S_IFREG | self.mode) << 16
 
 

@@ -47,6 +47,7 @@ class ClientTimeouts:
         return self.max_attempts * (self.connect_timeout + self.read_timeout) + backoff
 
     def config(self) -> botocore.config.Config:
+        """The botocore ``Config`` with these timeouts and standard retries."""
         return botocore.config.Config(
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,

@@ -65,6 +65,7 @@ class AwsClients:
 
     @property
     def region(self) -> str:
+        """The region the clients talk to."""
         return str(self.lambda_.meta.region_name)
 
     @cached_property

@@ -91,11 +91,13 @@ class LocalAwsEndpoint:
 
     @property
     def endpoint_url(self) -> str:
+        """``http://127.0.0.1:<port>``, once started."""
         if self._endpoint_url is None:
             raise RuntimeError("the local AWS endpoint is not started")
         return self._endpoint_url
 
     def start(self) -> LocalAwsEndpoint:
+        """Start the moto server (and replay the saved state, if any); returns self."""
         self._server.start()
         host, port = self._server.get_host_and_port()
         self._endpoint_url = f"http://{host}:{port}"
@@ -105,6 +107,7 @@ class LocalAwsEndpoint:
         return self
 
     def stop(self) -> None:
+        """Save the state (with ``state_path``) and shut the server down."""
         if self._endpoint_url is None:
             return
         try:
@@ -143,14 +146,17 @@ class LocalAwsEndpoint:
         self._recorder("reset-recording")
 
     def session(self) -> boto3.session.Session:
+        """A boto3 session with the endpoint's fixed test credentials and region."""
         return boto3.session.Session(
             aws_access_key_id=_LOCAL_KEY, aws_secret_access_key=_LOCAL_KEY, region_name=self.region
         )
 
     def client(self, service: Any) -> Any:
+        """A raw boto3 client of ``service`` pointed at this endpoint."""
         return self.session().client(service, endpoint_url=self.endpoint_url)
 
     def clients(self) -> AwsClients:
+        """The S3 and Lambda clients the steps use, pointed at this endpoint."""
         return AwsClients.from_session(self.session(), endpoint_url=self.endpoint_url)
 
     def ensure_bucket(self, bucket: str, region: str | None = None) -> None:

@@ -103,6 +103,7 @@ class S3WriteOptions:
 
     @property
     def is_set(self) -> bool:
+        """Whether any option is given (else nothing is added to the calls)."""
         return bool(self.sse_kms_key_id or self.tags)
 
     @property

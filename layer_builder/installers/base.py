@@ -40,9 +40,11 @@ class IndexOptions:
 
     @property
     def is_set(self) -> bool:
+        """Whether an index or extra index is given."""
         return bool(self.index_url or self.extra_index_urls)
 
     def pip_environment(self) -> dict[str, str]:
+        """The ``PIP_*`` variables handing these indexes to a pip or uv child (credentials too)."""
         env = {}
         if self.index_url:
             env["PIP_INDEX_URL"] = self.index_url
@@ -120,6 +122,7 @@ class InstallOptions:
     allow_source: tuple[str, ...] = attrs.field(default=(), converter=_canonical_names)
 
     def fingerprint_fields(self) -> dict[str, list[str]]:
+        """What about these options changes the tree, for the fingerprint."""
         return {
             "extras": list(self.extras),
             "groups": list(self.groups),

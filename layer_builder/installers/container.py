@@ -60,6 +60,7 @@ class ContainerInstaller(Installer):
         self.image = image
 
     def fingerprint_fields(self) -> dict[str, object]:
+        """The engine, the image and the install options: what decides the tree."""
         return {
             "installer": f"{self.name}:{self.engine}",
             "image": self.image,
@@ -67,6 +68,7 @@ class ContainerInstaller(Installer):
         }
 
     def image_for(self, target: LayerTarget) -> str:
+        """The build image for ``target``: the one given, else the runtime's SAM image."""
         return self.image or target.build_image
 
     def command(
@@ -123,6 +125,7 @@ class ContainerInstaller(Installer):
             shutil.copyfile(manifest.path, requirements)
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        """Export the manifest, then run pip inside the build image into ``dir_target``."""
         if shutil.which(self.engine) is None:
             raise ToolMissingError(
                 f"{self.engine} is not installed, so the build cannot run in a container: "

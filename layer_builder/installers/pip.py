@@ -43,6 +43,7 @@ class PipInstaller(Installer):
         self.no_deps = no_deps
 
     def fingerprint_fields(self) -> dict[str, object]:
+        """The installer's name: pip decides the tree (its INSTALLER and RECORD files)."""
         # Not the index: locks and hashed requirements pin the files, and a CodeArtifact
         # URL carries a token that changes every build.
         return {"installer": self.name}
@@ -89,6 +90,7 @@ class PipInstaller(Installer):
         return version
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        """Run pip for ``target``'s platform tags into the empty ``dir_target``."""
         require_dependencies(manifest.content.decode("utf-8", "replace"), manifest)
         self.check_version()
         command = self.command(manifest, target, dir_target)

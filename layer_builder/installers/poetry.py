@@ -58,12 +58,14 @@ class PoetryInstaller(Installer):
         self.read_lock_directly = read_lock_directly
 
     def fingerprint_fields(self) -> dict[str, object]:
+        """Poetry, the installer of its export, and the groups and extras asked for."""
         fields: dict[str, object] = {"installer": self.name, **self.options.fingerprint_fields()}
         if not self.use_uv:  # only then, so that existing build records stay valid
             fields["installs_with"] = "pip"
         return fields
 
     def export_command(self, requirements: Path) -> list[str]:
+        """The ``poetry export`` command writing hashed requirements to ``requirements``."""
         poetry = self.poetry or find_poetry()
         if not poetry:
             raise ToolMissingError(
@@ -119,6 +121,7 @@ class PoetryInstaller(Installer):
             raise
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        """Export the lock for ``target``, then install it with uv or pip."""
         check_poetry_selection(manifest, self.options)
         with scratch_file("requirements.txt") as requirements:
             self.export(manifest, requirements, target)

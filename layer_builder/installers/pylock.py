@@ -230,6 +230,7 @@ class PylockInstaller(Installer):
         self.use_uv = use_uv
 
     def fingerprint_fields(self) -> dict[str, object]:
+        """The installer that installs the selection, and the extras and groups asked for."""
         fields: dict[str, object] = {"installer": self.name, **self.options.fingerprint_fields()}
         if not self.use_uv:
             fields["installs_with"] = "pip"
@@ -244,6 +245,7 @@ class PylockInstaller(Installer):
         return IndexOptions(index_url=lock_indexes[0], extra_index_urls=lock_indexes[1:])
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        """Select the lock's packages for ``target``, then install them with hashes."""
         text, lock_indexes = requirements_for_target(manifest, target, self.options)
         require_dependencies(text, manifest, self.options)
         index = self.index_for(lock_indexes)

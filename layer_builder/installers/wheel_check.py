@@ -25,9 +25,11 @@ class WheelTags:
 
     @property
     def name(self) -> str:
+        """The distribution's name."""
         return self.dist_info.split("-")[0]
 
     def parsed(self) -> frozenset[Tag]:
+        """The wheel tags its ``WHEEL`` file lists."""
         found: set[Tag] = set()
         for tag in self.tags:
             found |= parse_tag(tag)

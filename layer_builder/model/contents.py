@@ -32,6 +32,7 @@ class DistributionContents:
 
     @property
     def canonical_name(self) -> str:
+        """The name normalised as PEP 503 says (``Tiny_YAML`` -> ``tiny-yaml``)."""
         return canonicalize_name(self.name)
 
 
@@ -54,10 +55,12 @@ class LayerContents:
         return {d.canonical_name: (d.name, d.version) for d in self.distributions}
 
     def to_json(self) -> dict[str, Any]:
+        """The record as written to ``contents.json``."""
         document = attrs.asdict(self)
         return {"format": CONTENTS_FORMAT, **document}
 
     def dumps(self) -> bytes:
+        """The canonical bytes of ``contents.json`` (sorted keys)."""
         return (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod

@@ -28,6 +28,7 @@ class InstalledDistribution:
 
     @property
     def canonical_name(self) -> str:
+        """The name normalised as PEP 503 says (``Tiny_YAML`` -> ``tiny-yaml``)."""
         return canonicalize_name(self.name)
 
 

@@ -49,6 +49,7 @@ class LayerDiff:
 
     @classmethod
     def unrecorded(cls, version: int) -> LayerDiff:
+        """The diff against a version that kept no record of its contents."""
         return cls(
             version,
             known=False,
@@ -60,9 +61,11 @@ class LayerDiff:
 
     @property
     def empty(self) -> bool:
+        """Whether nothing was added, removed or changed."""
         return not (self.added or self.removed or self.changed)
 
     def to_json(self) -> dict[str, Any]:
+        """The diff as ``--json`` prints it."""
         return {
             "compared_with": self.compared_with,
             "known": self.known,

@@ -24,6 +24,7 @@ class Tool(str, enum.Enum):
 
     @property
     def manifest_filename(self) -> str:
+        """The file a project of this tool locks in (``uv.lock``, ``requirements.txt`` ...)."""
         return _MANIFEST_FILENAMES[self]
 
 
@@ -60,14 +61,17 @@ class Manifest:
 
     @property
     def filename(self) -> str:
+        """The manifest's file name, as the S3 backups name it."""
         return self.path.name
 
     @property
     def project_dir(self) -> Path:
+        """The folder holding the manifest (the project)."""
         return self.path.parent
 
     @property
     def sha256(self) -> str:
+        """The sha256 (hex) of the manifest's exact bytes."""
         return hashlib.sha256(self.content).hexdigest()
 
     @property

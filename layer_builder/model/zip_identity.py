@@ -34,6 +34,7 @@ class ZipIdentity:
     compression: str
 
     def to_comment(self) -> bytes:
+        """The archive comment carrying this identity (canonical JSON after a prefix)."""
         document = {"format": IDENTITY_FORMAT, **attrs.asdict(self)}
         return _PREFIX + json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 

@@ -104,6 +104,7 @@ class SsmParameterWrite:
     written: bool
 
     def to_json(self) -> dict[str, Any]:
+        """The write as ``--json`` prints it."""
         return attrs.asdict(self)
 
 

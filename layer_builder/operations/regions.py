@@ -60,6 +60,7 @@ class RegionResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the region was served (published or found unchanged)."""
         return self.error is None
 
 

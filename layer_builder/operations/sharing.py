@@ -35,6 +35,7 @@ class Grant:
 
     @classmethod
     def account(cls, account_id: str) -> Grant:
+        """Let the AWS account ``account_id`` (12 digits) use the layer."""
         if not _ACCOUNT.fullmatch(account_id):
             raise ConfigurationError(
                 f"invalid AWS account id {account_id!r}: expected 12 digits "
@@ -44,6 +45,7 @@ class Grant:
 
     @classmethod
     def organization(cls, organization_id: str) -> Grant:
+        """Let every account of the AWS organization ``organization_id`` use the layer."""
         if not _ORGANIZATION.fullmatch(organization_id):
             raise ConfigurationError(
                 f"invalid organization id {organization_id!r}: expected o- and 10 to 32 "
@@ -53,10 +55,12 @@ class Grant:
 
     @classmethod
     def everyone(cls) -> Grant:
+        """Let every AWS account use the layer."""
         return cls("*")
 
     @property
     def statement_id(self) -> str:
+        """The statement id the grant is added under, the same on every run."""
         if self.organization_id:
             return f"layer-builder-org-{self.organization_id}"
         if self.principal == "*":
@@ -65,6 +69,7 @@ class Grant:
 
     @property
     def description(self) -> str:
+        """Who the grant is for, in words."""
         if self.organization_id:
             return f"organization {self.organization_id}"
         return "everyone" if self.principal == "*" else f"account {self.principal}"
@@ -91,6 +96,7 @@ class GrantResult:
 
 
 def policy_statements(lambda_: Any, layer_name: str, version: int) -> dict[str, dict[str, Any]]:
+    """The statements of a layer version's policy by id (empty when it has none)."""
     with aws_errors(f"reading the policy of version {version} of layer {layer_name!r}"):
         try:
             response = lambda_.get_layer_version_policy(LayerName=layer_name, VersionNumber=version)

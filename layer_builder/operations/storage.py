@@ -48,6 +48,7 @@ class IncompleteUpload:
     initiated: datetime.datetime
 
     def to_json(self) -> dict[str, str]:
+        """The zip as ``--json`` prints it."""
         return {
             "s3_uri": self.s3path.uri,
             "upload_id": self.upload_id,
@@ -67,6 +68,7 @@ class StorageCleanup:
     uploads_in_progress: tuple[IncompleteUpload, ...]
 
     def to_json(self) -> dict[str, Any]:
+        """The clean-up as ``--json`` prints it."""
         return {
             "s3_uri_layer": self.s3dir_layer.uri,
             "zips_deleted": [z.s3path.uri for z in self.zips_deleted],

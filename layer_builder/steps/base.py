@@ -40,6 +40,7 @@ class Step(abc.ABC, Generic[PreviousT, ResultT]):
 
     @property
     def logger(self) -> logging.Logger:
+        """The step's logger, ``layer_builder.steps.<name>``."""
         return logging.getLogger(f"layer_builder.steps.{self.name}")
 
     @contextlib.contextmanager

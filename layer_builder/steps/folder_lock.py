@@ -52,6 +52,7 @@ class LockHolder:
     command: str
 
     def describe(self) -> str:
+        """The holder in words, for a run that waits for it."""
         where = "" if self.host == socket.gethostname() else f" on {self.host}"
         return f"layer-builder pid {self.pid}{where} ({self.command}, started {self.started})"
 
@@ -190,6 +191,7 @@ class FolderLock:
             raise
 
     def release(self) -> None:
+        """Release one hold; the lock is freed with the last one."""
         held = self._held()
         held.depth -= 1
         try:

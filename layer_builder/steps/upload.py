@@ -64,6 +64,7 @@ class UploadResult:
 
     @property
     def s3_uri(self) -> str:
+        """``s3://bucket/key`` of the object."""
         return str(self.s3path.uri)
 
     @classmethod
@@ -184,6 +185,7 @@ class UploadStep(Step[PackageResult, UploadResult]):
         return found
 
     def run(self, package: PackageResult) -> UploadResult:
+        """Upload ``package``'s zip to its content-addressed key and stage it as ``layer.zip``."""
         self.check(package)
         s3path = self.s3_layout.s3path_zip(package.sha256)
         labels = {

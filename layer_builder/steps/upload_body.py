@@ -21,6 +21,7 @@ from layer_builder.errors import StaleUploadError
 
 
 def changed_since_packaged(path: Path, sha256: str) -> StaleUploadError:
+    """The error for a zip whose bytes are no longer the ones packaged."""
     return StaleUploadError(
         f"{path} changed since it was packaged (its sha256 is no longer {sha256}): package "
         f"it again, then upload"
@@ -51,21 +52,26 @@ class VerifiedReader(io.RawIOBase):
         self._hashed = 0
 
     def readable(self) -> bool:
+        """Always readable."""
         return True
 
     def seekable(self) -> bool:
+        """Seekable: s3transfer seeks to the end and back to learn the size."""
         return True
 
     def tell(self) -> int:
+        """The position in the file."""
         return self._position
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move the position; reads must still go in order, since the bytes are hashed once."""
         # s3transfer seeks to the end and back to learn the size, then reads in order.
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
         self._position = max(0, min(self._size, base + offset))
         return self._position
 
     def read(self, size: int | None = -1) -> bytes:
+        """Read and hash; the read that reaches the end fails if the bytes are not the zip's."""
         if self._position != self._hashed:
             raise ValueError(f"{self._path} must be read in order from its start to be hashed")
         wanted = self._size - self._position
@@ -83,6 +89,7 @@ class VerifiedReader(io.RawIOBase):
         return data
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """``read()`` into ``buffer``; returns the number of bytes read."""
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)

@@ -43,6 +43,7 @@ class Box:
 
     @property
     def area(self) -> float:
+        """The rectangle's area in square pixels."""
         return self.dx * self.dy
 
 

@@ -104,9 +104,11 @@ class SizeLimit:
 
     @property
     def available(self) -> int:
+        """The unzipped bytes the layer may take: the limit minus the reserve."""
         return self.limit - self.reserve
 
     def describe(self) -> str:
+        """The limit in words, with the reserve when there is one."""
         if not self.reserve:
             return f"{format_size(self.limit)} limit ({self.limit:,} bytes)"
         return (

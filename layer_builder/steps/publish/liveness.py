@@ -48,11 +48,13 @@ class ProcessId:
 
     @classmethod
     def current(cls) -> ProcessId:
+        """This process, as a lock body names it."""
         pid = os.getpid()
         stat = _proc_stat(pid)
         return cls(socket.gethostname(), pid, stat[1] if stat else None, _pid_namespace())
 
     def to_json(self) -> dict[str, Any]:
+        """The process as the lock body stores it."""
         return attrs.asdict(self)
 
     @classmethod
@@ -74,6 +76,7 @@ class ProcessId:
         )
 
     def describe(self) -> str:
+        """The process in words: pid and host."""
         return f"pid {self.pid} on host {self.host}"
 
     def is_dead(self) -> bool:
