@@ -6,41 +6,33 @@ import logging
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from layer_builder.aws.client_config import check_account_id
-from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket
 from layer_builder.aws.settings import AwsSettings
-from layer_builder.changes import diff_contents_with
 from layer_builder.errors import AwsError
 from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.layer_diff import LayerDiff
-from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
+from layer_builder.model.layout import LayerPathLayout, LayerS3Layout, check_s3dir
 from layer_builder.model.manifest import Manifest
-from layer_builder.model.s3path import S3Path
 from layer_builder.model.target import LayerTarget
-from layer_builder.operations.regions import (
-    RegionPublisher,
-    RegionResult,
-    RegionTarget,
-    check_regions,
-    publish_regions,
-)
-from layer_builder.operations.sharing import Grant, GrantResult, share_version
 from layer_builder.steps.build import BuildOptions, BuildResult, BuildStep
 from layer_builder.steps.folder_lock import FolderLock
-from layer_builder.steps.package.contents import contents_of
 from layer_builder.steps.package.step import PackageOptions, PackageResult, PackageStep
-from layer_builder.steps.publish.options import (
-    PublishOptions,
-    check_storage_mode_supported,
-    require_versioned_bucket,
-    validate_layer_name,
-)
-from layer_builder.steps.publish.records import LocalVersionRecords, VersionRecords
-from layer_builder.steps.publish.step import PublishResult, PublishStep
-from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep, staged_upload
+from layer_builder.steps.publish.options import PublishOptions, validate_layer_name
+
+# The AWS side (boto3, botocore, s3pathlib, and the steps and operations built on them) is
+# imported where it is used, so that `build` and `package` never load it
+# (tests/test_startup.py).
+if TYPE_CHECKING:
+    from layer_builder.aws.clients import AwsClients
+    from layer_builder.model.s3path import S3Path
+    from layer_builder.operations.regions import RegionPublisher, RegionResult, RegionTarget
+    from layer_builder.operations.sharing import Grant, GrantResult
+    from layer_builder.steps.publish.records import VersionRecords
+    from layer_builder.steps.publish.step import PublishResult, PublishStep
+    from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +101,10 @@ class LayerWorkflow:
         self.project_dir = Path(project_dir).resolve()
         # Validated now, so that bad input fails before any build starts.
         self.layer_name = validate_layer_name(layer_name)
-        self.s3_layout = LayerS3Layout(s3dir_lambda)
+        # Checked now, made on first use: an S3Path needs s3pathlib (which imports boto3).
+        self._s3dir_lambda = (
+            check_s3dir(s3dir_lambda) if isinstance(s3dir_lambda, str) else s3dir_lambda
+        )
         self.target = target or LayerTarget()
         self.build_options = build_options or BuildOptions()
         self.package_options = package_options or PackageOptions()
@@ -118,9 +113,11 @@ class LayerWorkflow:
         #: The AWS profile, the home region, and the encryption and tags of S3 writes.
         self.aws_settings = aws_settings or AwsSettings()
         #: The account that must own every bucket used (sent as ``ExpectedBucketOwner``).
-        self.expected_bucket_owner = (
-            check_account_id(expected_bucket_owner) if expected_bucket_owner else None
-        )
+        self.expected_bucket_owner = None
+        if expected_bucket_owner:
+            from layer_builder.aws.client_config import check_account_id
+
+            self.expected_bucket_owner = check_account_id(expected_bucket_owner)
         #: After publishing at home: copy and publish in these regions, then grant these.
         self.regions = tuple(regions)
         self.grants = tuple(grants)
@@ -134,6 +131,10 @@ class LayerWorkflow:
     @cached_property
     def layout(self) -> LayerPathLayout:
         return LayerPathLayout(self.project_dir)
+
+    @cached_property
+    def s3_layout(self) -> LayerS3Layout:
+        return LayerS3Layout(self._s3dir_lambda)
 
     @cached_property
     def aws(self) -> AwsClients:
@@ -167,6 +168,8 @@ class LayerWorkflow:
         )
 
     def make_upload_step(self) -> UploadStep:
+        from layer_builder.steps.upload import UploadStep
+
         return UploadStep(
             self.s3_layout,
             self.manifest,
@@ -176,6 +179,8 @@ class LayerWorkflow:
         )
 
     def make_publish_step(self) -> PublishStep:
+        from layer_builder.steps.publish.step import PublishStep
+
         return PublishStep(
             self.layer_name,
             self.target,
@@ -189,6 +194,8 @@ class LayerWorkflow:
 
     def make_version_records(self) -> VersionRecords:
         """What each published version keeps: the build tree's contents record and SBOM."""
+        from layer_builder.steps.publish.records import LocalVersionRecords
+
         return LocalVersionRecords(self.layout)
 
     def region_aws(self, region: str) -> AwsClients:
@@ -198,6 +205,9 @@ class LayerWorkflow:
         return self._region_aws[region]
 
     def make_region_publisher(self, region: RegionTarget) -> RegionPublisher:
+        from layer_builder.operations.regions import RegionPublisher
+        from layer_builder.steps.publish.step import PublishStep
+
         aws = self.region_aws(region.region)
         layout = LayerS3Layout(region.s3dir_lambda)
         step = PublishStep(
@@ -230,6 +240,13 @@ class LayerWorkflow:
 
     def check(self) -> None:
         """Check what can be checked before any work: the manifest and the S3 bucket."""
+        from layer_builder.aws.clients import aws_errors, check_bucket
+        from layer_builder.operations.regions import check_regions
+        from layer_builder.steps.publish.options import (
+            check_storage_mode_supported,
+            require_versioned_bucket,
+        )
+
         _ = self.manifest
         with aws_errors(f"checking S3 bucket {self.s3_layout.s3dir_lambda.bucket!r}"):
             check_bucket(self.aws.s3, self.s3_layout.s3dir_lambda.bucket, self.aws.region)
@@ -292,8 +309,10 @@ class LayerWorkflow:
 
     def publish_regions(self, source: UploadResult | None) -> tuple[RegionResult, ...]:
         """Copy ``source`` to each extra region and publish it there (where missing)."""
+        from layer_builder.operations import regions
+
         publishers = [self.make_region_publisher(r) for r in self.regions]
-        return publish_regions(publishers, source, self.fingerprint)
+        return regions.publish_regions(publishers, source, self.fingerprint)
 
     def run(self) -> WorkflowResult:
         """Check; build, package, upload and publish; then copy and publish in each extra
@@ -351,6 +370,9 @@ class LayerWorkflow:
     def diff(self, package: PackageResult) -> LayerDiff:
         """What ``package`` changes against the version publishing compares with (the newest
         one this target can use), from that version's ``contents.json``."""
+        from layer_builder.changes import diff_contents_with
+        from layer_builder.steps.package.contents import contents_of
+
         latest = self.make_publish_step().latest()
         version = latest.version if latest is not None else None
         contents = contents_of(package, self.target)
@@ -370,6 +392,8 @@ class LayerWorkflow:
         return tuple(done)
 
     def _share_one(self, aws: AwsClients, publish: PublishResult) -> tuple[GrantResult, ...]:
+        from layer_builder.operations.sharing import share_version
+
         return share_version(
             aws.lambda_,
             self.layer_name,
@@ -380,8 +404,10 @@ class LayerWorkflow:
 
     def staged_upload(self) -> UploadResult | None:
         """The zip ``layer/layer.zip`` stages, when it is this very build (else None)."""
+        from layer_builder.steps import upload
+
         try:
-            found = staged_upload(self.aws.s3, self.s3_layout)
+            found = upload.staged_upload(self.aws.s3, self.s3_layout)
         except AwsError:
             return None  # not uploaded by layer_builder, or its zip was pruned: build again
         return found if found is not None and found.fingerprint == self.fingerprint else None

@@ -7,9 +7,11 @@ of the region the browser last used. No AWS call is made.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from layer_builder.model.s3path import S3Path
+if TYPE_CHECKING:  # s3pathlib imports boto3: not for the commands that only print a link
+    from layer_builder.model.s3path import S3Path
 
 _LAYER_VERSION_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]+):[0-9]{12}:layer:"

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import boto3
-import botocore.exceptions
 
-from layer_builder.aws.clients import AwsClients
 from layer_builder.aws.write_options import S3WriteOptions
 from layer_builder.errors import AwsError, ConfigurationError
+
+# Settings are made for every command; boto3 is loaded only when a session or clients are
+# (`build` and `package` never load it: tests/test_startup.py).
+if TYPE_CHECKING:
+    import boto3
+
+    from layer_builder.aws.clients import AwsClients
 
 # us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-4 ...
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
@@ -48,6 +52,9 @@ class AwsSettings:
     def session(self) -> boto3.session.Session:
         """A boto3 session with this profile and region; an unknown profile is an
         ``AwsError`` naming where profiles are read from."""
+        import boto3
+        import botocore.exceptions
+
         try:
             return boto3.session.Session(profile_name=self.profile, region_name=self.region)
         except botocore.exceptions.ProfileNotFound:
@@ -68,6 +75,8 @@ class AwsSettings:
         """Clients for these settings: made from the session, or ``given`` ones (built by
         hand or by the local endpoint; the profile does not apply to them) moved to the home
         region. ``kwargs`` go to :meth:`AwsClients.from_session`."""
+        from layer_builder.aws.clients import AwsClients
+
         if given is None:
             return AwsClients.from_session(self.session(), write_options=self.s3_writes, **kwargs)
         clients = given.for_region(self.region) if self.region else given

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from layer_builder.aws.settings import AwsSettings
-from layer_builder.aws.write_options import S3WriteOptions, parse_tag
 from layer_builder.errors import ConfigurationError
+
+# Imported where the settings are made, not by the parser that adds these flags.
+if TYPE_CHECKING:
+    from layer_builder.aws.settings import AwsSettings
+    from layer_builder.aws.write_options import S3WriteOptions
 
 
 def add_access_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +48,8 @@ def home_region(args: argparse.Namespace) -> str | None:
 
 def s3_write_options(args: argparse.Namespace, config: dict[str, Any]) -> S3WriteOptions:
     """``--sse-kms-key-id`` and ``--s3-tag``, else ``sse_kms_key_id`` and ``s3_tags``."""
+    from layer_builder.aws.write_options import S3WriteOptions, parse_tag
+
     flags = getattr(args, "s3_tags", None)
     if flags:
         tags = [parse_tag(text) for text in flags]
@@ -63,6 +68,8 @@ def s3_write_options(args: argparse.Namespace, config: dict[str, Any]) -> S3Writ
 
 def aws_settings(args: argparse.Namespace, config: dict[str, Any]) -> AwsSettings:
     """The ``AwsSettings`` the flags (and ``[tool.layer_builder]``) give."""
+    from layer_builder.aws.settings import AwsSettings
+
     return AwsSettings(
         profile=getattr(args, "profile", None),
         region=home_region(args),

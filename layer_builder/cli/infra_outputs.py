@@ -7,17 +7,13 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from layer_builder.operations.outputs import (
-    SsmParameterTemplate,
-    SsmParameterWrite,
-    append_github_output,
-    as_string,
-    put_ssm_parameter,
-    region_arns,
-)
-from layer_builder.workflow import LayerWorkflow
+# The outputs talk to AWS (SSM): imported where they are written, so that the parser that
+# adds these flags loads no boto3.
+if TYPE_CHECKING:
+    from layer_builder.operations.outputs import SsmParameterTemplate
+    from layer_builder.workflow import LayerWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +36,8 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 def ssm_template(args: argparse.Namespace, config: dict[str, Any]) -> SsmParameterTemplate | None:
     """``--ssm-parameter``, else ``ssm_parameter`` in [tool.layer_builder], checked."""
+    from layer_builder.operations.outputs import SsmParameterTemplate
+
     text = getattr(args, "ssm_parameter", None) or config.get("ssm_parameter")
     return SsmParameterTemplate(text) if text else None
 
@@ -63,6 +61,14 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Write the ARN of ``data`` (the ``--json`` document of ``run`` or ``publish``) where
     the flags ask; returns the ``--json`` keys that say what was written."""
+    from layer_builder.operations.outputs import (
+        SsmParameterWrite,
+        append_github_output,
+        as_string,
+        put_ssm_parameter,
+        region_arns,
+    )
+
     writes: list[SsmParameterWrite] = []
     template = ssm_template(args, config)
     if template is not None:

@@ -10,39 +10,30 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from layer_builder.aws.clients import AwsClients, aws_errors
-from layer_builder.cli.aws_options import home_region
-from layer_builder.cli.config import load_project_config
-from layer_builder.cli.infra_outputs import check_outputs, write_outputs
-from layer_builder.cli.operators import (
-    OPERATOR_COMMANDS,
-    execute_operator_command,
-    region_targets,
-    run_extras_json,
-)
-from layer_builder.cli.output import (
-    build_json,
-    package_result_json,
-    print_human,
-    publish_json,
-    setup_logging,
-    upload_json,
-)
 from layer_builder.cli.parser import NEEDS_AWS, build_parser
-from layer_builder.cli.reports import execute_sbom, print_sbom, write_report
-from layer_builder.cli.settings import make_workflow
 from layer_builder.cli.signals import TerminatedBySignal, stop_signals_raise
 from layer_builder.errors import LayerBuilderError
-from layer_builder.model.layout import LayerPathLayout, parse_s3dir
-from layer_builder.operations.outputs import flat_strings
-from layer_builder.workflow import LayerWorkflow, WorkflowResult
+
+# Only what parsing needs is imported up front, so that `--help`, `--version` and a usage
+# error start at once; each command imports the library where it runs it, and boto3 only
+# where it talks to AWS (never in `build` or `package`: tests/test_startup.py).
+if TYPE_CHECKING:
+    from layer_builder.aws.clients import AwsClients
+    from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
 logger = logging.getLogger("layer_builder.cli")
 
 
 def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
+    from layer_builder.cli.config import load_project_config
+    from layer_builder.cli.infra_outputs import check_outputs, write_outputs
+    from layer_builder.cli.operators import OPERATOR_COMMANDS, execute_operator_command
+    from layer_builder.cli.output import build_json, package_result_json, publish_json, upload_json
+    from layer_builder.cli.reports import execute_sbom, write_report
+    from layer_builder.cli.settings import make_workflow
+
     workflow = make_workflow(args, aws)
     command = args.command
     if command in OPERATOR_COMMANDS:
@@ -74,6 +65,9 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
 
 def run_json(workflow: LayerWorkflow, result: WorkflowResult) -> dict[str, Any]:
     """The ``--json`` document of ``run``."""
+    from layer_builder.cli.operators import run_extras_json
+    from layer_builder.cli.output import package_result_json, publish_json, upload_json
+
     if result.package is None or result.upload is None:
         # The instant no-op: nothing was built or uploaded; the version already holds it.
         zip_sha256 = result.zip_sha256
@@ -115,7 +109,12 @@ def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
     if not (getattr(args, "local", False) and args.command in NEEDS_AWS):
         yield None
         return
+    from layer_builder.aws.clients import aws_errors
     from layer_builder.aws.local import LOCAL_REGION, LocalAwsEndpoint
+    from layer_builder.cli.aws_options import home_region
+    from layer_builder.cli.config import load_project_config
+    from layer_builder.cli.operators import region_targets
+    from layer_builder.model.layout import LayerPathLayout, parse_s3dir
 
     project = Path(args.project)
     config = load_project_config(project) if project.is_dir() else {}
@@ -135,6 +134,8 @@ def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
 
 def dispatch(args: argparse.Namespace) -> dict[str, Any]:
     """Run the parsed command; its result as the ``--json`` object."""
+    from layer_builder.cli.settings import make_workflow
+
     if getattr(args, "local", False) and args.command in NEEDS_AWS:
         # Bad input fails here, before the local endpoint starts (and saves its state).
         make_workflow(args, None, resolve_index=False)
@@ -145,6 +146,9 @@ def dispatch(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``layer-builder``; returns the exit code."""
     args = build_parser().parse_args(argv)
+    from layer_builder.cli.output import print_human, setup_logging
+    from layer_builder.cli.reports import print_sbom
+
     root = logging.getLogger("layer_builder")
     # Restored on return, so that main() called from a script or a test leaves logging as
     # it found it.
@@ -180,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sbom":
         print_sbom(args, data)
     elif getattr(args, "json_strings", False):
+        from layer_builder.operations.outputs import flat_strings
+
         print(json.dumps(flat_strings(data), sort_keys=True))
     elif args.json:
         print(json.dumps(data, sort_keys=True))

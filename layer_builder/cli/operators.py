@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from layer_builder.aws.console import layer_version_console_url
 from layer_builder.cli.config import load_project_config
-from layer_builder.cli.diff import diff_lines
 from layer_builder.errors import ConfigurationError
-from layer_builder.model.layout import LayerS3Layout
-from layer_builder.operations.regions import RegionTarget
-from layer_builder.operations.retention import PruneResult, RetentionPolicy, prune
-from layer_builder.operations.sharing import Grant
-from layer_builder.plan import plan_run
-from layer_builder.workflow import LayerWorkflow, WorkflowResult
+
+# The operations talk to AWS: imported by the functions that use them, so that the parser
+# (which adds these flags) and `build` and `package` (which read workflow_settings) never
+# load boto3 (tests/test_startup.py).
+if TYPE_CHECKING:
+    from layer_builder.operations.regions import RegionTarget
+    from layer_builder.operations.retention import PruneResult
+    from layer_builder.operations.sharing import Grant
+    from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
 OPERATOR_COMMANDS = {
     "plan": "show what run would do (build, upload, publish, regions, grants); changes nothing",
@@ -55,10 +56,14 @@ def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
 def region_targets(args: argparse.Namespace, config: dict[str, Any]) -> list[RegionTarget]:
     """``--replicate-to`` flags, else ``replicate_to = {region = "s3://..."}`` in
     [tool.layer_builder] (``regions``, its old name, is still read)."""
-    if getattr(args, "replicate_to", None):
-        return [RegionTarget.parse(text) for text in args.replicate_to]
     key = "regions" if "regions" in config else "replicate_to"
     table = config.get(key) or {}
+    if not getattr(args, "replicate_to", None) and not table:
+        return []
+    from layer_builder.operations.regions import RegionTarget
+
+    if getattr(args, "replicate_to", None):
+        return [RegionTarget.parse(text) for text in args.replicate_to]
     for region, s3dir in table.items():
         if not isinstance(s3dir, str):
             raise ConfigurationError(
@@ -71,9 +76,14 @@ def region_targets(args: argparse.Namespace, config: dict[str, Any]) -> list[Reg
 def grants(args: argparse.Namespace, config: dict[str, Any]) -> list[Grant]:
     accounts = getattr(args, "grant_accounts", None) or config.get("grant_accounts") or []
     orgs = getattr(args, "grant_orgs", None) or config.get("grant_orgs") or []
+    public = getattr(args, "grant_public", False) or config.get("grant_public")
+    if not (accounts or orgs or public):
+        return []
+    from layer_builder.operations.sharing import Grant
+
     found = [Grant.account(str(a)) for a in accounts]
     found += [Grant.organization(str(o)) for o in orgs]
-    if getattr(args, "grant_public", False) or config.get("grant_public"):
+    if public:
         found.append(Grant.everyone())
     return found
 
@@ -111,6 +121,10 @@ def _s3dir_given(args: argparse.Namespace) -> bool:
 
 
 def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) -> dict[str, Any]:
+    from layer_builder.model.layout import LayerS3Layout
+    from layer_builder.operations.retention import RetentionPolicy, prune
+    from layer_builder.plan import plan_run
+
     if args.command == "plan":
         return plan_run(workflow).to_json()
     policy = RetentionPolicy(keep_last=args.keep_last, newer_than_days=args.newer_than_days)
@@ -131,6 +145,8 @@ def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) 
 
 def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
     """What ``run --json`` adds for regions, grants and the layer's diff."""
+    from layer_builder.aws.console import layer_version_console_url
+
     return {
         "diff": result.diff.to_json() if result.diff is not None else None,
         "regions": [
@@ -159,6 +175,8 @@ def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
 
 
 def human_lines(command: str, data: dict[str, Any]) -> list[str] | None:
+    from layer_builder.cli.diff import diff_lines
+
     """The human output of ``plan`` and ``prune`` (None for other commands)."""
     if command == "plan":
         lines = [f"build: {'yes' if data['build'] else 'no'}; upload: {data['upload']}"]

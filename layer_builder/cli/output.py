@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layer_builder.aws.console import layer_version_console_url
 from layer_builder.cli.diff import diff_lines
@@ -13,10 +13,12 @@ from layer_builder.cli.infra_outputs import output_lines
 from layer_builder.cli.operators import human_lines as operator_lines
 from layer_builder.cli.operators import region_lines
 from layer_builder.cli.packaging import package_json, package_lines
-from layer_builder.steps.build import BuildResult
-from layer_builder.steps.package.step import PackageResult
-from layer_builder.steps.publish.step import PublishResult
-from layer_builder.steps.upload import UploadResult
+
+if TYPE_CHECKING:
+    from layer_builder.steps.build import BuildResult
+    from layer_builder.steps.package.step import PackageResult
+    from layer_builder.steps.publish.step import PublishResult
+    from layer_builder.steps.upload import UploadResult
 
 
 def build_json(result: BuildResult) -> dict[str, Any]:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from layer_builder.archive.deflate import BACKENDS
-from layer_builder.steps.package.size_report import (
-    DistributionSize,
-    format_size,
-    format_table,
-    parse_size,
-)
-from layer_builder.steps.package.slimming import STRIP_MODES
-from layer_builder.steps.package.step import PackageOptions, PackageResult
+from layer_builder.cli.flag_values import BACKENDS, STRIP_MODES
+
+# The package step is imported by the functions that use it, not by the parser that adds
+# these flags (`--help` starts at once).
+if TYPE_CHECKING:
+    from layer_builder.steps.package.size_report import DistributionSize
+    from layer_builder.steps.package.step import PackageOptions, PackageResult
 
 
 def add_package_identity_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +46,9 @@ def package_options(
     args: argparse.Namespace, config: dict[str, Any], excludes: Any
 ) -> PackageOptions:
     """``PackageOptions`` from the flags, else ``[tool.layer_builder]``, else the defaults."""
+    from layer_builder.steps.package.size_report import parse_size
+    from layer_builder.steps.package.step import PackageOptions
+
     settings: dict[str, Any] = {}
     if excludes is not None:
         settings["excludes"] = excludes
@@ -109,6 +110,12 @@ def _distribution_json(size: DistributionSize) -> dict[str, Any]:
 
 def package_lines(data: dict[str, Any]) -> list[str]:
     """Human lines for ``layer-builder package``: the zip, the size report, the savings."""
+    from layer_builder.steps.package.size_report import (
+        DistributionSize,
+        format_size,
+        format_table,
+    )
+
     limit = data.get("size_limit") or 0
     share = f", {100 * data['unzipped_size'] / limit:.0f} % of the limit" if limit else ""
     lines = [

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from layer_builder._version import __version__
 from layer_builder.cli.aws_options import add_access_arguments, add_s3_write_arguments
+from layer_builder.cli.flag_values import DEFAULT_EXCLUDES, INSTALLERS
 from layer_builder.cli.infra_outputs import add_output_arguments
 from layer_builder.cli.operators import (
     OPERATOR_COMMANDS,
@@ -16,8 +17,6 @@ from layer_builder.cli.operators import (
 )
 from layer_builder.cli.packaging import add_package_arguments, add_package_identity_arguments
 from layer_builder.cli.reports import SBOM_COMMAND, add_report_arguments, add_sbom_arguments
-from layer_builder.steps.build import INSTALLERS
-from layer_builder.steps.package.step import DEFAULT_EXCLUDES
 
 COMMANDS = {
     "build": "install the locked dependencies into build/lambda/layer/artifacts/python/",

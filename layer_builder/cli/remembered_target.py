@@ -12,7 +12,6 @@ from typing import Any, cast
 
 import attrs
 
-from layer_builder.aws.clients import head_object_or_none
 from layer_builder.errors import AwsError, LayerBuilderError, ProjectError
 from layer_builder.installers import Installer
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
@@ -25,7 +24,6 @@ from layer_builder.model.target import (
 )
 from layer_builder.model.zip_identity import ZipIdentity
 from layer_builder.steps.build import build_fingerprint, read_build_record
-from layer_builder.steps.upload import META_ARCHITECTURE, META_RUNTIME
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +119,9 @@ def packaged_target(layout: LayerPathLayout) -> RememberedTarget | None:
 def staged_target(s3: Any, s3_layout: LayerS3Layout) -> RememberedTarget | None:
     """The target the staged ``layer.zip`` is labelled with (None when nothing is staged, it
     carries no target label, or it cannot be read: the command's own checks then say why)."""
+    from layer_builder.aws.clients import head_object_or_none  # boto3: only for the S3 side
+    from layer_builder.steps.upload import META_ARCHITECTURE, META_RUNTIME
+
     staging = s3_layout.s3path_layer_zip
     try:
         head = head_object_or_none(s3, staging)

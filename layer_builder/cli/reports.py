@@ -7,14 +7,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layer_builder.archive.hashing import sha256_file
 from layer_builder.errors import ProjectError
-from layer_builder.steps.package.html_report import write_html_report
-from layer_builder.steps.package.sbom import sbom_zip_sha256
-from layer_builder.steps.package.step import PackageResult
-from layer_builder.workflow import LayerWorkflow
+
+if TYPE_CHECKING:
+    from layer_builder.steps.package.step import PackageResult
+    from layer_builder.workflow import LayerWorkflow
 
 SBOM_COMMAND = {"sbom": "print (or --output FILE: write) the CycloneDX SBOM of the current build"}
 
@@ -35,12 +35,16 @@ def write_report(args: argparse.Namespace, result: PackageResult) -> dict[str, A
     """``--report``: the page written, for the command's output (empty without the flag)."""
     if not getattr(args, "report", None):
         return {}
+    from layer_builder.steps.package.html_report import write_html_report
+
     path = write_html_report(result, Path(args.report).resolve())
     return {"report": str(path)}
 
 
 def execute_sbom(args: argparse.Namespace, workflow: LayerWorkflow) -> dict[str, Any]:
     """The SBOM ``package`` wrote for ``layer.zip``, checked to describe that very zip."""
+    from layer_builder.steps.package.sbom import sbom_zip_sha256
+
     path_sbom, path_zip = workflow.layout.path_sbom, workflow.layout.path_layer_zip
     if not path_sbom.is_file() or not path_zip.is_file():
         missing = path_zip if not path_zip.is_file() else path_sbom

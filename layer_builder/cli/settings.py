@@ -6,12 +6,10 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from layer_builder.aws.clients import AwsClients
-from layer_builder.aws.codeartifact import CodeArtifactRepository, codeartifact_client
 from layer_builder.cli.aws_options import aws_settings
 from layer_builder.cli.config import load_project_config
 from layer_builder.cli.operators import workflow_settings
@@ -32,6 +30,9 @@ from layer_builder.model.manifest import Manifest
 from layer_builder.steps.build import BuildOptions, make_installer
 from layer_builder.steps.publish.options import PublishOptions
 from layer_builder.workflow import LayerWorkflow
+
+if TYPE_CHECKING:
+    from layer_builder.aws.clients import AwsClients
 
 
 def setting(args: argparse.Namespace, config: dict[str, Any], flag: str, key: str) -> Any:
@@ -54,6 +55,8 @@ def make_build_installer(
     )
     codeartifact = setting(args, config, "codeartifact", "codeartifact")
     if codeartifact and args.command in ("build", "run") and resolve_index:
+        from layer_builder.aws.codeartifact import CodeArtifactRepository, codeartifact_client
+
         repository = CodeArtifactRepository.parse(codeartifact)
         session = aws.session if aws is not None else aws_settings(args, config).session()
         client = codeartifact_client(session)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from layer_builder.errors import ConfigurationError
-from layer_builder.model.s3path import S3Path
 from layer_builder.model.target import LayerTarget
+
+if TYPE_CHECKING:
+    # s3pathlib imports boto3: loaded only once an S3 folder is parsed, so that
+    # ``LayerPathLayout`` users (``build``, ``package``) never pay for it.
+    from layer_builder.model.s3path import S3Path
 
 
 def _resolved(path: Path | str) -> Path:
@@ -77,23 +82,31 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _BUCKET_NAME = re.compile(r"[a-zA-Z0-9.\-_]{3,255}")
 
 
+def check_s3dir(text: str) -> str:
+    """``text`` if it can name an S3 folder (``s3://bucket/prefix``), checked without
+    s3pathlib; a clear error otherwise."""
+    bucket = text[len("s3://") :].split("/", 1)[0] if text.startswith("s3://") else ""
+    if not bucket:
+        raise ConfigurationError(
+            f"invalid S3 folder {text!r}: expected s3://bucket/prefix/ "
+            f"(e.g. --s3dir s3://my-bucket/projects/my_app/lambda/)"
+        )
+    if not _BUCKET_NAME.fullmatch(bucket):
+        raise ConfigurationError(
+            f"invalid S3 bucket name {bucket!r} in {text!r}: a bucket name has only "
+            f"lowercase letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)"
+        )
+    return text
+
+
 def parse_s3dir(value: S3Path | str) -> S3Path:
     """``s3://bucket/prefix`` -> a folder ``S3Path``, with a clear error for a bad URI."""
+    from layer_builder.model.s3path import S3Path
+
     if isinstance(value, S3Path):
         path = value
     else:
-        text = str(value)
-        bucket = text[len("s3://") :].split("/", 1)[0] if text.startswith("s3://") else ""
-        if not bucket:
-            raise ConfigurationError(
-                f"invalid S3 folder {text!r}: expected s3://bucket/prefix/ "
-                f"(e.g. --s3dir s3://my-bucket/projects/my_app/lambda/)"
-            )
-        if not _BUCKET_NAME.fullmatch(bucket):
-            raise ConfigurationError(
-                f"invalid S3 bucket name {bucket!r} in {text!r}: a bucket name has only "
-                f"lowercase letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)"
-            )
+        text = check_s3dir(str(value))
         try:
             path = S3Path.from_s3_uri(text if text.endswith("/") else text + "/")
         except ValueError as exc:  # s3pathlib 2.3 (Python 3.10) checks S3's naming rules

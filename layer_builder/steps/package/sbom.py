@@ -16,15 +16,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-from cyclonedx.model import HashAlgorithm, HashType, Property
-from cyclonedx.model.bom import Bom
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.license import DisjunctiveLicense, LicenseAcknowledgement, LicenseExpression
-from cyclonedx.output import make_outputter
-from cyclonedx.schema import OutputFormat, SchemaVersion
-from packageurl import PackageURL
 
 from layer_builder._version import __version__
 from layer_builder.archive.safe_files import write_replacing
@@ -32,10 +26,17 @@ from layer_builder.errors import ProjectError
 from layer_builder.model.distributions import InstalledDistribution
 from layer_builder.model.licenses import DistributionLicense
 
+# cyclonedx-python-lib takes longer to import than a small layer takes to package: loaded
+# only when a document is made, not by every command that imports the package step.
+if TYPE_CHECKING:
+    from cyclonedx.model.component import Component
+    from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
+    from packageurl import PackageURL
+
 #: The file name beside ``layer.zip`` (and under each version's folder in S3).
 SBOM_FILENAME = "sbom.cdx.json"
 #: The CycloneDX version written: 1.6 is what SBOM tools read widely today.
-SCHEMA_VERSION = SchemaVersion.V1_6
+SCHEMA_VERSION = "1.6"
 #: Namespace of the properties this tool adds (CycloneDX's convention: ``tool:name``).
 PROPERTY_PREFIX = "layer-builder"
 
@@ -52,6 +53,8 @@ class LayerSubject:
 
 def purl(name: str, version: str) -> PackageURL:
     """``pkg:pypi/pyyaml@6.0.2``: the purl spec lowercases PyPI names and writes ``_`` as ``-``."""
+    from packageurl import PackageURL
+
     return PackageURL(type="pypi", name=name.lower().replace("_", "-"), version=version)
 
 
@@ -60,6 +63,12 @@ def _record_sha256(dir_python: Path, distribution: InstalledDistribution) -> str
 
 
 def _licenses(licence: DistributionLicense) -> list[LicenseExpression | DisjunctiveLicense]:
+    from cyclonedx.model.license import (
+        DisjunctiveLicense,
+        LicenseAcknowledgement,
+        LicenseExpression,
+    )
+
     declared = LicenseAcknowledgement.DECLARED
     if licence.expression is None:
         return (
@@ -75,6 +84,9 @@ def _licenses(licence: DistributionLicense) -> list[LicenseExpression | Disjunct
 def _component(
     dir_python: Path, distribution: InstalledDistribution, licence: DistributionLicense
 ) -> Component:
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.component import Component, ComponentType
+
     url = purl(distribution.name, distribution.version)
     properties = [Property(name=f"{PROPERTY_PREFIX}:dist-info", value=distribution.dist_info)]
     if licence.source:
@@ -101,6 +113,12 @@ def make_sbom(
 ) -> str:
     """The CycloneDX JSON document (text) for ``distributions`` installed in ``dir_python``,
     ``licences`` in the same order."""
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.output import make_outputter
+    from cyclonedx.schema import OutputFormat, SchemaVersion
+
     root = Component(
         type=ComponentType.FILE,
         name="layer.zip",
@@ -124,7 +142,7 @@ def make_sbom(
     for component in components:
         bom.components.add(component)
     bom.register_dependency(root, components)
-    outputter = make_outputter(bom, OutputFormat.JSON, SCHEMA_VERSION)
+    outputter = make_outputter(bom, OutputFormat.JSON, SchemaVersion.from_version(SCHEMA_VERSION))
     return outputter.output_as_string(indent=2) + "\n"
 
 

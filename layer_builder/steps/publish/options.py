@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 import attrs
 
-from layer_builder.aws.clients import aws_errors
 from layer_builder.choices import choice_validator
 from layer_builder.errors import ConfigurationError
 from layer_builder.model.fingerprint import VersionStamp
@@ -61,6 +60,8 @@ def reference_needs_versioning(bucket: str) -> ConfigurationError:
 
 def require_versioned_bucket(s3: Any, bucket: str) -> None:
     """Fail before any work when REFERENCE storage is asked of an unversioned bucket."""
+    from layer_builder.aws.clients import aws_errors  # boto3: not for a workflow that only builds
+
     with aws_errors(f"reading the versioning of S3 bucket {bucket!r}"):
         status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
     if status != "Enabled":
