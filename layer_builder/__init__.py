@@ -75,12 +75,8 @@ if TYPE_CHECKING:
     from layer_builder.plan import Plan, PublishPlan, plan_run
     from layer_builder.steps.build import BuildOptions, BuildResult, BuildStep, make_installer
     from layer_builder.steps.folder_lock import FolderLock
-    from layer_builder.steps.package.step import (
-        DEFAULT_EXCLUDES,
-        PackageOptions,
-        PackageResult,
-        PackageStep,
-    )
+    from layer_builder.steps.package.options import DEFAULT_EXCLUDES, PackageOptions
+    from layer_builder.steps.package.step import PackageResult, PackageStep
     from layer_builder.steps.publish.lock import PublishLock
     from layer_builder.steps.publish.options import PublishOptions
     from layer_builder.steps.publish.step import PublishResult, PublishStep
@@ -133,8 +129,8 @@ _LAZY: dict[str, str] = {
     "BuildStep": "layer_builder.steps.build",
     "make_installer": "layer_builder.steps.build",
     "FolderLock": "layer_builder.steps.folder_lock",
-    "DEFAULT_EXCLUDES": "layer_builder.steps.package.step",
-    "PackageOptions": "layer_builder.steps.package.step",
+    "DEFAULT_EXCLUDES": "layer_builder.steps.package.options",
+    "PackageOptions": "layer_builder.steps.package.options",
     "PackageResult": "layer_builder.steps.package.step",
     "PackageStep": "layer_builder.steps.package.step",
     "PublishLock": "layer_builder.steps.publish.lock",

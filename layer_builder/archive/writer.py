@@ -324,6 +324,7 @@ def write_reproducible_zip(
     incremental: bool = True,
     before_write: Callable[[Sequence[tuple[str, int]]], None] | None = None,
     comment: bytes = b"",
+    on_write: Callable[[], None] | None = None,
 ) -> ZipReport:
     """Write ``(arcname, source file)`` pairs (or ``ZipMember``) to ``path_zip``, atomically.
 
@@ -334,6 +335,8 @@ def write_reproducible_zip(
     it; when every member is unchanged the previous zip is kept as it is. ``before_write``
     sees each member's name and final size (after preparation) before any byte is written,
     and may raise to stop. ``comment`` becomes the archive comment (part of the bytes).
+    ``on_write`` is called once it is known that a new zip is written (not when the previous
+    one is kept), before its first byte: work on the same files can start alongside.
     """
     deflater = Deflater(backend=backend, level=compresslevel)
     members = _as_members(entries)
@@ -369,6 +372,8 @@ def write_reproducible_zip(
                 ReuseIndex.save(path_zip, deflater.identity, previous.sha256, keys, date_time,
                                 stats)  # fmt: skip
             return _report_unchanged(plans, previous)
+        if on_write is not None:
+            on_write()
         # A partial file of our own (never one another process writes, never through a
         # link), renamed over path_zip once complete, deleted if anything stops the writing.
         with replacing(path_zip) as out:

@@ -95,6 +95,9 @@ def package_json(result: PackageResult) -> dict[str, Any]:
             for lic in result.licenses
         ],
         "sbom": str(result.path_sbom) if result.path_sbom else None,
+        "smoke_test": result.smoke_test,
+        "smoke_test_seconds": round(result.smoke_test_seconds, 3),
+        "smoke_test_wait_seconds": round(result.smoke_test_wait_seconds, 3),
     }
 
 
@@ -130,6 +133,10 @@ def package_lines(data: dict[str, Any]) -> list[str]:
             f"{saving['what']}"
         )
     lines += license_lines(data.get("licenses", []))
+    if data.get("smoke_test") == "passed":
+        lines.append(f"import smoke test: passed in {data['smoke_test_seconds']:.1f} s")
+    elif data.get("smoke_test") == "reused":
+        lines.append("import smoke test: passed before by this very zip, not run again")
     if data.get("sbom"):
         lines.append(f"SBOM (CycloneDX): {data['sbom']}")
     if data.get("report"):

@@ -14,11 +14,13 @@ import contextlib
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 import attrs
 
 _WAKE_UP = 0.1
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -31,7 +33,9 @@ class ChildJob:
     timeout: float | None = None
 
 
-class _Children:
+class Children:
+    """The children started through ``run`` (from worker threads), and ``kill_all`` for them."""
+
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._started: list[subprocess.Popen[str]] = []
@@ -66,21 +70,26 @@ class _Children:
                 process.kill()
 
 
+def wait_for(futures: Sequence[Future[_T]]) -> list[_T]:
+    """The results of ``futures``, in order, waited for from the main thread; the first
+    failure is raised at once."""
+    pending = set(futures)
+    while pending:
+        # Woken up every tenth of a second: a signal the kernel handed to a worker thread
+        # would not interrupt an untimed wait, and its handler runs in this thread only.
+        done, pending = wait(pending, timeout=_WAKE_UP, return_when=FIRST_EXCEPTION)
+        for future in done:
+            future.result()  # raises the first failure at once
+    return [future.result() for future in futures]
+
+
 def run_children(jobs: Sequence[ChildJob], workers: int) -> list[subprocess.CompletedProcess[str]]:
     """Run ``jobs``, at most ``workers`` at once; their outcomes, in order. Interrupted, every
     child is killed and the threads are joined before the interruption goes on."""
-    children = _Children()
+    children = Children()
     pool = ThreadPoolExecutor(max(1, min(workers, len(jobs))), thread_name_prefix="layer-child")
     try:
-        futures = [pool.submit(children.run, job) for job in jobs]
-        pending = set(futures)
-        while pending:
-            # Woken up every tenth of a second: a signal the kernel handed to a worker thread
-            # would not interrupt an untimed wait, and its handler runs in this thread only.
-            done, pending = wait(pending, timeout=_WAKE_UP, return_when=FIRST_EXCEPTION)
-            for future in done:
-                future.result()  # raises the first failure at once
-        return [future.result() for future in futures]
+        return wait_for([pool.submit(children.run, job) for job in jobs])
     except BaseException:
         children.kill_all()
         pool.shutdown(wait=True, cancel_futures=True)

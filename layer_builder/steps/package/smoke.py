@@ -1,27 +1,49 @@
 """The import smoke test that guards a slimmed layer.
 
 When the host runs the target's Python on the target's CPU, every top-level package of the
-layer is imported twice in an isolated interpreter: from the build tree, and from the zip as
-written. A package that imports from the tree but not from the zip was broken by slimming.
+layer is imported in one isolated interpreter (``-I -S -B``: no site, no bytecode written)
+from a view of the zip: a scratch folder beside it holding exactly the zip's members, as hard
+links to the files they were written from (a copy where links are refused), and extracted
+from the zip where the member is not such a file as it is (a stripped shared object). It
+reads as Lambda's ``/opt/python`` does, without unzipping hundreds of megabytes, and nothing
+is written into the tree. Only when an import fails is the same list imported again, from a
+view of the layer before slimming (the tree without the excluded distributions): a package
+that imports there but not from the layer was broken by slimming.
+
+The test starts as soon as the writer knows it writes a new zip and runs while the zip is
+written (``SmokeTest.start``). Its verdict is kept beside the zip (``layer.zip.smoke.json``)
+for the zip's sha256 and this interpreter: a zip that did not change is not tested again.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
+import shutil
 import sys
 import tempfile
+import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
+import attrs
+
 from layer_builder.archive.reuse import sidecar_path
-from layer_builder.archive.safe_files import PARTIAL_SUFFIX
+from layer_builder.archive.safe_files import (
+    PARTIAL_SUFFIX,
+    remove_entry,
+    write_replacing,
+)
 from layer_builder.errors import PackageError
 from layer_builder.model.distributions import InstalledDistribution
 from layer_builder.model.target import LayerTarget
-from layer_builder.steps.package.children import ChildJob, run_children
+from layer_builder.steps.package.children import ChildJob, Children, wait_for
+
+logger = logging.getLogger(__name__)
 
 _SCRIPT = """
 import importlib, json, sys
@@ -34,6 +56,9 @@ for name in json.loads(sys.argv[2]):
         failed[name] = (type(exc).__name__ + ": " + str(exc))[:300]
 print(json.dumps(failed))
 """
+
+#: Version of the ``layer.zip.smoke.json`` document.
+VERDICT_FORMAT = 1
 
 
 def smoke_test_applies(target: LayerTarget) -> bool:
@@ -62,7 +87,9 @@ def _top_level_from_record(files: Iterable[str]) -> set[str]:
 
 
 def top_level_names(distributions: Iterable[InstalledDistribution], root: Path) -> list[str]:
-    """The importable top-level names the distributions install (``top_level.txt`` or RECORD)."""
+    """The importable top-level names the distributions install (``top_level.txt`` or
+    RECORD) and ``root`` holds (a RECORD also lists scripts in ``bin/``, which the build
+    leaves out)."""
     names: set[str] = set()
     for dist in distributions:
         top_level = root / dist.dist_info / "top_level.txt"
@@ -71,45 +98,215 @@ def top_level_names(distributions: Iterable[InstalledDistribution], root: Path) 
             names.update(n for n in listed if n.isidentifier())
         else:
             names.update(_top_level_from_record(dist.files))
-    return sorted(names)
+    present = {entry.split(".", 1)[0] for entry in os.listdir(root)} if root.is_dir() else set()
+    return sorted(names & present)
 
 
-def _failures(path: Path, names: list[str]) -> dict[str, str]:
-    # -B: the test never writes into the tree it reads (no __pycache__ folders).
-    command = [sys.executable, "-I", "-S", "-B", "-c", _SCRIPT, str(path), json.dumps(names)]
-    (process,) = run_children([ChildJob(command, timeout=600)], 1)
-    try:
-        result: dict[str, str] = json.loads(process.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise PackageError(
-            f"the import smoke test could not run (exit code {process.returncode}): "
-            f"{process.stderr.strip()[-500:]}; package with smoke_test=False to skip it"
-        ) from None
-    return result
+def verdict_path(path_zip: Path) -> Path:
+    """Where the verdict on ``path_zip`` is kept."""
+    return path_zip.with_name(path_zip.name + ".smoke.json")
 
 
-def import_smoke_test(
-    root: Path, path_zip: Path, distributions: Iterable[InstalledDistribution]
-) -> None:
-    """Raise ``PackageError`` (and remove the zip) when an import that works from ``root``
-    fails from ``path_zip``."""
-    names = top_level_names(distributions, root)
-    if not names:
-        return
-    before = _failures(root, names)
-    # Beside the zip and named like its partial files, so that a run killed before it could
-    # clean up leaves nothing the next run would not remove.
-    prefix = f"{path_zip.name}.{os.getpid()}-smoke-"
-    with tempfile.TemporaryDirectory(PARTIAL_SUFFIX, prefix, path_zip.parent) as extracted:
+def interpreter_id() -> str:
+    """What a verdict holds for: this interpreter (version and build) on this CPU."""
+    return f"{sys.implementation.name} {sys.version} {platform.machine()}"
+
+
+@attrs.frozen
+class SmokeVerdict:
+    """A zip that passed: its sha256, the interpreter and the names imported."""
+
+    zip_sha256: str
+    interpreter: str
+    names: tuple[str, ...]
+    #: Imports that failed before slimming too (not slimming's doing), with their errors.
+    failing_before: Mapping[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def load(cls, path_zip: Path) -> SmokeVerdict | None:
+        """The verdict kept beside ``path_zip``, if any can be read."""
+        try:
+            document = json.loads(verdict_path(path_zip).read_text(encoding="utf-8"))
+            if document.get("format") != VERDICT_FORMAT:
+                return None
+            return cls(
+                str(document["zip_sha256"]),
+                str(document["interpreter"]),
+                tuple(document["names"]),
+                dict(document["failing_before"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def holds_for(self, other: SmokeVerdict) -> bool:
+        """Whether this verdict answers for ``other`` (same zip, interpreter and names)."""
+        return (self.zip_sha256, self.interpreter, self.names) == (
+            other.zip_sha256,
+            other.interpreter,
+            other.names,
+        )
+
+    def save(self, path_zip: Path) -> None:
+        document = {"format": VERDICT_FORMAT, **attrs.asdict(self)}
+        write_replacing(verdict_path(path_zip), json.dumps(document, indent=1).encode())
+
+
+@attrs.frozen
+class SmokeOutcome:
+    """How the test ended for a zip: ``passed``, or ``reused`` (its verdict from an earlier
+    run on the same zip); its wall time, and the part of it after the zip was written."""
+
+    status: str
+    seconds: float = 0.0
+    wait_seconds: float = 0.0
+
+
+def _since(*moments: float) -> list[float]:
+    now = time.perf_counter()
+    return [now - moment for moment in moments]
+
+
+def make_view(where: Path, files: Mapping[str, Path | None], path_zip: Path) -> Path:
+    """Fill the empty folder ``where`` with ``files`` (name in the zip -> the file it was
+    written from as it is, or None: extract it from ``path_zip``); returns ``where``."""
+    made: set[Path] = {where}
+    link = True
+    extract = []
+    for name, source in files.items():
+        target = where / name
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        if source is None:
+            extract.append((name, target))
+            continue
+        if link:
+            try:
+                os.link(source, target)
+                continue
+            except OSError:  # another file system, or links refused: a copy reads the same
+                link = False
+        shutil.copyfile(source, target)
+    if extract:
         with zipfile.ZipFile(path_zip) as zf:
-            zf.extractall(extracted)
-        after = _failures(Path(extracted) / "python", names)
-    broken = {name: error for name, error in after.items() if name not in before}
-    if broken:
-        path_zip.unlink(missing_ok=True)
-        sidecar_path(path_zip).unlink(missing_ok=True)
+            for name, target in extract:
+                with zf.open(name) as src, open(target, "xb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    return where
+
+
+class SmokeTest:
+    """The test of one zip being written: ``start()`` while it is written, ``finish()`` once
+    it is (with the zip's sha256), ``close()`` always (it stops an interpreter still
+    running and removes the views).
+
+    ``layer`` names each member of the zip (``python/yaml/__init__.py``) and the file it was
+    written from as it is, or None when it must be read from the zip; ``unslimmed`` does the
+    same for the layer before slimming.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        path_zip: Path,
+        layer: Mapping[str, Path | None],
+        unslimmed: Mapping[str, Path],
+        names: Sequence[str],
+    ):
+        self.root = root
+        self.path_zip = path_zip
+        self.layer = layer
+        self.unslimmed = unslimmed
+        self.names = tuple(names)
+        self._children = Children()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="layer-smoke")
+        self._running: Future[dict[str, str]] | None = None
+        self._started_at = 0.0
+        self._views: list[Path] = []
+
+    def __enter__(self) -> SmokeTest:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start importing from the layer in the background, when every member can be read
+        from the file it was written from (none is prepared)."""
+        if self._running is None and all(source is not None for source in self.layer.values()):
+            self._start()
+
+    def _start(self) -> None:
+        logger.info("import smoke test of the slimmed layer: %d top-level names ...",
+                    len(self.names))  # fmt: skip
+        self._started_at = time.perf_counter()
+        self._running = self._pool.submit(self._failures, self.layer)
+
+    def finish(self, sha256: str) -> SmokeOutcome:
+        """The outcome for the zip written (``sha256``): the run started, the verdict of an
+        earlier run on the same zip, or a run now. Raises ``PackageError`` (and removes the
+        zip) when slimming broke an import."""
+        if self._running is None:
+            kept = SmokeVerdict.load(self.path_zip)
+            if kept is not None and kept.holds_for(self._verdict(sha256)):
+                logger.info("import smoke test of the slimmed layer: not run again, this zip "
+                            "passed it before (%s)", verdict_path(self.path_zip).name)  # fmt: skip
+                return SmokeOutcome("reused")
+            self._start()
+        assert self._running is not None
+        waited_from = time.perf_counter()
+        (failed,) = wait_for([self._running])
+        failing_before: dict[str, str] = {}
+        if failed:
+            (failing_before,) = wait_for([self._pool.submit(self._failures, self.unslimmed)])
+            self._refuse_broken(failed, failing_before)
+        attrs.evolve(self._verdict(sha256), failing_before=failing_before).save(self.path_zip)
+        outcome = SmokeOutcome("passed", *_since(self._started_at, waited_from))
+        logger.info("import smoke test of the slimmed layer: passed in %.1f s (%.1f s after "
+                    "the zip was written)", outcome.seconds, outcome.wait_seconds)  # fmt: skip
+        return outcome
+
+    def _verdict(self, sha256: str) -> SmokeVerdict:
+        return SmokeVerdict(sha256, interpreter_id(), self.names)
+
+    def _refuse_broken(self, failed: Mapping[str, str], before: Mapping[str, str]) -> None:
+        broken = {name: error for name, error in failed.items() if name not in before}
+        if not broken:
+            return
+        for path in (self.path_zip, sidecar_path(self.path_zip), verdict_path(self.path_zip)):
+            path.unlink(missing_ok=True)
         details = "; ".join(f"import {name}: {error}" for name, error in sorted(broken.items()))
         raise PackageError(
-            f"slimming broke imports that work from {root} ({details}); {path_zip} was "
-            f"removed: package without --slim/--strip, or exclude the package from slimming"
+            f"slimming broke imports that work from {self.root} ({details}); {self.path_zip} "
+            f"was removed: package without --slim/--strip, or exclude the package from "
+            f"slimming"
         )
+
+    def close(self) -> None:
+        """Stop the interpreter still running, if any, and remove the views."""
+        self._children.kill_all()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for view in self._views:
+            remove_entry(view)  # to the end even if interrupted
+
+    def _failures(self, files: Mapping[str, Path | None]) -> dict[str, str]:
+        """The imports that fail from a view of ``files`` (in a worker thread)."""
+        if not self.names:
+            return {}
+        # Beside the zip and named like its partial files, so that a run killed before it
+        # could clean up leaves nothing the next run would not remove.
+        prefix = f"{self.path_zip.name}.{os.getpid()}-smoke-"
+        view = Path(tempfile.mkdtemp(PARTIAL_SUFFIX, prefix, self.path_zip.parent))
+        self._views.append(view)
+        make_view(view, files, self.path_zip)
+        command = [sys.executable, "-I", "-S", "-B", "-c", _SCRIPT, str(view / "python"),
+                   json.dumps(self.names)]  # fmt: skip
+        process = self._children.run(ChildJob(command, timeout=600))
+        try:
+            result: dict[str, str] = json.loads(process.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            raise PackageError(
+                f"the import smoke test could not run (exit code {process.returncode}): "
+                f"{process.stderr.strip()[-500:]}; package with smoke_test=False to skip it"
+            ) from None
+        return result

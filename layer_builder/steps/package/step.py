@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
-from packaging.utils import canonicalize_name
 
-from layer_builder.archive.deflate import (
-    DEFAULT_BACKEND,
-    DEFAULT_LEVEL,
-    Deflater,
-    backend_identity,
-)
+from layer_builder.archive.deflate import backend_identity
 from layer_builder.archive.hashing import sha256_file
 from layer_builder.archive.parallel import usable_cpus
 from layer_builder.archive.safe_files import remove_partials
 from layer_builder.archive.writer import ZipMember, write_reproducible_zip
-from layer_builder.choices import choice_validator
-from layer_builder.errors import (
-    ConfigurationError,
-    MismatchedBuildError,
-    PackageError,
-    ProjectError,
-)
+from layer_builder.errors import MismatchedBuildError, PackageError, ProjectError
 from layer_builder.model.contents import CONTENTS_FILENAME
 from layer_builder.model.distributions import (
     InstalledDistribution,
     find_distributions,
     owned_files,
 )
-from layer_builder.model.license_policy import LicensePolicy, checked_licenses
+from layer_builder.model.license_policy import checked_licenses
 from layer_builder.model.licenses import DistributionLicense
 from layer_builder.model.zip_identity import ZipIdentity
 from layer_builder.steps.base import Step
@@ -40,117 +29,29 @@ from layer_builder.steps.build import BuildResult
 from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package import bytecode
 from layer_builder.steps.package.contents import contents_of, write_contents
+from layer_builder.steps.package.options import DEFAULT_EXCLUDES as DEFAULT_EXCLUDES
+from layer_builder.steps.package.options import PackageOptions as PackageOptions
 from layer_builder.steps.package.sbom import SBOM_FILENAME, LayerSubject, write_sbom
 from layer_builder.steps.package.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
     DistributionSize,
     FolderSize,
-    SizeLimit,
     distribution_sizes,
     folder_sizes,
     format_size,
     owners,
 )
 from layer_builder.steps.package.slimming import (
-    STRIP_MODES,
     Saving,
-    StripMode,
     is_shared_object,
     slim,
     strip_preparer,
     strip_saving,
 )
-from layer_builder.steps.package.smoke import import_smoke_test, smoke_test_applies
+from layer_builder.steps.package.smoke import SmokeTest, smoke_test_applies, top_level_names
 from layer_builder.steps.package.tree import walk_tree
 
-#: Provided by the Lambda Python runtime, or only needed to install: left out by default.
-DEFAULT_EXCLUDES: tuple[str, ...] = (
-    "boto3",
-    "botocore",
-    "pip",
-    "s3transfer",
-    "setuptools",
-    "wheel",
-)
-
 ZIP_ROOT = "python"
-
-
-def _canonical_names(names: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted({canonicalize_name(n) for n in names}))
-
-
-def _denied_licenses(values: Iterable[str]) -> tuple[str, ...]:
-    return LicensePolicy(tuple(values)).denied
-
-
-def _check_reserve(options: PackageOptions, _: attrs.Attribute[int], value: int) -> None:
-    limit = options.max_unzipped_size
-    if value < 0:
-        raise ConfigurationError(
-            f"reserve of {value:,} bytes is negative: give 0 or more (e.g. --reserve 20MB)"
-        )
-    if value >= limit:
-        raise ConfigurationError(
-            f"--reserve {format_size(value)} ({value:,} bytes) is not below Lambda's "
-            f"{format_size(limit)} unzipped limit ({limit:,} bytes), so no room is left for "
-            f"the layer: reserve only what the function's own code and its other layers "
-            f"take (e.g. --reserve 20MB)"
-        )
-
-
-@attrs.frozen
-class PackageOptions:
-    """How the tree becomes a zip. What changes the layer's content (excludes, slimming) is
-    part of the build fingerprint; how it is compressed is not."""
-
-    excludes: tuple[str, ...] = attrs.field(default=DEFAULT_EXCLUDES, converter=_canonical_names)
-    #: 0 (store) to 12 (9 with zlib); 6 is as small as ``zip -9`` on real layers.
-    compresslevel: int = DEFAULT_LEVEL
-    #: Lambda's unzipped limit for the function and all its layers.
-    max_unzipped_size: int = LAMBDA_UNZIPPED_LIMIT
-    #: Bytes of that limit kept for the function's own code and its other layers.
-    reserve: int = attrs.field(default=0, validator=_check_reserve)
-    #: Leave out bytecode caches, dependencies' tests, headers, Cython sources, type stubs.
-    slim: bool = False
-    #: ``strip --strip-debug`` copies of shared objects on their way into the zip.
-    strip: bool = False
-    #: ``debug`` (``--strip-debug``) or ``unneeded`` (``--strip-unneeded``: also symbol tables).
-    strip_mode: StripMode = attrs.field(
-        default="debug",
-        validator=choice_validator(tuple(STRIP_MODES), "strip mode", "e.g. --strip unneeded"),
-    )
-    #: After slimming, import every top-level package when the host can run the target.
-    smoke_test: bool = True
-    #: Add unchecked-hash ``.pyc`` files (needs the target's Python version on the host).
-    compile_bytecode: bool = False
-    #: ``libdeflate`` (bundled, the same bytes on every host) or ``zlib`` (the host's zlib).
-    backend: str = DEFAULT_BACKEND
-    #: Compression workers; None means every core. Never changes the bytes.
-    workers: int | None = None
-    #: Copy unchanged members from the previous zip instead of compressing them again.
-    incremental: bool = True
-    #: SPDX licence identifiers or patterns (``AGPL-*``) the layer must not ship; see
-    #: ``layer_builder.model.license_policy`` for how expressions are judged.
-    deny_licenses: tuple[str, ...] = attrs.field(default=(), converter=_denied_licenses)
-
-    def __attrs_post_init__(self) -> None:
-        Deflater(backend=self.backend, level=self.compresslevel)  # validates both
-
-    def fingerprint_fields(self) -> dict[str, object]:
-        fields: dict[str, object] = {"excludes": list(self.excludes)}
-        # Only when set, so that the fingerprints of plain layers stay what they were.
-        if self.slim:
-            fields["slim"] = True
-        if self.strip:
-            fields["strip"] = True if self.strip_mode == "debug" else self.strip_mode
-        if self.compile_bytecode:
-            fields["bytecode"] = "unchecked-hash"
-        return fields
-
-    @property
-    def size_limit(self) -> SizeLimit:
-        return SizeLimit(self.max_unzipped_size, self.reserve)
 
 
 @attrs.frozen(kw_only=True)
@@ -180,6 +81,13 @@ class PackageResult:
     path_sbom: Path | None = None
     #: What the zip says it holds (its comment); None for a zip made some other way.
     identity: ZipIdentity | None = None
+    #: The import smoke test: ``passed``, ``reused`` (this very zip passed it before, under
+    #: this interpreter) or None (not run: no slimming, turned off, or another platform).
+    smoke_test: str | None = None
+    #: Its wall time, start to verdict (0 when reused or not run) ...
+    smoke_test_seconds: float = 0.0
+    #: ... and the part of it that came after the zip was written (the rest ran alongside).
+    smoke_test_wait_seconds: float = 0.0
 
     @classmethod
     def from_zip(cls, path_zip: Path) -> PackageResult:
@@ -336,17 +244,21 @@ class PackageStep(Step[BuildResult, PackageResult]):
             options.size_limit.check(sum(size for _, size in final), by_distribution, str(root))
 
         unzipped = sum(sizes[relative] for relative in files)
-        with self.timed(f"zipping {len(members)} files ({format_size(unzipped)})"):
-            report = write_reproducible_zip(
-                members,
-                self.path_zip,
-                options.compresslevel,
-                backend=options.backend,
-                workers=options.workers,
-                incremental=options.incremental,
-                before_write=guard,
-                comment=identity.to_comment(),
-            )
+        smoke = self._smoke_test(build, tree.files, members, kept_distributions)
+        with smoke or contextlib.nullcontext():
+            with self.timed(f"zipping {len(members)} files ({format_size(unzipped)})"):
+                report = write_reproducible_zip(
+                    members,
+                    self.path_zip,
+                    options.compresslevel,
+                    backend=options.backend,
+                    workers=options.workers,
+                    incremental=options.incremental,
+                    before_write=guard,
+                    comment=identity.to_comment(),
+                    on_write=smoke.start if smoke else None,  # imports while it zips
+                )
+            smoked = smoke.finish(report.sha256) if smoke else None
         if report.reused:
             self.logger.info("reused %d unchanged members of the previous zip", report.reused)
         if prepare is not None:
@@ -356,13 +268,6 @@ class PackageStep(Step[BuildResult, PackageResult]):
                 if is_shared_object(m.name)
             ]
             savings += (strip_saving(stripped, options.strip_mode),)
-        if (options.slim or prepare is not None) and options.smoke_test:
-            if smoke_test_applies(build.target):
-                with self.timed("import smoke test of the slimmed layer"):
-                    import_smoke_test(root, self.path_zip, kept_distributions)
-            else:
-                self.logger.info("no import smoke test: this host cannot run %s",
-                                 build.target.description)  # fmt: skip
         result = PackageResult(
             path_zip=self.path_zip,
             sha256=report.sha256,
@@ -384,6 +289,9 @@ class PackageStep(Step[BuildResult, PackageResult]):
                 ((_in_tree(m.name), m.size, m.compressed_size) for m in report.members),
                 owner_of,
             ),
+            smoke_test=smoked.status if smoked else None,
+            smoke_test_seconds=smoked.seconds if smoked else 0.0,
+            smoke_test_wait_seconds=smoked.wait_seconds if smoked else 0.0,
         )
         subject = LayerSubject(result.sha256, build.target.runtime, build.target.architecture,
                                result.fingerprint)  # fmt: skip
@@ -395,6 +303,29 @@ class PackageStep(Step[BuildResult, PackageResult]):
             format_size(result.zip_size), format_size(result.unzipped_size), result.sha256,
         )  # fmt: skip
         return result
+
+    def _smoke_test(
+        self,
+        build: BuildResult,
+        unslimmed: Mapping[str, Path],
+        members: Sequence[ZipMember],
+        distributions: Sequence[InstalledDistribution],
+    ) -> SmokeTest | None:
+        """The import smoke test of this zip, when something was left out or changed."""
+        options = self.options
+        if not (options.slim or options.strip) or not options.smoke_test:
+            return None
+        if not smoke_test_applies(build.target):
+            self.logger.info("no import smoke test: this host cannot run %s",
+                             build.target.description)  # fmt: skip
+            return None
+        return SmokeTest(
+            build.dir_python,
+            self.path_zip,
+            {m.arcname: None if m.prepare else m.source for m in members},
+            {f"{ZIP_ROOT}/{relative}": path for relative, path in unslimmed.items()},
+            top_level_names(distributions, build.dir_python),
+        )
 
     def _add_bytecode(
         self,
