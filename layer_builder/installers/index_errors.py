@@ -13,9 +13,6 @@ import base64
 import html
 import os
 import re
-import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -130,6 +127,11 @@ def _without_userinfo(url: str) -> str:
 
 def ask_index(index_url: str, package: str) -> IndexAnswer:
     """GET ``<index_url>/<package>/`` (PEP 503) with the URL's credentials as basic auth."""
+    # Only after an installer failed: not on every start of a command that installs nothing.
+    import ssl
+    import urllib.error
+    import urllib.request
+
     parts = urlsplit(index_url)
     userinfo, _, host = parts.netloc.rpartition("@")
     path = parts.path.rstrip("/") + f"/{canonicalize_name(package)}/"

@@ -160,6 +160,23 @@ def write_sbom(
     return path
 
 
+def sbom_is_current(path: Path, zip_sha256: str) -> bool:
+    """Whether ``path`` is already the SBOM this version writes for the zip ``zip_sha256``:
+    the zip's bytes fix everything the document says (its distributions, their ``RECORD``
+    and ``METADATA``, the identity in its comment), so an unchanged zip keeps its SBOM."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        tools = data["metadata"]["tools"]["components"]
+        written_by = {(t.get("name"), t.get("version")) for t in tools}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    try:
+        described = sbom_zip_sha256(json.dumps(data), str(path))
+    except ProjectError:
+        return False
+    return described == zip_sha256 and ("lambda-layer-builder", __version__) in written_by
+
+
 def sbom_zip_sha256(document: str, where: str) -> str:
     """The ``layer.zip`` SHA-256 an SBOM names (to tell whether it describes a given zip)."""
     try:

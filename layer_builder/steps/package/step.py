@@ -31,7 +31,12 @@ from layer_builder.steps.package import bytecode
 from layer_builder.steps.package.contents import contents_of, write_contents
 from layer_builder.steps.package.options import DEFAULT_EXCLUDES as DEFAULT_EXCLUDES
 from layer_builder.steps.package.options import PackageOptions as PackageOptions
-from layer_builder.steps.package.sbom import SBOM_FILENAME, LayerSubject, write_sbom
+from layer_builder.steps.package.sbom import (
+    SBOM_FILENAME,
+    LayerSubject,
+    sbom_is_current,
+    write_sbom,
+)
 from layer_builder.steps.package.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
     DistributionSize,
@@ -295,8 +300,9 @@ class PackageStep(Step[BuildResult, PackageResult]):
         )
         subject = LayerSubject(result.sha256, build.target.runtime, build.target.architecture,
                                result.fingerprint)  # fmt: skip
-        sbom = write_sbom(self.path_sbom, root, kept_distributions, licenses, subject)
-        result = attrs.evolve(result, path_sbom=sbom)
+        if not sbom_is_current(self.path_sbom, result.sha256):
+            write_sbom(self.path_sbom, root, kept_distributions, licenses, subject)
+        result = attrs.evolve(result, path_sbom=self.path_sbom)
         write_contents(self.path_contents, contents_of(result, build.target))
         self.logger.info(
             "wrote %s: %s zipped, %s unzipped, sha256 %s", self.path_zip,

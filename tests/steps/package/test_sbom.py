@@ -95,6 +95,22 @@ def test_sbom_lists_the_shipped_distributions_and_validates(
     assert licences["fastcalc"] == [{"license": {"name": "BSD", "acknowledgement": "declared"}}]
 
 
+def test_an_unchanged_zip_keeps_its_sbom_and_a_new_one_gets_its_own(
+    build: BuildResult, tmp_path: Path
+) -> None:
+    first = PackageStep(tmp_path / "layer.zip").run(build)
+    assert first.path_sbom is not None
+    written = first.path_sbom.read_bytes()  # its serial number and timestamp are its own
+    again = PackageStep(tmp_path / "layer.zip").run(build)
+    assert again.sha256 == first.sha256 and again.path_sbom == first.path_sbom
+    assert first.path_sbom.read_bytes() == written, "not made again for the same zip"
+    other = PackageStep(tmp_path / "layer.zip", PackageOptions(excludes=())).run(build)
+    assert other.sha256 != first.sha256
+    document = json.loads(first.path_sbom.read_text())
+    assert document["metadata"]["component"]["hashes"][0]["content"] == other.sha256
+    assert "pkg:pypi/s3transfer@99.0.0" in [c["purl"] for c in document["components"]]
+
+
 def test_licence_report_in_the_result(build: BuildResult, tmp_path: Path) -> None:
     result = PackageStep(tmp_path / "layer.zip").run(build)
     assert result.licenses == (
