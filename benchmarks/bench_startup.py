@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import os
 import pstats
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -65,14 +67,24 @@ CLI = str(Path(sys.executable).with_name("layer-builder"))
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def interleaved(repeat: int, commands: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
-    """Every time of each function, the functions taking turns in each round."""
+def interleaved(
+    repeat: int,
+    commands: dict[str, Callable[[], object]],
+    cpu: dict[str, list[float]] | None = None,
+) -> dict[str, list[float]]:
+    """Every wall time of each function, the functions taking turns in each round; with
+    ``cpu``, also the CPU seconds (user + system) of the processes each one waited for."""
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, command in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             command()
             times[name].append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if cpu is not None:
+                used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                cpu.setdefault(name, []).append(used)
     return times
 
 
@@ -146,14 +158,19 @@ def bench_small(work: Path, repeat: int) -> Path:
 
     ours()  # warm uv's cache and the file system
     raw_tools()
-    times = interleaved(
-        repeat, {"raw": raw_tools, "ours": ours, "ours, nothing changed": ours_unchanged}
-    )
+    cpu: dict[str, list[float]] = {}
+    commands: dict[str, Callable[[], object]] = {
+        "raw": raw_tools,
+        "ours": ours,
+        "ours, nothing changed": ours_unchanged,
+    }
+    times = interleaved(repeat, commands, cpu)
     best = {name: min(values) for name, values in times.items()}
     median = {name: statistics.median(values) for name, values in times.items()}
+    least = {name: min(values) for name, values in cpu.items()}
     print(f"\n### small: build + package against the raw tools ({repeat} rounds, interleaved)\n")
-    print("| what | best | median | best / raw |")
-    print("|---|---:|---:|---:|")
+    print("| what | best | median | best / raw | CPU (user + sys), least | CPU / raw |")
+    print("|---|---:|---:|---:|---:|---:|")
     rows = [
         ("raw: `uv pip install --target` (the build's command) + `zip -r -9 -X -q`", "raw"),
         ("ours: `layer-builder build` + `layer-builder package` (2 processes)", "ours"),
@@ -161,7 +178,8 @@ def bench_small(work: Path, repeat: int) -> Path:
     ]
     for label, name in rows:
         print(f"| {label} | {best[name]:.2f} s | {median[name]:.2f} s | "
-              f"{best[name] / best['raw']:.2f}x |")  # fmt: skip
+              f"{best[name] / best['raw']:.2f}x | {least[name]:.2f} s | "
+              f"{least[name] / least['raw']:.2f}x |")  # fmt: skip
     return project
 
 
@@ -186,6 +204,25 @@ def _imports_ms(stderr: str, roots: tuple[str, ...] = ()) -> float:
             total += cumulative
         stack.append((depth, inside or ours))
     return total / 1000
+
+
+#: Runs the CLI and prints the AWS operations it called (botocore's debug log), in order.
+OPERATIONS = """
+import logging, sys
+from layer_builder.cli.main import main
+called = []
+class Operations(logging.Handler):
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Making request for OperationModel(name="):
+            called.append(message.split("name=", 1)[1].split(")", 1)[0])
+log = logging.getLogger("botocore.endpoint")
+log.addHandler(Operations())
+log.setLevel(logging.DEBUG)
+code = main(sys.argv[1:])
+print("OPERATIONS " + " ".join(called))
+sys.exit(code)
+"""
 
 
 def bench_unchanged_run(project: Path, repeat: int) -> None:
@@ -214,6 +251,8 @@ def bench_unchanged_run(project: Path, repeat: int) -> None:
         with tempfile.NamedTemporaryFile(suffix=".prof") as profile:
             run([sys.executable, "-m", "cProfile", "-o", profile.name, *module[1:]], env)
             stats = pstats.Stats(profile.name)
+        listed = run([sys.executable, "-c", OPERATIONS, *command], env)
+        operations = listed.rsplit("OPERATIONS ", 1)[1].split()
         total = max(row[3] for row in stats.stats.values())  # type: ignore[attr-defined]
         calls = [(k, v) for k, v in stats.stats.items()  # type: ignore[attr-defined]
                  if k[2] == "_make_api_call" and k[0].endswith("botocore/client.py")]  # fmt: skip
@@ -225,6 +264,7 @@ def bench_unchanged_run(project: Path, repeat: int) -> None:
           f"s3pathlib {aws_imports:.0f} ms")  # fmt: skip
     if calls:
         count, seconds = calls[0][1][1], calls[0][1][3]
+        print(f"- AWS calls: {', '.join(operations)}")
         print(f"- under cProfile ({total:.2f} s in all): {count} AWS calls "
               f"{ms(seconds)}, making {sum(v[1] for v in clients)} clients "
               f"{ms(sum(v[3] for v in clients))}")  # fmt: skip
@@ -250,16 +290,16 @@ def bench_large(work: Path, repeat: int) -> None:
         endpoint.ensure_bucket(BUCKET)
         layer = f"bench_large_{uuid.uuid4().hex[:6]}"
 
-        def workflow(options: PackageOptions = slim) -> TimedWorkflow:
-            return TimedWorkflow(project, layer, f"s3://{BUCKET}/{layer}/lambda/", TARGET,
-                                 package_options=options, aws=endpoint.clients())  # fmt: skip
+        def workflow(options: PackageOptions = slim, kind: type = TimedWorkflow) -> TimedWorkflow:
+            return kind(project, layer, f"s3://{BUCKET}/{layer}/lambda/", TARGET,
+                        package_options=options, aws=endpoint.clients())  # fmt: skip
 
         first = workflow()
         result = first.run()
         assert result.package is not None and result.package.smoke_test == "passed"
         steps = first.seconds()
         smoke, waited = result.package.smoke_test_seconds, result.package.smoke_test_wait_seconds
-        again = workflow()
+        again = workflow(kind=LayerWorkflow)
         started = time.perf_counter()
         rerun = again.package(again.last_build())
         package_again = time.perf_counter() - started
@@ -272,7 +312,7 @@ def bench_large(work: Path, repeat: int) -> None:
 
         def package(options: PackageOptions) -> Callable[[], object]:
             def once() -> None:
-                step = workflow(options)
+                step = workflow(options, LayerWorkflow)
                 _remove_zip(step)
                 PackageStep(step.layout.path_layer_zip, options).run(step.last_build())
 
@@ -304,6 +344,7 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also large --slim (Python 3.12)")
     parser.add_argument("--only-large", action="store_true", help="large --slim alone")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # not the size warning of large
     load = os.getloadavg()[0]
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {load:.1f}")
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
