@@ -140,11 +140,13 @@ def bench_small(work: Path, repeat: int) -> Path:
     raw_command = UvPipInstaller().install_command(
         manifest.path, TARGET, raw / "python", require_hashes=True
     )
+    at = raw_command.index("--python")
+    typed = raw_command[:at] + raw_command[at + 2 :]  # uv picks an interpreter on PATH
     flags = ["--project", str(project), "--python", TARGET.python_version, "-q"]
 
-    def raw_tools() -> None:
+    def raw_tools(command: list[str] = raw_command) -> None:
         shutil.rmtree(raw, ignore_errors=True)
-        run(raw_command)
+        run(command, cwd=project)  # from the project folder, as a user would
         run(["zip", "-r", "-9", "-X", "-q", "layer.zip", "python"], cwd=raw)
 
     def ours() -> None:
@@ -161,6 +163,7 @@ def bench_small(work: Path, repeat: int) -> Path:
     cpu: dict[str, list[float]] = {}
     commands: dict[str, Callable[[], object]] = {
         "raw": raw_tools,
+        "raw, typed": functools.partial(raw_tools, typed),
         "ours": ours,
         "ours, nothing changed": ours_unchanged,
     }
@@ -173,6 +176,10 @@ def bench_small(work: Path, repeat: int) -> Path:
     print("|---|---:|---:|---:|---:|---:|")
     rows = [
         ("raw: `uv pip install --target` (the build's command) + `zip -r -9 -X -q`", "raw"),
+        (
+            "raw, without the build's `--python` (uv looks for an interpreter on PATH)",
+            "raw, typed",
+        ),
         ("ours: `layer-builder build` + `layer-builder package` (2 processes)", "ours"),
         ("ours, nothing changed (build record and zip reused)", "ours, nothing changed"),
     ]

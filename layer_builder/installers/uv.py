@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,6 +139,10 @@ class UvPipInstaller(Installer):
             "--link-mode", "copy",
             "--no-progress",
         ]  # fmt: skip
+        if sys.executable:
+            # This interpreter: else uv inspects every Python on PATH to pick one (0.1-0.3 s
+            # with pyenv's shims), which --python-version and --python-platform then override.
+            command += ["--python", sys.executable]
         if self.options.allow_source:
             # Only the listed packages may build; the wheel check refuses non-pure results.
             for name in packages:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,8 @@ def test_install_command_forbids_source_builds_and_targets_the_platform(tmp_path
     assert "--python-version 3.11" in joined
     assert "--require-hashes" in command
     assert "--compile-bytecode" not in command
+    # This very interpreter, not one looked for on PATH (the target comes from the flags).
+    assert command[command.index("--python") + 1] == sys.executable
 
 
 def test_allowed_source_package_is_the_only_one_that_may_build(tmp_path: Path) -> None:
