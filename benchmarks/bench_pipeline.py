@@ -200,6 +200,15 @@ def bench_project(project: str, work: Path, endpoint: LocalAwsEndpoint) -> None:
         print(f"| {label} | {full[key]:.2f} s | {again_s} | {tool} | {raw_text} | {ratio} |")
     print(f"| build (pip, `--installer pip`) | {pip_build:.2f} s |  | pip install --target | "
           f"{raw['pip']:.2f} s | {pip_build / raw['pip']:.2f} |")  # fmt: skip
+    if package.smoke_test is None:
+        print(f"smoke test: not run (--slim: {OPTIONS[project].slim}; it needs the target's "
+              f"Python on the host: {TARGET.description})")  # fmt: skip
+    else:
+        print(f"smoke test: {package.smoke_test}, {package.smoke_test_seconds:.2f} s from start "
+              f"to verdict, {package.smoke_test_wait_seconds:.2f} s of it after the zip was "
+              f"written ({package.smoke_test_wait_seconds / full['package']:.0%} of package, "
+              f"{package.smoke_test_wait_seconds / full['run']:.0%} of the run); "
+              f"benchmarks/bench_startup.py --large for its cost")  # fmt: skip
     if changed:
         before = full["build"] + full["package"]
         after = changed["build"] + changed["package"]
