@@ -1,7 +1,7 @@
 """Start-up, the small workload against the raw tools, and the import smoke test's share.
 
     .venv/bin/python benchmarks/bench_startup.py                 # start-up, small, no-op run
-    .venv312/bin/python benchmarks/bench_startup.py --large      # also large --slim (Python 3.12)
+    /tmp/venv312/bin/python benchmarks/bench_startup.py --large  # also large --slim (Python 3.12)
 
 In one run, on this machine:
 
