@@ -134,6 +134,7 @@ class LayerWorkflow:
 
     @cached_property
     def s3_layout(self) -> LayerS3Layout:
+        """The S3 keys under the Lambda folder (made on first use: ``S3Path`` loads boto3)."""
         return LayerS3Layout(self._s3dir_lambda)
 
     @cached_property

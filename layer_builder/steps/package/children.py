@@ -42,6 +42,7 @@ class Children:
         self._stopping = False
 
     def run(self, job: ChildJob) -> subprocess.CompletedProcess[str]:
+        """Run ``job`` to its end (from a worker thread) and return its outcome."""
         process = subprocess.Popen(
             list(job.command),
             stdin=subprocess.PIPE if job.input is not None else subprocess.DEVNULL,
@@ -62,6 +63,7 @@ class Children:
         return subprocess.CompletedProcess(job.command, process.returncode, out, err)
 
     def kill_all(self) -> None:
+        """Kill every child started, and any started from now on."""
         with self._mutex:
             self._stopping = True
             started = list(self._started)

@@ -87,6 +87,7 @@ class PackageOptions:
         Deflater(backend=self.backend, level=self.compresslevel)  # validates both
 
     def fingerprint_fields(self) -> dict[str, object]:
+        """The options that change what the zip holds, for the fingerprint."""
         fields: dict[str, object] = {"excludes": list(self.excludes)}
         # Only when set, so that the fingerprints of plain layers stay what they were.
         if self.slim:
@@ -99,4 +100,5 @@ class PackageOptions:
 
     @property
     def size_limit(self) -> SizeLimit:
+        """Lambda's unzipped limit and the reserve, as the size guard checks them."""
         return SizeLimit(self.max_unzipped_size, self.reserve)

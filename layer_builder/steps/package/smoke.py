@@ -147,6 +147,7 @@ class SmokeVerdict:
         )
 
     def save(self, path_zip: Path) -> None:
+        """Keep this verdict beside ``path_zip`` (swapped in whole)."""
         document = {"format": VERDICT_FORMAT, **attrs.asdict(self)}
         write_replacing(verdict_path(path_zip), json.dumps(document, indent=1).encode())
 
