@@ -30,6 +30,7 @@ from layer_builder._version import __version__
 from layer_builder.archive.safe_files import write_replacing
 from layer_builder.errors import ProjectError
 from layer_builder.model.distributions import InstalledDistribution
+from layer_builder.model.fingerprint import UNIVERSAL
 from layer_builder.model.licenses import DistributionLicense
 
 #: The file name beside ``layer.zip`` (and under each version's folder in S3).
@@ -105,7 +106,11 @@ def make_sbom(
         type=ComponentType.FILE,
         name="layer.zip",
         bom_ref="layer.zip",
-        description=f"AWS Lambda layer for {subject.runtime} {subject.architecture}",
+        description=(
+            "AWS Lambda layer for several runtimes and architectures (pure Python)"
+            if subject.runtime == UNIVERSAL
+            else f"AWS Lambda layer for {subject.runtime} {subject.architecture}"
+        ),
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=subject.zip_sha256)],
         properties=[
             Property(name=f"{PROPERTY_PREFIX}:runtime", value=subject.runtime),

@@ -95,9 +95,12 @@ def decide_publish(
     layer_name: str,
     force: bool = False,
     target: LayerTarget | None = None,
+    universal_fingerprint: str | None = None,
 ) -> tuple[bool, str]:
     """Whether a build with ``fingerprint`` makes a new version over ``latest`` (the newest
-    version ``target`` can use), and why."""
+    version ``target`` can use), and why. A ``latest`` stamped with
+    ``universal_fingerprint`` (the universal layer of the same manifest and options, which
+    declares ``target``) holds the build too."""
     filename = manifest.filename
     if latest is None:
         where = f" for {target.runtime} {target.architecture}" if target is not None else ""
@@ -108,6 +111,10 @@ def decide_publish(
         return True, f"version {latest.version} was not published by layer_builder"
     if latest.stamp.fingerprint == fingerprint:
         return False, f"{filename} and build options unchanged since version {latest.version}"
+    if universal_fingerprint is not None and latest.stamp.fingerprint == universal_fingerprint:
+        return False, (
+            f"{filename} and build options unchanged since version {latest.version} (universal)"
+        )
     if latest.stamp.manifest_sha256 != manifest.sha256:
         return True, f"{filename} changed since version {latest.version}"
     return True, f"the build or package options changed since version {latest.version}"
