@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from functools import cached_property
-from typing import Literal
+from typing import Literal, cast
 
 import attrs
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -162,10 +162,10 @@ def parse_target(text: str) -> LayerTarget:
     python, arch = match["python"], match["arch"] or "x86_64"
     if python not in RUNTIME_GLIBC:
         problem = f"Lambda has no Python {python} runtime: choose {', '.join(RUNTIME_GLIBC)}"
-    elif arch not in ARCHITECTURE_MACHINE:
-        problem = f"unknown architecture {arch!r}: choose x86_64 or arm64"
+    elif arch in ARCHITECTURE_MACHINE:
+        return LayerTarget(python, cast(Architecture, arch))
     else:
-        return LayerTarget(python, arch)
+        problem = f"unknown architecture {arch!r}: choose x86_64 or arm64"
     raise ConfigurationError(f"invalid target {text!r}: {problem} (e.g. --target 3.12/arm64)")
 
 
