@@ -210,7 +210,11 @@ class MatrixRun:
             found = unchanged.get(target)
             return workflow.run_steps() if found is None else workflow.run_unchanged(found)
 
-        outcomes = self._each([t for t in self.targets if t not in errors], run)
+        outcomes = {
+            # A universal version found by a target's own comparison is still shared.
+            t: attrs.evolve(o, universal=o.result.publish.universal) if o.result else o
+            for t, o in self._each([t for t in self.targets if t not in errors], run).items()
+        }
         outcomes.update({t: TargetOutcome(t, error=e) for t, e in errors.items()})
         return MatrixResult(tuple(outcomes[t] for t in self.targets), verdict)
 

@@ -53,6 +53,8 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "grant_orgs": list,
     "grant_public": bool,
     "ssm_parameter": str,
+    "targets": list,
+    "universal": bool,
 }
 
 

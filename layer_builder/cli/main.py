@@ -32,17 +32,23 @@ from layer_builder.cli.output import (
 )
 from layer_builder.cli.parser import NEEDS_AWS, build_parser
 from layer_builder.cli.reports import execute_sbom, print_sbom, write_report
-from layer_builder.cli.settings import make_workflow
+from layer_builder.cli.settings import make_workflow, project_folder
+from layer_builder.cli.several import SeveralReport, execute_several
 from layer_builder.cli.signals import TerminatedBySignal, stop_signals_raise
+from layer_builder.cli.targets import check_one_target, resolve_targets
 from layer_builder.errors import LayerBuilderError
 from layer_builder.model.layout import LayerPathLayout, parse_s3dir
+from layer_builder.model.target import TargetSet
 from layer_builder.operations.outputs import flat_strings
 from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
 logger = logging.getLogger("layer_builder.cli")
 
 
-def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
+def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any] | SeveralReport:
+    targets = command_targets(args)
+    if len(targets) > 1:
+        return execute_several(args, aws, targets)
     workflow = make_workflow(args, aws)
     command = args.command
     if command in OPERATOR_COMMANDS:
@@ -133,11 +139,20 @@ def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
         yield endpoint.clients()
 
 
-def dispatch(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the parsed command; its result as the ``--json`` object."""
+def command_targets(args: argparse.Namespace) -> TargetSet:
+    """The targets the command asked for (checked: one for the commands that take one)."""
+    project = project_folder(args)
+    targets = resolve_targets(args, load_project_config(project), project)
+    check_one_target(args.command, targets)
+    return targets
+
+
+def dispatch(args: argparse.Namespace) -> dict[str, Any] | SeveralReport:
+    """Run the parsed command; its result as the ``--json`` object (several targets: a
+    report of one object per target)."""
     if getattr(args, "local", False) and args.command in NEEDS_AWS:
         # Bad input fails here, before the local endpoint starts (and saves its state).
-        make_workflow(args, None, resolve_index=False)
+        make_workflow(args, None, resolve_index=False, target=command_targets(args).first)
     with aws_for(args) as aws:
         return execute(args, aws)
 
@@ -177,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         root.handlers[:], root.propagate = saved[0], saved[1]
         root.setLevel(saved[2])
+    if isinstance(data, SeveralReport):
+        return data.show(args)
     if args.command == "sbom":
         print_sbom(args, data)
     elif getattr(args, "json_strings", False):

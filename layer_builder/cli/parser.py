@@ -16,6 +16,7 @@ from layer_builder.cli.operators import (
 )
 from layer_builder.cli.packaging import add_package_arguments, add_package_identity_arguments
 from layer_builder.cli.reports import SBOM_COMMAND, add_report_arguments, add_sbom_arguments
+from layer_builder.cli.targets import add_target_arguments
 from layer_builder.steps.build import INSTALLERS
 from layer_builder.steps.package.step import DEFAULT_EXCLUDES
 
@@ -43,11 +44,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show installer output")
     p.add_argument("-q", "--quiet", action="store_true", help="show warnings only")
-
-
-def _add_target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--python", help="Lambda Python version (default: 3.12)")
-    p.add_argument("--arch", help="x86_64 or arm64 (default: x86_64)")
 
 
 def _add_install_identity(p: argparse.ArgumentParser) -> None:
@@ -114,7 +110,7 @@ def _add_publish(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser; each subcommand takes only the flags it uses."""
     common = _group(_add_common)
-    built_for = _group(_add_target, _add_install_identity)
+    built_for = _group(add_target_arguments, _add_install_identity)
     install = _group(_add_install)
     layer_identity = _group(_add_package_identity)
     package = _group(add_package_arguments)

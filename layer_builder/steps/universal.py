@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from layer_builder.errors import NotUniversalError
+from layer_builder.installers import Installer
 from layer_builder.model.purity import impurity
 from layer_builder.model.tree_state import tree_content_digest
 from layer_builder.steps.base import Step
@@ -62,6 +63,11 @@ class UniversalBuildStep(Step[None, BuildResult]):
         if len(steps) < 2:
             raise ValueError("a universal build needs the build steps of two targets or more")
         self.steps = tuple(steps)
+
+    @property
+    def installer(self) -> Installer:
+        """The installer of every target's build (one installer serves every target)."""
+        return self.steps[0].installer
 
     def fingerprint_fields(self) -> Mapping[str, object]:
         return self.steps[0].fingerprint_fields()

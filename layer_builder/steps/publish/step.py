@@ -45,6 +45,8 @@ class PublishResult:
     s3path_manifest: S3Path | None = None
     #: The sha256 of the zip the version holds, when known.
     zip_sha256: str | None = None
+    #: The version is a universal layer's (one pure-Python zip declared for several targets).
+    universal: bool = False
 
 
 class PublishStep(Step[UploadResult, PublishResult]):
@@ -127,6 +129,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
             layer_version_arn=arn,
             s3path_manifest=backup,
             zip_sha256=upload.zip_sha256,
+            universal=len(self.targets) > 1,
         )
 
     def make_lock(self) -> PublishLock:
@@ -190,6 +193,10 @@ class PublishStep(Step[UploadResult, PublishResult]):
             layer_version_arn=latest.arn,
             s3path_manifest=backup,
             zip_sha256=zip_sha256,
+            universal=len(self.targets) > 1
+            or (
+                latest.stamp is not None and latest.stamp.fingerprint == self.universal_fingerprint
+            ),
         )
 
     def _check_object_unchanged(self, upload: UploadResult) -> None:
