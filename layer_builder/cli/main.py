@@ -14,7 +14,8 @@ from typing import Any
 
 from layer_builder.aws.clients import AwsClients, aws_errors
 from layer_builder.cli.aws_options import home_region
-from layer_builder.cli.config import load_project_config
+from layer_builder.cli.config import load_project_config, project_folder
+from layer_builder.cli.fanout import execute_matrix
 from layer_builder.cli.infra_outputs import check_outputs, write_outputs
 from layer_builder.cli.operators import (
     OPERATOR_COMMANDS,
@@ -32,7 +33,7 @@ from layer_builder.cli.output import (
 )
 from layer_builder.cli.parser import NEEDS_AWS, build_parser
 from layer_builder.cli.reports import execute_sbom, print_sbom, write_report
-from layer_builder.cli.settings import make_workflow, project_folder
+from layer_builder.cli.settings import make_workflow
 from layer_builder.cli.several import SeveralReport, execute_several
 from layer_builder.cli.signals import TerminatedBySignal, stop_signals_raise
 from layer_builder.cli.targets import check_one_target, resolve_targets
@@ -45,7 +46,11 @@ from layer_builder.workflow import LayerWorkflow, WorkflowResult
 logger = logging.getLogger("layer_builder.cli")
 
 
-def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any] | SeveralReport:
+def execute(
+    args: argparse.Namespace, aws: AwsClients | None
+) -> dict[str, Any] | SeveralReport | str:
+    if args.command == "matrix":
+        return execute_matrix(args)
     targets = command_targets(args)
     if len(targets) > 1:
         return execute_several(args, aws, targets)
@@ -147,7 +152,7 @@ def command_targets(args: argparse.Namespace) -> TargetSet:
     return targets
 
 
-def dispatch(args: argparse.Namespace) -> dict[str, Any] | SeveralReport:
+def dispatch(args: argparse.Namespace) -> dict[str, Any] | SeveralReport | str:
     """Run the parsed command; its result as the ``--json`` object (several targets: a
     report of one object per target)."""
     if getattr(args, "local", False) and args.command in NEEDS_AWS:
@@ -160,6 +165,7 @@ def dispatch(args: argparse.Namespace) -> dict[str, Any] | SeveralReport:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``layer-builder``; returns the exit code."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # matrix passes them on
     root = logging.getLogger("layer_builder")
     # Restored on return, so that main() called from a script or a test leaves logging as
     # it found it.
@@ -194,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         root.setLevel(saved[2])
     if isinstance(data, SeveralReport):
         return data.show(args)
+    if isinstance(data, str):  # matrix
+        print(data)
+        return 0
     if args.command == "sbom":
         print_sbom(args, data)
     elif getattr(args, "json_strings", False):

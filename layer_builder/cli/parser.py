@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from layer_builder._version import __version__
 from layer_builder.cli.aws_options import add_access_arguments, add_s3_write_arguments
+from layer_builder.cli.fanout import MATRIX_COMMAND, add_matrix_arguments
 from layer_builder.cli.infra_outputs import add_output_arguments
 from layer_builder.cli.operators import (
     OPERATOR_COMMANDS,
@@ -28,6 +29,7 @@ COMMANDS = {
     "run": "build, package, upload and publish",
     **SBOM_COMMAND,
     **OPERATOR_COMMANDS,
+    **MATRIX_COMMAND,
 }
 NEEDS_AWS = {"upload", "publish", "run", *OPERATOR_COMMANDS}
 
@@ -136,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         # plan shows what run would do, so it takes exactly run's flags.
         "plan": run,
         "prune": [common, aws, access, regions, retention],
+        # Every flag of run, passed on to each job's run.
+        "matrix": [*run, _group(add_matrix_arguments)],
     }
     parser = argparse.ArgumentParser(
         prog="layer-builder",
@@ -144,5 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        sub.add_parser(name, parents=parents[name], help=help_text, description=help_text)
+        # matrix passes its arguments on as written: no abbreviated option names.
+        sub.add_parser(name, parents=parents[name], help=help_text, description=help_text,
+                       allow_abbrev=name != "matrix")  # fmt: skip
     return parser

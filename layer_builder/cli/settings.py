@@ -13,7 +13,7 @@ import attrs
 from layer_builder.aws.clients import AwsClients
 from layer_builder.aws.codeartifact import CodeArtifactRepository, codeartifact_client
 from layer_builder.cli.aws_options import aws_settings
-from layer_builder.cli.config import load_project_config
+from layer_builder.cli.config import load_project_config, project_folder
 from layer_builder.cli.operators import workflow_settings
 from layer_builder.cli.packaging import package_options
 from layer_builder.cli.parser import NEEDS_AWS
@@ -25,7 +25,7 @@ from layer_builder.cli.remembered_target import (
     staged_target,
 )
 from layer_builder.cli.targets import check_one_target, target_choice
-from layer_builder.errors import ConfigurationError, LayerBuilderError, ProjectError
+from layer_builder.errors import ConfigurationError, LayerBuilderError
 from layer_builder.installers import IndexOptions, Installer, InstallOptions
 from layer_builder.model.layout import LayerPathLayout
 from layer_builder.model.manifest import Manifest
@@ -69,15 +69,6 @@ def make_build_installer(
     return make_installer(
         tool, index=index, options=options, container=container, installer=installer
     )
-
-
-def project_folder(args: argparse.Namespace) -> Path:
-    """``--project``, checked to be a folder."""
-    project = Path(args.project).resolve()
-    if not project.is_dir():
-        problem = "is not a folder" if project.exists() else "does not exist"
-        raise ProjectError(f"project folder {project} {problem}: check --project")
-    return project
 
 
 def make_workflow(

@@ -16,13 +16,13 @@ from typing import Any
 import attrs
 
 from layer_builder.aws.clients import AwsClients
-from layer_builder.cli.config import load_project_config
+from layer_builder.cli.config import load_project_config, project_folder
 from layer_builder.cli.infra_outputs import GITHUB_OUTPUT, check_outputs, ssm_template
 from layer_builder.cli.infra_outputs import write_outputs as write_target_outputs
 from layer_builder.cli.output import build_json, package_result_json
 from layer_builder.cli.parser import NEEDS_AWS
 from layer_builder.cli.reports import write_report
-from layer_builder.cli.settings import make_workflow, project_folder
+from layer_builder.cli.settings import make_workflow
 from layer_builder.errors import ConfigurationError, LayerBuilderError
 from layer_builder.matrix import MatrixResult, MatrixRun, TargetLogFilter, TargetOutcome
 from layer_builder.model.target import LayerTarget, TargetSet

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from layer_builder import AwsClients
-from layer_builder.cli import main
 from tests.cli.test_cli import Outcome
 from tests.conftest import MakeProject
 
@@ -18,22 +17,6 @@ PURE = {"tinyhttp": "2.0.0", "tinyutil": "1.0.0"}
 COMPILED = {"tinyutil": "1.0.0", "fastcalc": "1.0.0"}
 FOUR = ["--target", "3.12/x86_64", "--target", "3.12/arm64",
         "--target", "3.13/x86_64", "--target", "3.13/arm64"]  # fmt: skip
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Any:
-    """Run ``layer-builder ARGS`` in-process."""
-
-    def run(*args: str | Path) -> Outcome:
-        capsys.readouterr()
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse's refusals
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
-
-    return run
 
 
 def listing(outcome: Outcome) -> list[dict[str, Any]]:
