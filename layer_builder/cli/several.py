@@ -26,7 +26,12 @@ from layer_builder.cli.settings import make_workflow
 from layer_builder.errors import ConfigurationError, LayerBuilderError
 from layer_builder.matrix import MatrixResult, MatrixRun, TargetLogFilter, TargetOutcome
 from layer_builder.model.target import LayerTarget, TargetSet
-from layer_builder.operations.outputs import append_github_output, as_string, flat_strings
+from layer_builder.operations.outputs import (
+    append_github_output,
+    as_string,
+    flat_strings,
+    region_arns,
+)
 from layer_builder.steps.package.size_report import format_size
 from layer_builder.steps.universal import Universality
 
@@ -179,7 +184,7 @@ def _github_output(
     args: argparse.Namespace, matrix: MatrixRun, entries: list[dict[str, Any]]
 ) -> None:
     """``--github-output``: ``layer_version_arn_<target>`` (and ``layer_version_``,
-    ``published_``) per target that succeeded."""
+    ``published_``, ``layer_version_arn_<region>_``) per target that succeeded."""
     path = os.environ.get(GITHUB_OUTPUT)
     if not getattr(args, "github_output", False) or not path:
         return
@@ -189,6 +194,8 @@ def _github_output(
             suffix = output_suffix(target.name)
             for key in ("layer_version_arn", "layer_version", "published"):
                 values[f"{key}_{suffix}"] = as_string(entry[key])
+            for key, arn in region_arns(entry).items():
+                values[f"{key}_{suffix}"] = arn
     append_github_output(Path(path), values)
 
 
