@@ -32,6 +32,7 @@ from layer_builder.errors import (
     MismatchedBuildError,
     NoCompatibleWheelError,
     NoDependenciesError,
+    NotUniversalError,
     PackageError,
     PackageNotFoundError,
     ProjectError,
@@ -52,13 +53,14 @@ from layer_builder.installers import (
     UvPipInstaller,
 )
 from layer_builder.installers.container import ContainerInstaller
+from layer_builder.matrix import MatrixResult, MatrixRun, TargetOutcome
 from layer_builder.model.contents import DistributionContents, LayerContents
 from layer_builder.model.distributions import InstalledDistribution
 from layer_builder.model.fingerprint import VersionStamp, compute_fingerprint
 from layer_builder.model.layer_diff import LayerDiff, VersionChange
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.model.manifest import Manifest, Tool
-from layer_builder.model.target import LayerTarget
+from layer_builder.model.target import LayerTarget, TargetSet
 from layer_builder.operations.regions import RegionResult, RegionTarget
 from layer_builder.operations.retention import PruneResult, RetentionPolicy, prune
 from layer_builder.operations.sharing import Grant, GrantResult
@@ -75,6 +77,7 @@ from layer_builder.steps.package.step import (
 from layer_builder.steps.publish.lock import PublishLock
 from layer_builder.steps.publish.options import PublishOptions
 from layer_builder.steps.publish.step import PublishResult, PublishStep
+from layer_builder.steps.universal import UniversalBuildStep, Universality
 from layer_builder.steps.upload import UploadResult, UploadStep, staged_upload
 from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
@@ -114,9 +117,12 @@ __all__ = [
     "LocalAwsEndpoint",
     "LockTimeoutError",
     "Manifest",
+    "MatrixResult",
+    "MatrixRun",
     "MismatchedBuildError",
     "NoCompatibleWheelError",
     "NoDependenciesError",
+    "NotUniversalError",
     "PackageError",
     "PackageNotFoundError",
     "PackageOptions",
@@ -143,8 +149,12 @@ __all__ = [
     "StaleUploadError",
     "StorageCleanup",
     "StoredZip",
+    "TargetOutcome",
+    "TargetSet",
     "Tool",
     "ToolMissingError",
+    "UniversalBuildStep",
+    "Universality",
     "UploadResult",
     "UploadStep",
     "UvInstaller",

@@ -297,7 +297,15 @@ class MatrixRun:
         pool = ThreadPoolExecutor(min(self.workers, len(targets)), "layer-builder-target")
         with shutting_down(pool):
             futures = {t: pool.submit(_attempt, t, work) for t in targets}
-            return {t: future.result() for t, future in futures.items()}
+            try:
+                return {t: future.result() for t, future in futures.items()}
+            except BaseException:
+                running = [t.name for t, f in futures.items() if f.running()]
+                logger.warning(
+                    "stopping: the targets not started are cancelled; waiting for %s to finish",
+                    ", ".join(running) or "no target",
+                )
+                raise
 
 
 def _attempt(target: LayerTarget, work: Callable[[LayerTarget], R]) -> TargetOutcome[R]:

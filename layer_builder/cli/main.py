@@ -157,7 +157,10 @@ def dispatch(args: argparse.Namespace) -> dict[str, Any] | SeveralReport | str:
     report of one object per target)."""
     if getattr(args, "local", False) and args.command in NEEDS_AWS:
         # Bad input fails here, before the local endpoint starts (and saves its state).
-        make_workflow(args, None, resolve_index=False, target=command_targets(args).first)
+        targets = command_targets(args)
+        make_workflow(
+            args, None, resolve_index=False, target=targets.first if len(targets) > 1 else None
+        )
     with aws_for(args) as aws:
         return execute(args, aws)
 

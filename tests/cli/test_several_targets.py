@@ -4,14 +4,19 @@ exit code, and the outputs for infrastructure code."""
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from layer_builder import AwsClients
+from layer_builder import AwsClients, LocalAwsEndpoint
+from layer_builder.steps.publish.versions import list_versions
+from tests.aws_helpers import object_keys
 from tests.cli.test_cli import Outcome
 from tests.conftest import MakeProject
+from tests.pause_hook import CliChild
 
 PURE = {"tinyhttp": "2.0.0", "tinyutil": "1.0.0"}
 COMPILED = {"tinyutil": "1.0.0", "fastcalc": "1.0.0"}
@@ -277,3 +282,38 @@ def test_targets_in_pyproject_refused(
     project = make_project(PURE, pyproject_extra=f"\n[tool.layer_builder]\n{table}\n")
     refused = cli("build", "--project", project)
     assert refused.error == message.format(pyproject=project / "pyproject.toml")
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_lets_the_targets_under_way_finish_and_leaves_no_lock(
+    make_project: MakeProject,
+    tmp_path: Path,
+    moto_endpoint: LocalAwsEndpoint,
+    bucket: str,
+    layer_name: str,
+) -> None:
+    project = make_project(COMPILED)
+    args = ["run", "--project", project, *aws_args(layer_name, bucket),
+            "--target", "3.12/x86_64", "--target", "3.12/arm64"]  # fmt: skip
+    # The first target to publish stops right before PublishLayerVersion, holding the lock.
+    child = CliChild(tmp_path / "run", args, operation="PublishLayerVersion")
+    aws = moto_endpoint.clients()
+    try:
+        child.wait_until_paused()
+        child.process.send_signal(signal.SIGTERM)
+        child.wait_for_stderr("stopping: the targets not started are cancelled; waiting for")
+        child.resume()
+        code = child.wait()
+    finally:
+        child.stop()
+
+    assert code == 143, child.stderr
+    assert "layer-builder: stopped by SIGTERM; cleaned up" in child.stderr
+    keys = object_keys(aws, bucket, "app/lambda/layer/")
+    assert "app/lambda/layer/.publish.lock" not in keys
+    # What was under way finished whole: each version has its manifest backup.
+    versions = list(list_versions(aws.lambda_, layer_name))
+    assert versions
+    for version in versions:
+        assert f"app/lambda/layer/{version.version:06d}/requirements.txt" in keys
