@@ -4,8 +4,10 @@ unchanged rerun of the whole set as one CLI process.
     .venv/bin/python benchmarks/bench_matrix.py [--projects small large] [--repeat N]
 
 For each reference project of ../shared/bench (``large`` with ``slim``: as it is, it is over
-Lambda's unzipped limit), against the embedded moto endpoint on 127.0.0.1, with the six
-targets python3.12, 3.13 and 3.14 on x86_64 and arm64:
+Lambda's unzipped limit; ``pure``: ``small`` without requests and charset-normalizer, whose
+wheels are compiled, so that the six targets make one universal layer), against the embedded
+moto endpoint on 127.0.0.1, with the six targets python3.12, 3.13 and 3.14 on x86_64 and
+arm64:
 
 - warm-up (not timed): the six trees are built once in a scratch copy, so that uv's cache
   holds every target's wheels before anything is timed;
@@ -47,7 +49,20 @@ TARGETS = TargetSet.parse(
     ["3.12/x86_64", "3.12/arm64", "3.13/x86_64", "3.13/arm64", "3.14/x86_64", "3.14/arm64"]
 )
 BUCKET = "layer-builder-bench-matrix"
-SLIM = {"small": False, "large": True}
+SLIM = {"small": False, "large": True, "pure": False}
+#: ``pure``: small's pure-Python distributions alone (a universal layer).
+PURE = ("certifi", "idna", "urllib3")
+
+
+def make_pure(project: Path) -> None:
+    """Keep only the ``PURE`` requirements (with their hashes) of small's requirements.txt."""
+    blocks, keep = [], False
+    for line in (project / "requirements.txt").read_text().splitlines(keepends=True):
+        if line and not line[0].isspace() and not line.startswith("#"):
+            keep = line.split("==", 1)[0].strip() in PURE
+        if keep:
+            blocks.append(line)
+    (project / "requirements.txt").write_text("".join(blocks))
 
 
 def bench_project(name: str, endpoint: LocalAwsEndpoint, work: Path, repeat: int) -> dict[str, str]:
@@ -56,7 +71,9 @@ def bench_project(name: str, endpoint: LocalAwsEndpoint, work: Path, repeat: int
 
     def copy(label: str) -> Path:
         project = work / f"{name}-{label}"
-        shutil.copytree(bench_dir() / name, project)
+        shutil.copytree(bench_dir() / ("small" if name == "pure" else name), project)
+        if name == "pure":
+            make_pure(project)
         return project
 
     def factory(project: Path, layer_name: str) -> functools.partial[LayerWorkflow]:
@@ -132,7 +149,8 @@ def startup(repeat: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--projects", nargs="+", default=["small", "large"], choices=sorted(SLIM))
+    parser.add_argument("--projects", nargs="+", default=["small", "large", "pure"],
+                        choices=sorted(SLIM))  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="CLI reruns (best kept)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

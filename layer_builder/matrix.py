@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import sysconfig
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -294,6 +295,9 @@ class MatrixRun:
             return {}
         if len(targets) == 1 or self.workers == 1:
             return {t: _attempt(t, work) for t in targets}
+        # Filled lazily and without a lock on Python 3.11: a thread reading the variables
+        # while another fills them gets None (finding uv then failed in one target).
+        sysconfig.get_config_vars()
         pool = ThreadPoolExecutor(min(self.workers, len(targets)), "layer-builder-target")
         with shutting_down(pool):
             futures = {t: pool.submit(_attempt, t, work) for t in targets}

@@ -89,6 +89,10 @@ def test_pure_targets_share_one_universal_version(
     )
     arns = {o.result.publish.layer_version_arn for o in result if o.result is not None}
     assert len(arns) == 1
+    assert {o.result.publish.reason for o in result if o.result is not None} == {
+        f"first version of layer '{layer_name}' for python3.12, python3.13 on arm64, x86_64 "
+        "(universal)"
+    }
     (version,) = list_versions(aws.lambda_, layer_name)
     assert version.runtimes == ("python3.12", "python3.13")
     assert version.architectures == ("arm64", "x86_64")

@@ -166,7 +166,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
             self.manifest,
             self.layer_name,
             self.options.force,
-            self.target,
+            self.targets if len(self.targets) > 1 else self.target,
             self.universal_fingerprint,
         )
 
