@@ -10,7 +10,9 @@ moto endpoint on 127.0.0.1, with the six targets python3.12, 3.13 and 3.14 on x8
 arm64:
 
 - warm-up (not timed): the six trees are built once in a scratch copy, so that uv's cache
-  holds every target's wheels before anything is timed;
+  holds every target's wheels before anything is timed. The cache is the benchmark's own
+  (``--uv-cache``, kept between runs): a shared one is locked now and then by other uv
+  processes of the machine, which made single installs wait seconds;
 - ``one parallel run``: ``MatrixRun.run()`` on a fresh copy and a fresh layer name (the
   targets on ``usable_cpus()`` threads, each in its own build folder);
 - ``six single-target runs``: ``LayerWorkflow.run()`` for each target in turn on another
@@ -152,7 +154,11 @@ def main() -> int:
     parser.add_argument("--projects", nargs="+", default=["small", "large", "pure"],
                         choices=sorted(SLIM))  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="CLI reruns (best kept)")
+    parser.add_argument("--uv-cache", type=Path,
+                        default=Path(tempfile.gettempdir()) / "layer-builder-bench-uv-cache",
+                        help="uv's cache for this benchmark (kept between runs)")  # fmt: skip
     args = parser.parse_args()
+    os.environ["UV_CACHE_DIR"] = str(args.uv_cache)
     logging.basicConfig(level=logging.WARNING)
     rows = []
     with tempfile.TemporaryDirectory() as tmp, LocalAwsEndpoint() as endpoint:

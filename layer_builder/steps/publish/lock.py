@@ -20,6 +20,7 @@ import datetime
 import email.utils
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -72,7 +73,7 @@ class PublishLock:
         ttl: float = DEFAULT_TTL,
         poll_interval: float = 0.5,
         wait_timeout: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ):
         self.s3 = s3
         self.s3path = s3path
@@ -80,7 +81,9 @@ class PublishLock:
         self.poll_interval = poll_interval
         # Past this, the holder's lock has expired anyway and is taken over.
         self.wait_timeout = ttl + 60 if wait_timeout is None else wait_timeout
-        self.sleep = sleep
+        #: How a waiter waits before trying again (default: until this process releases
+        #: the lock, at most ``poll_interval``).
+        self.sleep = sleep or self._wait_for_release
         self.process = ProcessId.current()
         self.owner = f"{self.process.host}:{self.process.pid}:{uuid.uuid4().hex[:8]}"
         self._etag: str | None = None
@@ -151,6 +154,16 @@ class PublishLock:
             raise
         finally:
             self._etag = None
+            released = _release_signal(self.s3path.uri)
+            with released:
+                released.notify_all()
+
+    def _wait_for_release(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when another thread of this process releases this
+        lock (several targets of one command): it is then tried at once, not after a poll."""
+        released = _release_signal(self.s3path.uri)
+        with released:
+            released.wait(seconds)
 
     def _remove_if_ours(self) -> None:
         try:
@@ -216,6 +229,16 @@ class PublishLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+_signals: dict[str, threading.Condition] = {}
+_signals_guard = threading.Lock()
+
+
+def _release_signal(uri: str) -> threading.Condition:
+    """What the holders of the lock at ``uri`` in this process signal when they release it."""
+    with _signals_guard:
+        return _signals.setdefault(uri, threading.Condition())
 
 
 def _age(response: dict[str, Any]) -> float:
