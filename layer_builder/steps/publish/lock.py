@@ -87,6 +87,7 @@ class PublishLock:
         self.process = ProcessId.current()
         self.owner = f"{self.process.host}:{self.process.pid}:{uuid.uuid4().hex[:8]}"
         self._etag: str | None = None
+        self._releases_seen = 0
         self.waited = False
 
     def acquire(self) -> None:
@@ -154,16 +155,12 @@ class PublishLock:
             raise
         finally:
             self._etag = None
-            released = _release_signal(self.s3path.uri)
-            with released:
-                released.notify_all()
+            _release_signal(self.s3path.uri).released()
 
     def _wait_for_release(self, seconds: float) -> None:
         """Wait ``seconds``, or less when another thread of this process releases this
         lock (several targets of one command): it is then tried at once, not after a poll."""
-        released = _release_signal(self.s3path.uri)
-        with released:
-            released.wait(seconds)
+        _release_signal(self.s3path.uri).wait(self._releases_seen, seconds)
 
     def _remove_if_ours(self) -> None:
         try:
@@ -175,6 +172,8 @@ class PublishLock:
         self._etag = None
 
     def _try_create(self) -> bool:
+        # Counted before trying: a release from now on ends the wait that may follow.
+        self._releases_seen = _release_signal(self.s3path.uri).count
         document = {"owner": self.owner, "ttl": self.ttl, **self.process.to_json()}
         body = json.dumps(document).encode()
         with aws_errors(f"taking the publish lock {self.s3path.uri}"):
@@ -231,14 +230,32 @@ class PublishLock:
         self.release()
 
 
-_signals: dict[str, threading.Condition] = {}
+class _ReleaseSignal:
+    """The releases of one lock object by this process, counted, for its threads to wait on."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.count = 0
+
+    def released(self) -> None:
+        with self.condition:
+            self.count += 1
+            self.condition.notify_all()
+
+    def wait(self, seen: int, seconds: float) -> None:
+        """Wait ``seconds`` unless a release came after ``seen``, or until one comes."""
+        with self.condition:
+            self.condition.wait_for(lambda: self.count != seen, seconds)
+
+
+_signals: dict[str, _ReleaseSignal] = {}
 _signals_guard = threading.Lock()
 
 
-def _release_signal(uri: str) -> threading.Condition:
+def _release_signal(uri: str) -> _ReleaseSignal:
     """What the holders of the lock at ``uri`` in this process signal when they release it."""
     with _signals_guard:
-        return _signals.setdefault(uri, threading.Condition())
+        return _signals.setdefault(uri, _ReleaseSignal())
 
 
 def _age(response: dict[str, Any]) -> float:
