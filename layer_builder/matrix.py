@@ -50,6 +50,7 @@ class TargetLogFilter(logging.Filter):
     ``""``; for a log format that says which target a line is about."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Set ``record.layer_target``; every record passes."""
         target = CURRENT_TARGET.get()
         record.layer_target = f"{target.name}: " if target is not None else ""
         return True
@@ -67,6 +68,7 @@ class TargetOutcome(Generic[R]):
 
     @property
     def ok(self) -> bool:
+        """Whether the target succeeded."""
         return self.error is None
 
 
@@ -84,10 +86,12 @@ class MatrixResult(Generic[R]):
 
     @property
     def failed(self) -> tuple[TargetOutcome[R], ...]:
+        """The outcomes of the targets that failed."""
         return tuple(o for o in self.outcomes if not o.ok)
 
     @property
     def ok(self) -> bool:
+        """Whether every target succeeded."""
         return not self.failed
 
     @property
@@ -127,6 +131,7 @@ class MatrixRun:
 
     @property
     def first(self) -> LayerWorkflow:
+        """The first target's workflow."""
         return self.workflows[self.targets.first]
 
     def universal_blocker(self) -> str | None:

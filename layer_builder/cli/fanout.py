@@ -45,6 +45,7 @@ _NOT_FORWARDED = ("--format", "--output", "--target", "--python", "--arch")
 
 
 def add_matrix_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--format`` and ``--output`` of ``matrix``."""
     parser.add_argument("--format", choices=FORMATS, default="github",
                         help="github: the strategy.matrix JSON (default); codebuild: a batch "
                              "buildspec (YAML)")  # fmt: skip
@@ -82,6 +83,7 @@ def forwarded(argv: list[str]) -> list[str]:
 
 
 def run_command(flags: list[str], target: str) -> str:
+    """One job's command line: ``layer-builder run FLAGS --target TARGET``."""
     return shlex.join(["layer-builder", "run", *flags, "--target", target])
 
 

@@ -55,6 +55,7 @@ class SeveralReport:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
+        """The objects of the targets that failed."""
         return [e for e in self.entries if not e["ok"]]
 
     def show(self, args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ SEVERAL_TARGETS = ("build", "package", "run", "plan", "matrix")
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--python``, ``--arch``, ``--target`` and ``--no-universal``."""
     # "append", so that a repeated --python is an error rather than the last one winning.
     parser.add_argument("--python", action="append", metavar="VERSION",
                         help="Lambda Python version of the one target (default: 3.12)")  # fmt: skip

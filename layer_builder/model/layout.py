@@ -44,6 +44,7 @@ class LayerPathLayout:
 
     @property
     def dir_build(self) -> Path:
+        """The folder of the tree, the zip and the folder lock."""
         if self.folder is None:
             return self.dir_lambda / "layer"
         return self.dir_lambda / self.folder / "layer"

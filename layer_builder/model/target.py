@@ -204,6 +204,7 @@ class TargetSet:
 
     @property
     def first(self) -> LayerTarget:
+        """The first target given."""
         return self.targets[0]
 
     @property

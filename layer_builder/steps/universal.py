@@ -70,9 +70,11 @@ class UniversalBuildStep(Step[None, BuildResult]):
         return self.steps[0].installer
 
     def fingerprint_fields(self) -> Mapping[str, object]:
+        """The targets' build steps' (the same for each: one installer, one set of options)."""
         return self.steps[0].fingerprint_fields()
 
     def run(self, previous: None = None) -> BuildResult:
+        """Build (or reuse) each target's tree, then check that they are one pure tree."""
         return self._universal([step.run() for step in self.steps])
 
     def last_result(self) -> BuildResult:
