@@ -34,6 +34,7 @@ from layer_builder.errors import (
     MismatchedBuildError,
     NoCompatibleWheelError,
     NoDependenciesError,
+    NotUniversalError,
     PackageError,
     PackageNotFoundError,
     ProjectError,
@@ -61,13 +62,14 @@ if TYPE_CHECKING:
         UvPipInstaller,
     )
     from layer_builder.installers.container import ContainerInstaller
+    from layer_builder.matrix import MatrixResult, MatrixRun, TargetOutcome
     from layer_builder.model.contents import DistributionContents, LayerContents
     from layer_builder.model.distributions import InstalledDistribution
     from layer_builder.model.fingerprint import VersionStamp, compute_fingerprint
     from layer_builder.model.layer_diff import LayerDiff, VersionChange
     from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
     from layer_builder.model.manifest import Manifest, Tool
-    from layer_builder.model.target import LayerTarget
+    from layer_builder.model.target import LayerTarget, TargetSet
     from layer_builder.operations.regions import RegionResult, RegionTarget
     from layer_builder.operations.retention import PruneResult, RetentionPolicy, prune
     from layer_builder.operations.sharing import Grant, GrantResult
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
     from layer_builder.steps.publish.lock import PublishLock
     from layer_builder.steps.publish.options import PublishOptions
     from layer_builder.steps.publish.step import PublishResult, PublishStep
+    from layer_builder.steps.universal import UniversalBuildStep, Universality
     from layer_builder.steps.upload import UploadResult, UploadStep, staged_upload
     from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
@@ -99,6 +102,9 @@ _LAZY: dict[str, str] = {
     "UvInstaller": "layer_builder.installers",
     "UvPipInstaller": "layer_builder.installers",
     "ContainerInstaller": "layer_builder.installers.container",
+    "MatrixResult": "layer_builder.matrix",
+    "MatrixRun": "layer_builder.matrix",
+    "TargetOutcome": "layer_builder.matrix",
     "DistributionContents": "layer_builder.model.contents",
     "LayerContents": "layer_builder.model.contents",
     "InstalledDistribution": "layer_builder.model.distributions",
@@ -111,6 +117,7 @@ _LAZY: dict[str, str] = {
     "Manifest": "layer_builder.model.manifest",
     "Tool": "layer_builder.model.manifest",
     "LayerTarget": "layer_builder.model.target",
+    "TargetSet": "layer_builder.model.target",
     "RegionResult": "layer_builder.operations.regions",
     "RegionTarget": "layer_builder.operations.regions",
     "PruneResult": "layer_builder.operations.retention",
@@ -137,6 +144,8 @@ _LAZY: dict[str, str] = {
     "PublishOptions": "layer_builder.steps.publish.options",
     "PublishResult": "layer_builder.steps.publish.step",
     "PublishStep": "layer_builder.steps.publish.step",
+    "UniversalBuildStep": "layer_builder.steps.universal",
+    "Universality": "layer_builder.steps.universal",
     "UploadResult": "layer_builder.steps.upload",
     "UploadStep": "layer_builder.steps.upload",
     "staged_upload": "layer_builder.steps.upload",
@@ -194,9 +203,12 @@ __all__ = [
     "LocalAwsEndpoint",
     "LockTimeoutError",
     "Manifest",
+    "MatrixResult",
+    "MatrixRun",
     "MismatchedBuildError",
     "NoCompatibleWheelError",
     "NoDependenciesError",
+    "NotUniversalError",
     "PackageError",
     "PackageNotFoundError",
     "PackageOptions",
@@ -223,8 +235,12 @@ __all__ = [
     "StaleUploadError",
     "StorageCleanup",
     "StoredZip",
+    "TargetOutcome",
+    "TargetSet",
     "Tool",
     "ToolMissingError",
+    "UniversalBuildStep",
+    "Universality",
     "UploadResult",
     "UploadStep",
     "UvInstaller",

@@ -151,6 +151,10 @@ class IncompatibleWheelError(BuildError):
         )
 
 
+class NotUniversalError(BuildError):
+    """The trees of several targets are not one pure-Python tree: no universal layer."""
+
+
 class PackageError(LayerBuilderError):
     """Turning the installed tree into ``layer.zip`` failed."""
 

@@ -16,11 +16,12 @@ from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.layer_diff import LayerDiff
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout, check_s3dir
 from layer_builder.model.manifest import Manifest
-from layer_builder.model.target import LayerTarget
+from layer_builder.model.target import LayerTarget, TargetSet
 from layer_builder.steps.build import BuildOptions, BuildResult, BuildStep
 from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package.step import PackageOptions, PackageResult, PackageStep
 from layer_builder.steps.publish.options import PublishOptions, validate_layer_name
+from layer_builder.steps.universal import UniversalBuildStep
 
 # The AWS side (boto3, botocore, s3pathlib, and the steps and operations built on them) is
 # imported where it is used, so that `build` and `package` never load it
@@ -88,6 +89,8 @@ class LayerWorkflow:
         s3dir_lambda: S3Path | str,
         target: LayerTarget | None = None,
         *,
+        build_folder: str | None = None,
+        universal: TargetSet | None = None,
         build_options: BuildOptions | None = None,
         package_options: PackageOptions | None = None,
         publish_options: PublishOptions | None = None,
@@ -105,7 +108,12 @@ class LayerWorkflow:
         self._s3dir_lambda = (
             check_s3dir(s3dir_lambda) if isinstance(s3dir_lambda, str) else s3dir_lambda
         )
-        self.target = target or LayerTarget()
+        #: One layer for all these targets (pure Python, see ``steps.universal``): built
+        #: from each target's tree, published once declaring them all.
+        self.universal = universal
+        self.target = target or (universal.first if universal else LayerTarget())
+        #: The folder under ``build/lambda/`` for the tree and zip (None: ``layer/`` itself).
+        self.build_folder = build_folder
         self.build_options = build_options or BuildOptions()
         self.package_options = package_options or PackageOptions()
         self.publish_options = publish_options or PublishOptions()
@@ -130,7 +138,7 @@ class LayerWorkflow:
 
     @cached_property
     def layout(self) -> LayerPathLayout:
-        return LayerPathLayout(self.project_dir)
+        return LayerPathLayout(self.project_dir, self.build_folder)
 
     @cached_property
     def s3_layout(self) -> LayerS3Layout:
@@ -148,19 +156,35 @@ class LayerWorkflow:
     def fingerprint(self) -> str:
         """What identifies the build before it exists: the same value ``PackageStep`` stamps."""
         # Asked of the steps the factories make, so that a swapped step counts.
+        return self._fingerprint(None if self.universal else self.target)
+
+    @cached_property
+    def universal_fingerprint(self) -> str:
+        """The fingerprint of the universal layer of this manifest and these options: a
+        version stamped with it also holds this build (see ``PublishOptions.universal``)."""
+        return self._fingerprint(None)
+
+    def _fingerprint(self, target: LayerTarget | None) -> str:
         return compute_fingerprint(
             self.manifest,
-            self.target,
+            target,
             self.make_package_step().fingerprint_fields(),
             self.make_build_step().fingerprint_fields(),
         )
 
     # -- factories: override one to swap a step ------------------------------------------
 
-    def make_build_step(self) -> BuildStep:
+    def make_build_step(self) -> BuildStep | UniversalBuildStep:
+        if self.universal:
+            # Each target's tree, in the folder of its own workflow (``MatrixRun``'s).
+            return UniversalBuildStep([self._build_step(t, t.name) for t in self.universal])
+        return self._build_step(self.target, self.build_folder)
+
+    def _build_step(self, target: LayerTarget, folder: str | None) -> BuildStep:
         options = self.build_options
+        layout = LayerPathLayout(self.project_dir, folder)
         return BuildStep(
-            self.target, self.manifest, self.layout, options.installer, use_cache=options.use_cache
+            target, self.manifest, layout, options.installer, use_cache=options.use_cache
         )
 
     def make_package_step(self) -> PackageStep:
@@ -180,17 +204,23 @@ class LayerWorkflow:
         )
 
     def make_publish_step(self) -> PublishStep:
+        return self._publish_step(self.aws, self.s3_layout)
+
+    def _publish_step(self, aws: AwsClients, s3_layout: LayerS3Layout) -> PublishStep:
         from layer_builder.steps.publish.step import PublishStep
 
+        universal = self.universal_fingerprint if self.publish_options.universal else None
         return PublishStep(
             self.layer_name,
             self.target,
             self.manifest,
-            self.s3_layout,
-            self.aws,
+            s3_layout,
+            aws,
             self.publish_options,
             expected_fingerprint=self.fingerprint,
             records=self.make_version_records(),
+            universal_fingerprint=universal,
+            targets=self.universal,
         )
 
     def make_version_records(self) -> VersionRecords:
@@ -207,21 +237,10 @@ class LayerWorkflow:
 
     def make_region_publisher(self, region: RegionTarget) -> RegionPublisher:
         from layer_builder.operations.regions import RegionPublisher
-        from layer_builder.steps.publish.step import PublishStep
 
         aws = self.region_aws(region.region)
         layout = LayerS3Layout(region.s3dir_lambda)
-        step = PublishStep(
-            self.layer_name,
-            self.target,
-            self.manifest,
-            layout,
-            aws,
-            self.publish_options,
-            expected_fingerprint=self.fingerprint,
-            records=self.make_version_records(),
-        )
-        return RegionPublisher(region, aws, step)
+        return RegionPublisher(region, aws, self._publish_step(aws, layout))
 
     # -- hooks: override one to add work between steps ----------------------------------
 
@@ -327,16 +346,22 @@ class LayerWorkflow:
         self.check()
         unchanged = self.find_unchanged()
         if unchanged is None:
-            return self._run_steps()
+            return self.run_steps()
+        return self.run_unchanged(unchanged)
+
+    def run_unchanged(self, unchanged: PublishResult) -> WorkflowResult:
+        """The end of ``run()`` when ``find_unchanged()`` found the version that holds the
+        build: the extra regions (served from the staged zip, else built) and grants."""
         if not self.regions:
             return self._extend(self._unchanged_result(unchanged))
         staged = self.staged_upload()
         if staged is None and not self._regions_hold_build():
-            return self._run_steps()  # a region needs the zip, and none is uploaded
+            return self.run_steps()  # a region needs the zip, and none is uploaded
         return self._extend(self._unchanged_result(unchanged), source=staged)
 
-    def _run_steps(self) -> WorkflowResult:
-        """The four steps, then the extra regions and grants."""
+    def run_steps(self) -> WorkflowResult:
+        """The four steps, then the extra regions and grants (``run()`` once it found that
+        the build is not published yet)."""
         # One run at a time in this folder from the build to the end of the upload (which
         # reads the zip); the steps take the same lock again, re-entrantly.
         with self.folder_lock("run"):

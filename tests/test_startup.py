@@ -82,6 +82,15 @@ def test_build_and_package_never_load_boto3(make_project: MakeProject) -> None:
     assert aws_modules(packaged) == []
 
 
+def test_a_build_of_several_targets_never_loads_boto3(make_project: MakeProject) -> None:
+    project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
+    targets = ["--target", f"{HOST}/x86_64", "--target", f"{HOST}/arm64"]
+    built = loaded_by(CLI, "build", "--project", project, *targets)
+    assert "layer_builder.matrix" in built, "the targets really ran side by side"
+    assert (project / "build" / "lambda" / f"python{HOST}-arm64" / "layer").is_dir()
+    assert aws_modules(built) == []
+
+
 def test_the_package_names_load_no_aws_library_until_asked_for() -> None:
     code = textwrap.dedent(
         """

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-from layer_builder.errors import ConfigurationError
+from layer_builder.errors import ConfigurationError, ProjectError
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "grant_orgs": list,
     "grant_public": bool,
     "ssm_parameter": str,
+    "targets": list,
+    "universal": bool,
 }
 
 
@@ -65,6 +68,15 @@ _TOML_NAMES: dict[type, str] = {
     list: "an array",
     dict: "a table",
 }
+
+
+def project_folder(args: argparse.Namespace) -> Path:
+    """``--project``, checked to be a folder."""
+    project = Path(args.project).resolve()
+    if not project.is_dir():
+        problem = "is not a folder" if project.exists() else "does not exist"
+        raise ProjectError(f"project folder {project} {problem}: check --project")
+    return project
 
 
 def load_project_config(project_dir: Path) -> dict[str, Any]:

@@ -21,12 +21,16 @@ from layer_builder.errors import LayerBuilderError
 # where it talks to AWS (never in `build` or `package`: tests/test_startup.py).
 if TYPE_CHECKING:
     from layer_builder.aws.clients import AwsClients
+    from layer_builder.cli.several import SeveralReport
+    from layer_builder.model.target import TargetSet
     from layer_builder.workflow import LayerWorkflow, WorkflowResult
 
 logger = logging.getLogger("layer_builder.cli")
 
 
-def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
+def execute(
+    args: argparse.Namespace, aws: AwsClients | None
+) -> dict[str, Any] | SeveralReport | str:
     from layer_builder.cli.config import load_project_config
     from layer_builder.cli.infra_outputs import check_outputs, write_outputs
     from layer_builder.cli.operators import OPERATOR_COMMANDS, execute_operator_command
@@ -34,6 +38,15 @@ def execute(args: argparse.Namespace, aws: AwsClients | None) -> dict[str, Any]:
     from layer_builder.cli.reports import execute_sbom, write_report
     from layer_builder.cli.settings import make_workflow
 
+    if args.command == "matrix":
+        from layer_builder.cli.fanout import execute_matrix
+
+        return execute_matrix(args)
+    targets = command_targets(args)
+    if len(targets) > 1:
+        from layer_builder.cli.several import execute_several
+
+        return execute_several(args, aws, targets)
     workflow = make_workflow(args, aws)
     command = args.command
     if command in OPERATOR_COMMANDS:
@@ -132,13 +145,28 @@ def aws_for(args: argparse.Namespace) -> Iterator[AwsClients | None]:
         yield endpoint.clients()
 
 
-def dispatch(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the parsed command; its result as the ``--json`` object."""
+def command_targets(args: argparse.Namespace) -> TargetSet:
+    """The targets the command asked for (checked: one for the commands that take one)."""
+    from layer_builder.cli.config import load_project_config, project_folder
+    from layer_builder.cli.targets import check_one_target, resolve_targets
+
+    project = project_folder(args)
+    targets = resolve_targets(args, load_project_config(project), project)
+    check_one_target(args.command, targets)
+    return targets
+
+
+def dispatch(args: argparse.Namespace) -> dict[str, Any] | SeveralReport | str:
+    """Run the parsed command; its result as the ``--json`` object (several targets: a
+    report of one object per target)."""
     from layer_builder.cli.settings import make_workflow
 
     if getattr(args, "local", False) and args.command in NEEDS_AWS:
         # Bad input fails here, before the local endpoint starts (and saves its state).
-        make_workflow(args, None, resolve_index=False)
+        targets = command_targets(args)
+        make_workflow(
+            args, None, resolve_index=False, target=targets.first if len(targets) > 1 else None
+        )
     with aws_for(args) as aws:
         return execute(args, aws)
 
@@ -146,6 +174,7 @@ def dispatch(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``layer-builder``; returns the exit code."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # matrix passes them on
     from layer_builder.cli.output import print_human, setup_logging
     from layer_builder.cli.reports import print_sbom
 
@@ -181,6 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         root.handlers[:], root.propagate = saved[0], saved[1]
         root.setLevel(saved[2])
+    if isinstance(data, str):  # matrix
+        print(data)
+        return 0
+    if not isinstance(data, dict):  # several targets: a SeveralReport
+        return data.show(args)
     if args.command == "sbom":
         print_sbom(args, data)
     elif getattr(args, "json_strings", False):

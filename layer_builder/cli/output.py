@@ -67,6 +67,7 @@ def publish_json(result: PublishResult) -> dict[str, Any]:
         "layer_version_arn": result.layer_version_arn,
         "layer_version_console_url": layer_version_console_url(result.layer_version_arn),
         "s3_uri_manifest": result.s3path_manifest.uri if result.s3path_manifest else None,
+        "universal": result.universal,
     }
 
 

@@ -17,6 +17,11 @@ from layer_builder.cli.operators import (
 )
 from layer_builder.cli.packaging import add_package_arguments, add_package_identity_arguments
 from layer_builder.cli.reports import SBOM_COMMAND, add_report_arguments, add_sbom_arguments
+from layer_builder.cli.target_flags import (
+    MATRIX_COMMAND,
+    add_matrix_arguments,
+    add_target_arguments,
+)
 
 COMMANDS = {
     "build": "install the locked dependencies into build/lambda/layer/artifacts/python/",
@@ -26,6 +31,7 @@ COMMANDS = {
     "run": "build, package, upload and publish",
     **SBOM_COMMAND,
     **OPERATOR_COMMANDS,
+    **MATRIX_COMMAND,
 }
 NEEDS_AWS = {"upload", "publish", "run", *OPERATOR_COMMANDS}
 
@@ -42,11 +48,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show installer output")
     p.add_argument("-q", "--quiet", action="store_true", help="show warnings only")
-
-
-def _add_target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--python", help="Lambda Python version (default: 3.12)")
-    p.add_argument("--arch", help="x86_64 or arm64 (default: x86_64)")
 
 
 def _add_install_identity(p: argparse.ArgumentParser) -> None:
@@ -113,7 +114,7 @@ def _add_publish(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser; each subcommand takes only the flags it uses."""
     common = _group(_add_common)
-    built_for = _group(_add_target, _add_install_identity)
+    built_for = _group(add_target_arguments, _add_install_identity)
     install = _group(_add_install)
     layer_identity = _group(_add_package_identity)
     package = _group(add_package_arguments)
@@ -139,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
         # plan shows what run would do, so it takes exactly run's flags.
         "plan": run,
         "prune": [common, aws, access, regions, retention],
+        # Every flag of run, passed on to each job's run.
+        "matrix": [*run, _group(add_matrix_arguments)],
     }
     parser = argparse.ArgumentParser(
         prog="layer-builder",
@@ -147,5 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        sub.add_parser(name, parents=parents[name], help=help_text, description=help_text)
+        # matrix passes its arguments on as written: no abbreviated option names.
+        sub.add_parser(name, parents=parents[name], help=help_text, description=help_text,
+                       allow_abbrev=name != "matrix")  # fmt: skip
     return parser

@@ -61,19 +61,6 @@ def _target_of(runtime: object, architecture: object) -> LayerTarget | None:
         return None  # a runtime this version no longer supports: as if unrecorded
 
 
-def given_target(args: Any, config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """``--python``/``--arch``, else their keys in ``[tool.layer_builder]``."""
-    given = {}
-    for key in ("python", "arch"):
-        flag = getattr(args, key, None)
-        # An empty --python "" is a mistake to report, not a request for the default.
-        if flag is not None:
-            given[key] = (flag, f"--{key} {flag}")
-        elif config.get(key) is not None:
-            given[key] = (config[key], f'{key} = "{config[key]}" in [tool.layer_builder]')
-    return given
-
-
 def built_target(
     layout: LayerPathLayout, tree_identity: Callable[[], tuple[Manifest, Installer]]
 ) -> RememberedTarget | None:
@@ -157,7 +144,7 @@ def choose_target(given: Given, remembered: RememberedTarget | None) -> LayerTar
     if wanted != old:
         differs = {"python": wanted.python_version != old.python_version,
                    "arch": wanted.architecture != old.architecture}  # fmt: skip
-        naming = " and ".join(how for key, (_, how) in given.items() if differs[key])
+        naming = " and ".join(dict.fromkeys(how for key, (_, how) in given.items() if differs[key]))
         raise ProjectError(
             f"{remembered.made} for {old.runtime} {old.architecture}, but {naming} asks for "
             f"{wanted.runtime} {wanted.architecture}: {remembered.fix}"

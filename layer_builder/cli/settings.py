@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from layer_builder.cli.aws_options import aws_settings
-from layer_builder.cli.config import load_project_config
+from layer_builder.cli.config import load_project_config, project_folder
 from layer_builder.cli.operators import workflow_settings
 from layer_builder.cli.packaging import package_options
 from layer_builder.cli.parser import NEEDS_AWS
@@ -19,14 +19,15 @@ from layer_builder.cli.progress import TerminalProgress
 from layer_builder.cli.remembered_target import (
     Given,
     choose_target,
-    given_target,
     local_target,
     staged_target,
 )
-from layer_builder.errors import ConfigurationError, LayerBuilderError, ProjectError
+from layer_builder.cli.targets import check_one_target, target_choice
+from layer_builder.errors import ConfigurationError, LayerBuilderError
 from layer_builder.installers import IndexOptions, Installer, InstallOptions
 from layer_builder.model.layout import LayerPathLayout
 from layer_builder.model.manifest import Manifest
+from layer_builder.model.target import LayerTarget
 from layer_builder.steps.build import BuildOptions, make_installer
 from layer_builder.steps.publish.options import PublishOptions
 from layer_builder.workflow import LayerWorkflow
@@ -74,25 +75,36 @@ def make_build_installer(
 
 
 def make_workflow(
-    args: argparse.Namespace, aws: AwsClients | None, resolve_index: bool = True
+    args: argparse.Namespace,
+    aws: AwsClients | None,
+    resolve_index: bool = True,
+    *,
+    target: LayerTarget | None = None,
+    installer: Installer | None = None,
+    **overrides: Any,
 ) -> LayerWorkflow:
     """Everything the user gave, validated before any work starts (``resolve_index=False``:
-    without asking CodeArtifact for the index, to validate before clients exist)."""
-    project = Path(args.project).resolve()
-    if not project.is_dir():
-        problem = "is not a folder" if project.exists() else "does not exist"
-        raise ProjectError(f"project folder {project} {problem}: check --project")
+    without asking CodeArtifact for the index, to validate before clients exist).
+
+    ``target`` (default: the one target asked for, completed from what an earlier command
+    made), ``installer`` (default: made from the flags) and ``overrides`` (``LayerWorkflow``
+    keywords) serve ``MatrixRun``'s workflows, one per target."""
+    project = project_folder(args)
     config = load_project_config(project)
     layout = LayerPathLayout(project)
-    given = given_target(args, config)
+    choice = target_choice(args, config, project)
+    check_one_target(args.command, choice.targets())
+    given = choice.given
 
     def tree_identity() -> tuple[Manifest, Installer]:
         manifest = Manifest.from_project(project, setting(args, config, "tool", "tool"))
         return manifest, make_build_installer(args, config, project, None, resolve_index=False)
 
-    # publish asks the staged upload first, once the workflow can reach it (below).
-    local = None if args.command == "publish" else local_target(args.command, layout, tree_identity)
-    target = choose_target(given, local)
+    if target is None:
+        # publish asks the staged upload first, once the workflow can reach it (below).
+        command = args.command
+        local = None if command == "publish" else local_target(command, layout, tree_identity)
+        target = choose_target(given, local)
     excludes = setting(args, config, "exclude", "exclude")
     options = package_options(args, config, excludes)
     layer_name = setting(args, config, "layer_name", "layer_name")
@@ -113,7 +125,7 @@ def make_workflow(
         s3dir_lambda=s3dir or "s3://unset/",
         build_options=BuildOptions(
             tool=setting(args, config, "tool", "tool"),
-            installer=make_build_installer(args, config, project, aws, resolve_index),
+            installer=installer or make_build_installer(args, config, project, aws, resolve_index),
             use_cache=not getattr(args, "rebuild", False),
         ),
         package_options=options,
@@ -122,6 +134,7 @@ def make_workflow(
             license_info=setting(args, config, "license_info", "license_info"),
             storage_mode=setting(args, config, "storage_mode", "storage_mode"),
             force=getattr(args, "force", False),
+            universal=not getattr(args, "no_universal", False) and config.get("universal", True),
         ),
         # Progress only where someone watches: a terminal, not a CI log or a pipe.
         upload_progress=TerminalProgress(sys.stderr) if shows_progress(args) else None,
@@ -131,7 +144,7 @@ def make_workflow(
         aws_settings=aws_settings(args, config),
         **workflow_settings(args, config),
     )
-    workflow = LayerWorkflow(target=target, aws=aws, **settings)
+    workflow = LayerWorkflow(target=target, aws=aws, **{**settings, **overrides})
     _ = workflow.manifest  # a missing manifest fails here, before anything runs
     if args.command == "publish" and len(given) < 2 and resolve_index:
         workflow = _for_publish(workflow, given, settings, tree_identity)

@@ -25,21 +25,31 @@ _DESCRIPTION_TAG = re.compile(
 )
 
 
+#: The runtime and architecture of a universal layer in its fingerprint and zip identity.
+UNIVERSAL = "universal"
+
+
 def compute_fingerprint(
     manifest: Manifest,
-    target: LayerTarget,
+    target: LayerTarget | None,
     package_options: Mapping[str, object],
     install_options: Mapping[str, object] | None = None,
 ) -> str:
     """The sha256 hex digest of everything that decides the layer's content: the manifest,
     the target, what is installed beyond the main dependencies (extras, groups) and what the
-    package step leaves out."""
+    package step leaves out.
+
+    ``target=None`` gives a universal layer's fingerprint (one pure-Python zip for several
+    targets): ``"universal"`` stands for the runtime and the architecture, whatever the
+    targets, so that it never equals a single target's and stays the same when the set of
+    targets changes (a version's declared runtimes and architectures say where it serves).
+    """
     document = {
         "format": FINGERPRINT_FORMAT,
         "tool": manifest.tool.value,
         "manifest_sha256": manifest.sha256,
-        "runtime": target.runtime,
-        "architecture": target.architecture,
+        "runtime": target.runtime if target is not None else UNIVERSAL,
+        "architecture": target.architecture if target is not None else UNIVERSAL,
         # Empty options are left out, so that None and the defaults give the same value.
         "install": {k: v for k, v in (install_options or {}).items() if v},
         "package": dict(package_options),

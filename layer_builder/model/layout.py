@@ -21,15 +21,38 @@ def _resolved(path: Path | str) -> Path:
     return Path(path).resolve()
 
 
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+
+
+def _check_folder(_: object, __: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None and not _FOLDER_NAME.fullmatch(value):
+        raise ConfigurationError(
+            f"invalid build folder name {value!r}: use letters, digits, '.', '-' and '_' "
+            f"(e.g. python3.12-arm64)"
+        )
+
+
 @attrs.frozen
 class LayerPathLayout:
-    """The local build tree of a project: ``<project>/build/lambda/layer/``."""
+    """The local build tree of a project: ``<project>/build/lambda/layer/``, or
+    ``<project>/build/lambda/<folder>/layer/`` given ``folder`` (one per target when a
+    command builds several: ``python3.12-arm64``; ``universal`` for a universal layer's zip).
+    """
 
     project_dir: Path = attrs.field(converter=_resolved)
+    folder: str | None = attrs.field(default=None, validator=_check_folder)
+
+    @property
+    def dir_lambda(self) -> Path:
+        """``<project>/build/lambda/``: every target's folder and the local endpoint's state."""
+        return self.project_dir / "build" / "lambda"
 
     @property
     def dir_build(self) -> Path:
-        return self.project_dir / "build" / "lambda" / "layer"
+        """The folder of the tree, the zip and the folder lock."""
+        if self.folder is None:
+            return self.dir_lambda / "layer"
+        return self.dir_lambda / self.folder / "layer"
 
     @property
     def dir_artifacts(self) -> Path:
@@ -65,7 +88,7 @@ class LayerPathLayout:
     @property
     def path_local_aws_state(self) -> Path:
         """Where ``--local`` keeps the embedded endpoint's state between runs."""
-        return self.dir_build.parent / "local-aws" / "state.jsonl"
+        return self.dir_lambda / "local-aws" / "state.jsonl"
 
     @property
     def path_build_record(self) -> Path:

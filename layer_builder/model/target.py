@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from functools import cached_property
-from typing import Literal
+from typing import Literal, cast
 
 import attrs
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -142,3 +144,87 @@ class LayerTarget:
     def accepts(self, tag: Tag) -> bool:
         """Whether a wheel carrying ``tag`` can be loaded by this runtime."""
         return tag in self._supported_tags
+
+
+# "3.12/arm64", "python3.12/arm64", "python3.12-arm64" (a target's name) or "3.12".
+_TARGET_TEXT = re.compile(r"(?:python)?(?P<python>\d+\.\d+)(?:[/-](?P<arch>[A-Za-z0-9_]+))?")
+
+
+def parse_target(text: str) -> LayerTarget:
+    """``3.12/arm64`` (also ``python3.12-arm64``, a target's name; ``3.12`` alone is x86_64)
+    -> a ``LayerTarget``."""
+    match = _TARGET_TEXT.fullmatch(text.strip())
+    if match is None:
+        raise ConfigurationError(
+            f"invalid target {text!r}: write PYTHON/ARCH, e.g. --target 3.12/arm64 or "
+            f'targets = ["3.12/x86_64", "3.13/arm64"]'
+        )
+    python, arch = match["python"], match["arch"] or "x86_64"
+    if python not in RUNTIME_GLIBC:
+        problem = f"Lambda has no Python {python} runtime: choose {', '.join(RUNTIME_GLIBC)}"
+    elif arch in ARCHITECTURE_MACHINE:
+        return LayerTarget(python, cast(Architecture, arch))
+    else:
+        problem = f"unknown architecture {arch!r}: choose x86_64 or arm64"
+    raise ConfigurationError(f"invalid target {text!r}: {problem} (e.g. --target 3.12/arm64)")
+
+
+def _as_targets(values: Iterable[LayerTarget]) -> tuple[LayerTarget, ...]:
+    return tuple(dict.fromkeys(values))  # the order given, each target once
+
+
+def _check_not_empty(
+    _: object, __: attrs.Attribute[tuple[LayerTarget, ...]], value: tuple[LayerTarget, ...]
+) -> None:
+    if not value:
+        raise ConfigurationError(
+            'no target: give at least one, e.g. --target 3.12/x86_64 or targets = ["3.12/x86_64"]'
+        )
+
+
+@attrs.frozen
+class TargetSet:
+    """Several targets built from one project in one command (``--target`` repeated,
+    ``targets = [...]``): each once, in the order given."""
+
+    targets: tuple[LayerTarget, ...] = attrs.field(
+        converter=_as_targets, validator=_check_not_empty
+    )
+
+    @classmethod
+    def parse(cls, texts: Iterable[str]) -> TargetSet:
+        """From ``["3.12/x86_64", "3.13/arm64"]``."""
+        return cls(parse_target(text) for text in texts)
+
+    def __iter__(self) -> Iterator[LayerTarget]:
+        return iter(self.targets)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    @property
+    def first(self) -> LayerTarget:
+        """The first target given."""
+        return self.targets[0]
+
+    @property
+    def runtimes(self) -> tuple[str, ...]:
+        """The Lambda runtimes of the set, oldest first (``CompatibleRuntimes``)."""
+        versions = sorted({t.python_tuple for t in self.targets})
+        return tuple(f"python{major}.{minor}" for major, minor in versions)
+
+    @property
+    def architectures(self) -> tuple[str, ...]:
+        """The architectures of the set, sorted (``CompatibleArchitectures``)."""
+        return tuple(sorted({t.architecture for t in self.targets}))
+
+    @property
+    def is_product(self) -> bool:
+        """Whether every runtime of the set is there with every architecture of the set:
+        then a version declaring both lists serves exactly these targets."""
+        return len(self.targets) == len(self.runtimes) * len(self.architectures)
+
+    @property
+    def names(self) -> str:
+        """``python3.12-x86_64, python3.13-arm64``."""
+        return ", ".join(t.name for t in self.targets)

@@ -14,6 +14,8 @@ import os
 import stat
 from pathlib import Path
 
+from layer_builder.archive.hashing import sha256_file
+
 
 def tree_digest(root: Path) -> str:
     """The sha256 (hex) of ``root``'s entries, in sorted order; links are not followed."""
@@ -29,4 +31,26 @@ def tree_digest(root: Path) -> str:
             kind = "l" if stat.S_ISLNK(st.st_mode) else "f" if stat.S_ISREG(st.st_mode) else "o"
             digest.update(full[prefix:] + b"\0")
             digest.update(f"{kind}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def tree_content_digest(root: Path) -> str:
+    """The sha256 (hex) of ``root``'s files: each one's relative path, whether it is
+    executable, and its bytes (a link: its target), in sorted order. Two trees with the same
+    digest hold the same files, whenever and wherever they were installed."""
+    digest = hashlib.sha256()
+    prefix = len(os.fsencode(root)) + 1
+    for directory, folders, names in os.walk(os.fsencode(root)):
+        folders.sort()
+        for name in sorted(
+            names + [f for f in folders if os.path.islink(os.path.join(directory, f))]
+        ):
+            full = os.path.join(directory, name)
+            st = os.lstat(full)
+            digest.update(full[prefix:] + b"\0")
+            if stat.S_ISLNK(st.st_mode):
+                digest.update(b"l:" + os.readlink(full) + b"\n")
+                continue
+            executable = bool(st.st_mode & stat.S_IXUSR)
+            digest.update(f"f:{int(executable)}:{sha256_file(Path(os.fsdecode(full)))}\n".encode())
     return digest.hexdigest()

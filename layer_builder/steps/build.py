@@ -60,12 +60,16 @@ class BuildResult:
     cached: bool = False
     #: The extras and groups installed beyond the main dependencies (part of the fingerprint).
     install_options: InstallOptions = attrs.field(factory=InstallOptions)
+    #: The tree is pure Python and the same for several targets (``UniversalBuildStep``):
+    #: its layer is universal, whatever ``target`` (one of them) says.
+    universal: bool = False
 
     def layer_fingerprint(self, package_fields: Mapping[str, object]) -> str:
         """The fingerprint of a layer made from this tree by a package step whose
         ``fingerprint_fields()`` are ``package_fields`` (what a package step stamps)."""
+        target = None if self.universal else self.target
         return compute_fingerprint(
-            self.manifest, self.target, package_fields, self.install_options.fingerprint_fields()
+            self.manifest, target, package_fields, self.install_options.fingerprint_fields()
         )
 
 

@@ -38,8 +38,9 @@ def contents_of(result: PackageResult, target: LayerTarget) -> LayerContents:
     return LayerContents(
         zip_sha256=result.sha256,
         fingerprint=result.fingerprint,
-        runtime=target.runtime,
-        architecture=target.architecture,
+        # The zip's own identity says "universal" for a zip that serves several targets.
+        runtime=result.identity.runtime if result.identity else target.runtime,
+        architecture=result.identity.architecture if result.identity else target.architecture,
         files=result.files,
         unzipped_size=result.unzipped_size,
         zip_size=result.zip_size,

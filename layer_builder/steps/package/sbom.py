@@ -24,6 +24,7 @@ from layer_builder._version import __version__
 from layer_builder.archive.safe_files import write_replacing
 from layer_builder.errors import ProjectError
 from layer_builder.model.distributions import InstalledDistribution
+from layer_builder.model.fingerprint import UNIVERSAL
 from layer_builder.model.licenses import DistributionLicense
 
 # cyclonedx-python-lib takes longer to import than a small layer takes to package: loaded
@@ -123,7 +124,11 @@ def make_sbom(
         type=ComponentType.FILE,
         name="layer.zip",
         bom_ref="layer.zip",
-        description=f"AWS Lambda layer for {subject.runtime} {subject.architecture}",
+        description=(
+            "AWS Lambda layer for several runtimes and architectures (pure Python)"
+            if subject.runtime == UNIVERSAL
+            else f"AWS Lambda layer for {subject.runtime} {subject.architecture}"
+        ),
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=subject.zip_sha256)],
         properties=[
             Property(name=f"{PROPERTY_PREFIX}:runtime", value=subject.runtime),

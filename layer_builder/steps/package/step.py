@@ -21,6 +21,7 @@ from layer_builder.model.distributions import (
     find_distributions,
     owned_files,
 )
+from layer_builder.model.fingerprint import UNIVERSAL
 from layer_builder.model.license_policy import checked_licenses
 from layer_builder.model.licenses import DistributionLicense
 from layer_builder.model.zip_identity import ZipIdentity
@@ -206,11 +207,16 @@ class PackageStep(Step[BuildResult, PackageResult]):
     def _run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python
         options = self.options
+        runtime, architecture = (
+            (UNIVERSAL, UNIVERSAL)
+            if build.universal
+            else (build.target.runtime, build.target.architecture)
+        )
         identity = ZipIdentity(
             fingerprint=build.layer_fingerprint(self.fingerprint_fields()),
             manifest_sha256=build.manifest.sha256,
-            runtime=build.target.runtime,
-            architecture=build.target.architecture,
+            runtime=runtime,
+            architecture=architecture,
             compression=backend_identity(options.backend, options.compresslevel),
         )
         distributions = find_distributions(root)
@@ -298,8 +304,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
             smoke_test_seconds=smoked.seconds if smoked else 0.0,
             smoke_test_wait_seconds=smoked.wait_seconds if smoked else 0.0,
         )
-        subject = LayerSubject(result.sha256, build.target.runtime, build.target.architecture,
-                               result.fingerprint)  # fmt: skip
+        subject = LayerSubject(result.sha256, runtime, architecture, result.fingerprint)
         if not sbom_is_current(self.path_sbom, result.sha256):
             write_sbom(self.path_sbom, root, kept_distributions, licenses, subject)
         result = attrs.evolve(result, path_sbom=self.path_sbom)

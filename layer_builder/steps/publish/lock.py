@@ -20,6 +20,7 @@ import datetime
 import email.utils
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -72,7 +73,7 @@ class PublishLock:
         ttl: float = DEFAULT_TTL,
         poll_interval: float = 0.5,
         wait_timeout: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ):
         self.s3 = s3
         self.s3path = s3path
@@ -80,10 +81,13 @@ class PublishLock:
         self.poll_interval = poll_interval
         # Past this, the holder's lock has expired anyway and is taken over.
         self.wait_timeout = ttl + 60 if wait_timeout is None else wait_timeout
-        self.sleep = sleep
+        #: How a waiter waits before trying again (default: until this process releases
+        #: the lock, at most ``poll_interval``).
+        self.sleep = sleep or self._wait_for_release
         self.process = ProcessId.current()
         self.owner = f"{self.process.host}:{self.process.pid}:{uuid.uuid4().hex[:8]}"
         self._etag: str | None = None
+        self._releases_seen = 0
         self.waited = False
 
     def acquire(self) -> None:
@@ -151,6 +155,12 @@ class PublishLock:
             raise
         finally:
             self._etag = None
+            _release_signal(self.s3path.uri).released()
+
+    def _wait_for_release(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when another thread of this process releases this
+        lock (several targets of one command): it is then tried at once, not after a poll."""
+        _release_signal(self.s3path.uri).wait(self._releases_seen, seconds)
 
     def _remove_if_ours(self) -> None:
         try:
@@ -162,6 +172,8 @@ class PublishLock:
         self._etag = None
 
     def _try_create(self) -> bool:
+        # Counted before trying: a release from now on ends the wait that may follow.
+        self._releases_seen = _release_signal(self.s3path.uri).count
         document = {"owner": self.owner, "ttl": self.ttl, **self.process.to_json()}
         body = json.dumps(document).encode()
         with aws_errors(f"taking the publish lock {self.s3path.uri}"):
@@ -216,6 +228,34 @@ class PublishLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+class _ReleaseSignal:
+    """The releases of one lock object by this process, counted, for its threads to wait on."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.count = 0
+
+    def released(self) -> None:
+        with self.condition:
+            self.count += 1
+            self.condition.notify_all()
+
+    def wait(self, seen: int, seconds: float) -> None:
+        """Wait ``seconds`` unless a release came after ``seen``, or until one comes."""
+        with self.condition:
+            self.condition.wait_for(lambda: self.count != seen, seconds)
+
+
+_signals: dict[str, _ReleaseSignal] = {}
+_signals_guard = threading.Lock()
+
+
+def _release_signal(uri: str) -> _ReleaseSignal:
+    """What the holders of the lock at ``uri`` in this process signal when they release it."""
+    with _signals_guard:
+        return _signals.setdefault(uri, _ReleaseSignal())
 
 
 def _age(response: dict[str, Any]) -> float:

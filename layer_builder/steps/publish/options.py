@@ -90,3 +90,7 @@ class PublishOptions:
         default=None,
         validator=choice_validator(STORAGE_MODES, "storage mode", "--storage-mode", optional=True),
     )
+    #: A universal version (one pure-Python zip for several targets, same manifest and
+    #: options) counts as holding this target's build, and ``MatrixRun`` publishes one when
+    #: the targets' trees allow it; False (``--no-universal``): one version per target.
+    universal: bool = True

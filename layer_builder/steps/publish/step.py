@@ -13,7 +13,7 @@ from layer_builder.model.fingerprint import VersionStamp
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.s3path import S3Path
-from layer_builder.model.target import LayerTarget
+from layer_builder.model.target import LayerTarget, TargetSet
 from layer_builder.steps.base import Step
 from layer_builder.steps.publish.lock import PublishLock
 from layer_builder.steps.publish.options import (
@@ -27,6 +27,7 @@ from layer_builder.steps.publish.versions import PublishedVersion as PublishedVe
 from layer_builder.steps.publish.versions import decide_publish as decide_publish
 from layer_builder.steps.publish.versions import latest_layer_version as latest_layer_version
 from layer_builder.steps.publish.versions import layer_code_sha256 as layer_code_sha256
+from layer_builder.steps.publish.versions import list_versions
 from layer_builder.steps.upload import META_ZIP_SHA256, UploadResult
 
 #: The publish lock's name under ``layer/``.
@@ -44,6 +45,8 @@ class PublishResult:
     s3path_manifest: S3Path | None = None
     #: The sha256 of the zip the version holds, when known.
     zip_sha256: str | None = None
+    #: The version is a universal layer's (one pure-Python zip declared for several targets).
+    universal: bool = False
 
 
 class PublishStep(Step[UploadResult, PublishResult]):
@@ -70,6 +73,8 @@ class PublishStep(Step[UploadResult, PublishResult]):
         *,
         expected_fingerprint: str | None = None,
         records: VersionRecords | None = None,
+        universal_fingerprint: str | None = None,
+        targets: TargetSet | None = None,
     ):
         self.layer_name = validate_layer_name(layer_name)
         self.options = options or PublishOptions()
@@ -81,6 +86,12 @@ class PublishStep(Step[UploadResult, PublishResult]):
         self.expected_fingerprint = expected_fingerprint
         #: Stored with each version published (``contents.json``, the SBOM), if given.
         self.records = records
+        #: A version stamped with it (the universal layer of the same manifest and options)
+        #: holds this build too (None: only the build's own fingerprint counts).
+        self.universal_fingerprint = universal_fingerprint
+        #: The targets the version declares: ``target`` alone, or a universal layer's set
+        #: (compared with the newest version that serves them all).
+        self.targets = targets or TargetSet([target])
 
     def check(self, upload: UploadResult) -> None:
         """Refuse an upload of another manifest or (with ``expected_fingerprint``) of
@@ -118,6 +129,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
             layer_version_arn=arn,
             s3path_manifest=backup,
             zip_sha256=upload.zip_sha256,
+            universal=len(self.targets) > 1,
         )
 
     def make_lock(self) -> PublishLock:
@@ -127,7 +139,11 @@ class PublishStep(Step[UploadResult, PublishResult]):
     def latest(self) -> PublishedVersion | None:
         """The newest version of the layer that this step's target can use: what a build is
         compared with (``run``, ``check_unchanged`` and ``plan`` all ask here)."""
-        return latest_layer_version(self.aws.lambda_, self.layer_name, self.target)
+        if len(self.targets) == 1:
+            return latest_layer_version(self.aws.lambda_, self.layer_name, self.target)
+        serving = list_versions(self.aws.lambda_, self.layer_name, self.target)
+        every = [v for v in serving if all(v.serves(t) for t in self.targets)]
+        return max(every, key=lambda v: v.version, default=None)
 
     def check_unchanged(self, fingerprint: str, repair: bool = True) -> PublishResult | None:
         """The ``published=False`` result when the latest version already carries
@@ -150,7 +166,8 @@ class PublishStep(Step[UploadResult, PublishResult]):
             self.manifest,
             self.layer_name,
             self.options.force,
-            self.target,
+            self.targets if len(self.targets) > 1 else self.target,
+            self.universal_fingerprint,
         )
 
     def _unchanged(
@@ -176,6 +193,10 @@ class PublishStep(Step[UploadResult, PublishResult]):
             layer_version_arn=latest.arn,
             s3path_manifest=backup,
             zip_sha256=zip_sha256,
+            universal=len(self.targets) > 1
+            or (
+                latest.stamp is not None and latest.stamp.fingerprint == self.universal_fingerprint
+            ),
         )
 
     def _check_object_unchanged(self, upload: UploadResult) -> None:
@@ -209,8 +230,8 @@ class PublishStep(Step[UploadResult, PublishResult]):
             "LayerName": self.layer_name,
             "Description": stamp.to_description(self.options.description),
             "Content": content,
-            "CompatibleRuntimes": [self.target.runtime],
-            "CompatibleArchitectures": [self.target.architecture],
+            "CompatibleRuntimes": list(self.targets.runtimes),
+            "CompatibleArchitectures": list(self.targets.architectures),
         }
         if self.options.license_info:
             kwargs["LicenseInfo"] = self.options.license_info
@@ -220,7 +241,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
 
     def _write_backups(self, version: int, repair: bool, zip_sha256: str | None = None) -> S3Path:
         """Write the manifest as ``00000N/<manifest>``, ``last-<manifest>`` and
-        ``targets/<target>/last-<manifest>``; returns the first.
+        ``targets/<target>/last-<manifest>`` of each target; returns the first.
 
         ``repair=True`` (a rerun that found ``version`` already published) writes only the
         keys that lack it (a run stopped after publishing, a key deleted by hand), and
@@ -232,8 +253,10 @@ class PublishStep(Step[UploadResult, PublishResult]):
         filename = self.manifest.filename
         backup = self.s3_layout.s3path_manifest_backup(version, filename)
         last = self.s3_layout.s3path_last_manifest(filename)
-        target_last = self.s3_layout.s3path_target_last_manifest(self.target, filename)
-        for s3path in (backup, last, target_last):
+        target_lasts = [
+            self.s3_layout.s3path_target_last_manifest(t, filename) for t in self.targets
+        ]
+        for s3path in (backup, last, *target_lasts):
             if repair:
                 named, holds = self._read_backup(s3path)
                 if (named == version and holds) or (s3path == last and named > version):

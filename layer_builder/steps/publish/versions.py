@@ -18,7 +18,7 @@ import attrs
 from layer_builder.aws.clients import aws_errors
 from layer_builder.model.fingerprint import VersionStamp
 from layer_builder.model.manifest import Manifest
-from layer_builder.model.target import LayerTarget
+from layer_builder.model.target import LayerTarget, TargetSet
 
 #: ListLayerVersions' largest page.
 PAGE_SIZE = 50
@@ -94,13 +94,22 @@ def decide_publish(
     manifest: Manifest,
     layer_name: str,
     force: bool = False,
-    target: LayerTarget | None = None,
+    target: LayerTarget | TargetSet | None = None,
+    universal_fingerprint: str | None = None,
 ) -> tuple[bool, str]:
     """Whether a build with ``fingerprint`` makes a new version over ``latest`` (the newest
-    version ``target`` can use), and why."""
+    version ``target`` can use), and why. A ``latest`` stamped with
+    ``universal_fingerprint`` (the universal layer of the same manifest and options, which
+    declares ``target``) holds the build too."""
     filename = manifest.filename
     if latest is None:
-        where = f" for {target.runtime} {target.architecture}" if target is not None else ""
+        if isinstance(target, TargetSet):
+            where = (
+                f" for {', '.join(target.runtimes)} on {', '.join(target.architectures)} "
+                f"(universal)"
+            )
+        else:
+            where = f" for {target.runtime} {target.architecture}" if target is not None else ""
         return True, f"first version of layer {layer_name!r}{where}"
     if force:
         return True, f"forced (--force) over version {latest.version}"
@@ -108,6 +117,10 @@ def decide_publish(
         return True, f"version {latest.version} was not published by layer_builder"
     if latest.stamp.fingerprint == fingerprint:
         return False, f"{filename} and build options unchanged since version {latest.version}"
+    if universal_fingerprint is not None and latest.stamp.fingerprint == universal_fingerprint:
+        return False, (
+            f"{filename} and build options unchanged since version {latest.version} (universal)"
+        )
     if latest.stamp.manifest_sha256 != manifest.sha256:
         return True, f"{filename} changed since version {latest.version}"
     return True, f"the build or package options changed since version {latest.version}"

@@ -126,6 +126,32 @@ def test_a_live_holder_is_waited_for_and_named(
     assert "taking over" not in caplog.text
 
 
+def test_a_thread_waiting_for_its_process_s_lock_is_woken_by_the_release(
+    aws: AwsClients, bucket: str
+) -> None:
+    holder = PublishLock(aws.s3, _lock_path(bucket))
+    holder.acquire()
+    # Polling every hour: only the release can let the waiter go on within the test.
+    waiter = PublishLock(aws.s3, _lock_path(bucket), poll_interval=3600)
+    acquired = threading.Event()
+
+    def wait() -> None:
+        waiter.acquire()
+        acquired.set()
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    deadline = threading.Event()
+    while not waiter.waited and thread.is_alive():
+        deadline.wait(0.01)
+    assert waiter.waited and not acquired.is_set()
+    holder.release()
+    assert acquired.wait(timeout=60)
+    waiter.release()
+    thread.join(timeout=60)
+    assert object_keys(aws, bucket) == []
+
+
 @pytest.mark.parametrize(
     "holder",
     [
