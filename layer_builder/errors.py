@@ -183,10 +183,14 @@ class RegionOutcome(Protocol):
     """What ``RegionsFailedError`` needs of a region's result."""
 
     @property
-    def region(self) -> str: ...
+    def region(self) -> str:
+        """The region the result is for."""
+        ...
 
     @property
-    def error(self) -> str | None: ...
+    def error(self) -> str | None:
+        """Why the region failed (None: it did not)."""
+        ...
 
 
 class RegionsFailedError(AwsError):

@@ -134,10 +134,12 @@ class LayerWorkflow:
 
     @cached_property
     def manifest(self) -> Manifest:
+        """The project's lock file or requirements, read once."""
         return Manifest.from_project(self.project_dir, self.build_options.tool)
 
     @cached_property
     def layout(self) -> LayerPathLayout:
+        """Where the tree and the zip go under ``build/lambda/``."""
         return LayerPathLayout(self.project_dir, self.build_folder)
 
     @cached_property
@@ -147,6 +149,7 @@ class LayerWorkflow:
 
     @cached_property
     def aws(self) -> AwsClients:
+        """The AWS clients, made on first use (``aws_settings`` and the bucket owner applied)."""
         owner = self.expected_bucket_owner
         if self._aws is None:
             return self.aws_settings.clients(expected_bucket_owner=owner)
@@ -175,6 +178,7 @@ class LayerWorkflow:
     # -- factories: override one to swap a step ------------------------------------------
 
     def make_build_step(self) -> BuildStep | UniversalBuildStep:
+        """The build step (a ``UniversalBuildStep`` for a universal layer)."""
         if self.universal:
             # Each target's tree, in the folder of its own workflow (``MatrixRun``'s).
             return UniversalBuildStep([self._build_step(t, t.name) for t in self.universal])
@@ -188,11 +192,13 @@ class LayerWorkflow:
         )
 
     def make_package_step(self) -> PackageStep:
+        """The package step."""
         return PackageStep(
             self.layout.path_layer_zip, self.package_options, path_lock=self.layout.path_lock
         )
 
     def make_upload_step(self) -> UploadStep:
+        """The upload step, checking the zip against this build's fingerprint."""
         from layer_builder.steps.upload import UploadStep
 
         return UploadStep(
@@ -204,6 +210,7 @@ class LayerWorkflow:
         )
 
     def make_publish_step(self) -> PublishStep:
+        """The publish step of the home region."""
         return self._publish_step(self.aws, self.s3_layout)
 
     def _publish_step(self, aws: AwsClients, s3_layout: LayerS3Layout) -> PublishStep:
@@ -236,6 +243,7 @@ class LayerWorkflow:
         return self._region_aws[region]
 
     def make_region_publisher(self, region: RegionTarget) -> RegionPublisher:
+        """What copies and publishes the build in one extra region."""
         from layer_builder.operations.regions import RegionPublisher
 
         aws = self.region_aws(region.region)
@@ -284,21 +292,25 @@ class LayerWorkflow:
                 require_versioned_bucket(s3, bucket)
 
     def build(self) -> BuildResult:
+        """Run the build step, then ``after_build``."""
         result = self.make_build_step().run()
         self.after_build(result)
         return result
 
     def package(self, build: BuildResult) -> PackageResult:
+        """Run the package step on ``build``, then ``after_package``."""
         result = self.make_package_step().run(build)
         self.after_package(result)
         return result
 
     def upload(self, package: PackageResult) -> UploadResult:
+        """Run the upload step on ``package``, then ``after_upload``."""
         result = self.make_upload_step().run(package)
         self.after_upload(result)
         return result
 
     def publish(self, upload: UploadResult) -> PublishResult:
+        """Run the publish step on ``upload``, then ``after_publish``."""
         result = self.make_publish_step().run(upload)
         self.after_publish(result)
         return result

@@ -15,7 +15,9 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_check_is_clean() -> None:
-    result = _run(str(BIN / "ruff"), "check", "layer_builder", "tests", "benchmarks", "examples")
+    result = _run(
+        str(BIN / "ruff"), "check", "layer_builder", "tests", "benchmarks", "examples", "docs"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -66,6 +66,7 @@ class CliHelp(Directive):
     optional_arguments = 1
 
     def run(self) -> list[nodes.Node]:
+        """The help text of the command named (the top level without one), as a literal block."""
         command = self.arguments[0] if self.arguments else None
         if command != "*":
             return [_literal(_help_text(command).rstrip())]
@@ -82,6 +83,7 @@ class ConfigKeys(Directive):
     """A table of the ``[tool.layer_builder]`` keys: TOML type and the flag each stands for."""
 
     def run(self) -> list[nodes.Node]:
+        """The keys' table, read from the parser so it cannot drift from the flags."""
         from layer_builder.cli import build_parser as _parser
         from layer_builder.cli.config import KNOWN_KEYS
 
@@ -104,6 +106,7 @@ class PublicNamesNotListed(Directive):
     """Autodoc every public name the page has not documented with an ``auto*`` directive."""
 
     def run(self) -> list[nodes.Node]:
+        """The autodoc directives of the names left."""
         import layer_builder
 
         source = self.state.document.current_source or ""
@@ -129,6 +132,7 @@ class PublicNamesNotListed(Directive):
 
 
 def setup(app: Any) -> dict[str, Any]:
+    """Register the directives with Sphinx."""
     app.add_directive("clihelp", CliHelp)
     app.add_directive("config-keys", ConfigKeys)
     app.add_directive("public-names-not-listed", PublicNamesNotListed)

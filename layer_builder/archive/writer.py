@@ -86,6 +86,7 @@ class ZipMember:
 
     @classmethod
     def from_file(cls, arcname: str, source: Path, prepare: Preparer | None = None) -> ZipMember:
+        """A member holding ``source``'s bytes, executable in the zip when the file is."""
         executable = source.stat().st_mode & stat.S_IXUSR
         return cls(arcname, source, 0o755 if executable else 0o644, prepare)
 
@@ -110,6 +111,7 @@ class ZipReport:
 
     @property
     def reused(self) -> int:
+        """How many members were copied from the previous zip instead of deflated again."""
         return sum(m.reused for m in self.members)
 
 

@@ -22,6 +22,7 @@ GITHUB_OUTPUT = "GITHUB_OUTPUT"
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ssm-parameter``, ``--github-output`` and ``--json-strings``."""
     parser.add_argument("--ssm-parameter", metavar="TEMPLATE",
                         help="write the version's ARN to this SSM parameter (String), e.g. "
                              "'/layers/{layer_name}/{target}'; placeholders: {layer_name}, "

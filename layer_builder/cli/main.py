@@ -31,6 +31,7 @@ logger = logging.getLogger("layer_builder.cli")
 def execute(
     args: argparse.Namespace, aws: AwsClients | None
 ) -> dict[str, Any] | SeveralReport | str:
+    """Run one parsed command with ``aws`` (None: boto3's default chain); its ``--json`` data."""
     from layer_builder.cli.config import load_project_config
     from layer_builder.cli.infra_outputs import check_outputs, write_outputs
     from layer_builder.cli.operators import OPERATOR_COMMANDS, execute_operator_command

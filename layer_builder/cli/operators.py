@@ -29,6 +29,7 @@ OPERATOR_COMMANDS = {
 
 
 def add_region_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--replicate-to REGION=S3DIR`` (repeatable)."""
     parser.add_argument("--replicate-to", action="append", dest="replicate_to",
                         metavar="REGION=S3DIR",
                         help="also publish in REGION from a bucket there (repeatable), e.g. "
@@ -36,6 +37,7 @@ def add_region_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_grant_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--grant-account``, ``--grant-org`` and ``--grant-public``."""
     parser.add_argument("--grant-account", action="append", dest="grant_accounts",
                         metavar="ACCOUNT_ID", help="let this AWS account use the layer "
                         "(repeatable)")  # fmt: skip
@@ -46,6 +48,7 @@ def add_grant_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
+    """The retention flags of ``prune`` (``--keep-last``, ``--newer-than-days``, ...)."""
     parser.add_argument("--keep-last", type=int, metavar="N",
                         help="keep the N newest versions")  # fmt: skip
     parser.add_argument("--newer-than-days", type=float, metavar="D",
@@ -74,6 +77,7 @@ def region_targets(args: argparse.Namespace, config: dict[str, Any]) -> list[Reg
 
 
 def grants(args: argparse.Namespace, config: dict[str, Any]) -> list[Grant]:
+    """The grants the flags, else the project's keys, ask for."""
     accounts = getattr(args, "grant_accounts", None) or config.get("grant_accounts") or []
     orgs = getattr(args, "grant_orgs", None) or config.get("grant_orgs") or []
     public = getattr(args, "grant_public", False) or config.get("grant_public")
@@ -121,6 +125,7 @@ def _s3dir_given(args: argparse.Namespace) -> bool:
 
 
 def execute_operator_command(args: argparse.Namespace, workflow: LayerWorkflow) -> dict[str, Any]:
+    """Run ``plan`` or ``prune``; the ``--json`` data."""
     from layer_builder.model.layout import LayerS3Layout
     from layer_builder.operations.retention import RetentionPolicy, prune
     from layer_builder.plan import plan_run
@@ -175,9 +180,9 @@ def run_extras_json(result: WorkflowResult) -> dict[str, Any]:
 
 
 def human_lines(command: str, data: dict[str, Any]) -> list[str] | None:
+    """The human output of ``plan`` and ``prune`` (None for other commands)."""
     from layer_builder.cli.diff import diff_lines
 
-    """The human output of ``plan`` and ``prune`` (None for other commands)."""
     if command == "plan":
         lines = [f"build: {'yes' if data['build'] else 'no'}; upload: {data['upload']}"]
         for plan in (data, *data["regions"]):

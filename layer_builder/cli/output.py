@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 def build_json(result: BuildResult) -> dict[str, Any]:
+    """The ``--json`` object of ``build``."""
     return {
         "dir_python": str(result.dir_python),
         "runtime": result.target.runtime,
@@ -34,6 +35,7 @@ def build_json(result: BuildResult) -> dict[str, Any]:
 
 
 def package_result_json(result: PackageResult) -> dict[str, Any]:
+    """The ``--json`` keys of a package result (``package``, and ``run`` that built)."""
     return {
         "path": str(result.path_zip),
         "zip_sha256": result.sha256,
@@ -47,6 +49,7 @@ def package_result_json(result: PackageResult) -> dict[str, Any]:
 
 
 def upload_json(result: UploadResult) -> dict[str, Any]:
+    """The ``--json`` keys of an upload result."""
     return {
         "s3_uri": result.s3_uri,
         "version_id": result.version_id,
@@ -60,6 +63,7 @@ def upload_json(result: UploadResult) -> dict[str, Any]:
 
 
 def publish_json(result: PublishResult) -> dict[str, Any]:
+    """The ``--json`` keys of a publish result."""
     return {
         "published": result.published,
         "reason": result.reason,
@@ -72,6 +76,7 @@ def publish_json(result: PublishResult) -> dict[str, Any]:
 
 
 def setup_logging(args: argparse.Namespace) -> None:
+    """Send the ``layer_builder`` log to stderr at the level ``-v``/``-q`` ask for."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("layer-builder: %(message)s"))
     root = logging.getLogger("layer_builder")
@@ -83,6 +88,7 @@ def setup_logging(args: argparse.Namespace) -> None:
 
 
 def print_human(command: str, data: dict[str, Any]) -> None:
+    """Print the human summary of ``command``'s result on stdout."""
     lines = operator_lines(command, data)
     if lines is not None:
         print("\n".join(lines))

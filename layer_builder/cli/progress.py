@@ -22,6 +22,7 @@ class TerminalProgress:
         self._last = float("-inf")
 
     def __call__(self, sent: int, total: int) -> None:
+        """Called by the upload with the bytes sent so far (from several threads)."""
         with self._lock:
             now = time.monotonic()
             done = sent >= total

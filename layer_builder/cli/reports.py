@@ -20,6 +20,7 @@ SBOM_COMMAND = {"sbom": "print (or --output FILE: write) the CycloneDX SBOM of t
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--report FILE.html`` (the size picture)."""
     parser.add_argument("--report", metavar="FILE.html",
                         help="also write a self-contained HTML page: a treemap of the "
                              "layer's bytes, what --slim removed, the headroom to Lambda's "
@@ -27,6 +28,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_sbom_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--output FILE`` of ``sbom``."""
     parser.add_argument("--output", metavar="FILE",
                         help="write the SBOM to FILE instead of printing it")  # fmt: skip
 

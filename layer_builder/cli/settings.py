@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 
 def setting(args: argparse.Namespace, config: dict[str, Any], flag: str, key: str) -> Any:
+    """The flag's value when given, else the project's ``key``."""
     value = getattr(args, flag, None)
     return value if value not in (None, False) else config.get(key)
 
@@ -172,4 +173,5 @@ def _for_publish(
 
 
 def shows_progress(args: argparse.Namespace) -> bool:
+    """Whether to draw progress: stderr is a terminal and ``--quiet`` was not given."""
     return sys.stderr.isatty() and not args.quiet

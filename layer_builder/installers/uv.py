@@ -111,6 +111,7 @@ class UvPipInstaller(Installer):
         self.options = options or InstallOptions()
 
     def fingerprint_fields(self) -> dict[str, object]:
+        """What of this installer changes the tree: its name and the index options."""
         return {
             "installer": self.name,
             **self.options.fingerprint_fields(),
@@ -218,6 +219,7 @@ class UvPipInstaller(Installer):
             raise
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        """Install the requirements file's pins into ``dir_target`` with ``uv pip install``."""
         # A requirements file is pip's format: uv follows the index pip's environment names
         # (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL) unless an index was given, so both tools
         # install the same thing.
@@ -318,6 +320,7 @@ class UvInstaller(UvPipInstaller):
                 write_replacing(record, key.encode())  # never through a link at record
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        """Export the lock to pinned requirements, then install them as ``uv pip`` does."""
         with scratch_file("requirements.txt") as requirements:
             self.export(manifest, requirements)
             require_dependencies(requirements.read_text(encoding="utf-8"), manifest, self.options)

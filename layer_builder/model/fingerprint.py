@@ -66,6 +66,7 @@ class VersionStamp:
     manifest_sha256: str
 
     def to_description(self, prefix: str = "") -> str:
+        """The Description text: ``prefix``, then the tag that change detection reads back."""
         tag = (
             f"[layer_builder fingerprint={self.fingerprint} manifest-sha256={self.manifest_sha256}]"
         )

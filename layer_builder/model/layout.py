@@ -56,6 +56,7 @@ class LayerPathLayout:
 
     @property
     def dir_artifacts(self) -> Path:
+        """``build/lambda/layer/artifacts/``: the install target's parent."""
         return self.dir_build / "artifacts"
 
     @property
@@ -65,6 +66,7 @@ class LayerPathLayout:
 
     @property
     def path_layer_zip(self) -> Path:
+        """``build/lambda/layer/layer.zip``."""
         return self.dir_build / "layer.zip"
 
     @property
@@ -158,6 +160,7 @@ class LayerS3Layout:
 
     @property
     def s3dir_layer(self) -> S3Path:
+        """``<s3dir>/layer/``: everything this layer keeps in S3."""
         return self.s3dir_lambda.joinpath("layer").to_dir()
 
     @property

@@ -78,6 +78,7 @@ class LayerTarget:
 
     @property
     def python_tuple(self) -> tuple[int, int]:
+        """The Python version as ``(3, 12)``."""
         major, minor = self.python_version.split(".")
         return int(major), int(minor)
 

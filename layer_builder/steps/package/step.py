@@ -185,6 +185,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
         return self.path_zip.with_name(CONTENTS_FILENAME)
 
     def run(self, build: BuildResult) -> PackageResult:
+        """Zip the tree ``build`` left, under the project's folder lock."""
         with FolderLock(self.path_lock, "package"):
             removed = [
                 *remove_partials(self.path_zip),

@@ -56,6 +56,7 @@ class LockHolder:
 
     @property
     def expired(self) -> bool:
+        """Whether the holder has kept the lock past its time to live."""
         return self.age > self.ttl
 
     def describe(self) -> str:
@@ -91,6 +92,7 @@ class PublishLock:
         self.waited = False
 
     def acquire(self) -> None:
+        """Take the lock, waiting for the holder (taking it over when dead or expired)."""
         try:
             self._acquire()
         except BaseException:

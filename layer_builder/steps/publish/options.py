@@ -18,6 +18,7 @@ MAX_LICENSE_INFO = 512
 
 
 def validate_layer_name(name: str) -> str:
+    """``name`` when Lambda accepts it as a layer name, else a ``ConfigurationError``."""
     if not LAYER_NAME.fullmatch(name or ""):
         raise ConfigurationError(
             f"invalid layer name {name!r}: use 1 to 140 letters, digits, '-' or '_' "
@@ -52,6 +53,7 @@ def check_storage_mode_supported(lambda_: Any) -> None:
 
 
 def reference_needs_versioning(bucket: str) -> ConfigurationError:
+    """The error for ``REFERENCE`` storage on an unversioned bucket."""
     return ConfigurationError(
         f"storage mode REFERENCE needs a versioned bucket and s3://{bucket}/ is not versioned: "
         f"enable versioning on it, or drop --storage-mode REFERENCE"

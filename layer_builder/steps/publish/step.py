@@ -110,6 +110,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
             )
 
     def run(self, upload: UploadResult) -> PublishResult:
+        """Publish the uploaded zip unless a version already holds it; under the publish lock."""
         self.check(upload)
         # One run at a time decides and publishes; a run that waited finds the version the
         # other made and reports it instead of publishing a twin.
