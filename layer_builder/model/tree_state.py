@@ -12,14 +12,15 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from layer_builder.archive.hashing import sha256_file
 
 
-def tree_digest(root: Path) -> str:
-    """The sha256 (hex) of ``root``'s entries, in sorted order; links are not followed."""
-    digest = hashlib.sha256()
+def _entries(root: Path) -> Iterator[tuple[bytes, bytes, os.stat_result]]:
+    """Each file and link below ``root`` in sorted order (links not followed): its path
+    relative to ``root``, its full path, and its ``lstat``."""
     prefix = len(os.fsencode(root)) + 1
     for directory, folders, names in os.walk(os.fsencode(root)):
         folders.sort()
@@ -27,10 +28,16 @@ def tree_digest(root: Path) -> str:
             names + [f for f in folders if os.path.islink(os.path.join(directory, f))]
         ):
             full = os.path.join(directory, name)
-            st = os.lstat(full)
-            kind = "l" if stat.S_ISLNK(st.st_mode) else "f" if stat.S_ISREG(st.st_mode) else "o"
-            digest.update(full[prefix:] + b"\0")
-            digest.update(f"{kind}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+            yield full[prefix:], full, os.lstat(full)
+
+
+def tree_digest(root: Path) -> str:
+    """The sha256 (hex) of ``root``'s entries, in sorted order; links are not followed."""
+    digest = hashlib.sha256()
+    for relative, _, st in _entries(root):
+        kind = "l" if stat.S_ISLNK(st.st_mode) else "f" if stat.S_ISREG(st.st_mode) else "o"
+        digest.update(relative + b"\0")
+        digest.update(f"{kind}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -39,18 +46,11 @@ def tree_content_digest(root: Path) -> str:
     executable, and its bytes (a link: its target), in sorted order. Two trees with the same
     digest hold the same files, whenever and wherever they were installed."""
     digest = hashlib.sha256()
-    prefix = len(os.fsencode(root)) + 1
-    for directory, folders, names in os.walk(os.fsencode(root)):
-        folders.sort()
-        for name in sorted(
-            names + [f for f in folders if os.path.islink(os.path.join(directory, f))]
-        ):
-            full = os.path.join(directory, name)
-            st = os.lstat(full)
-            digest.update(full[prefix:] + b"\0")
-            if stat.S_ISLNK(st.st_mode):
-                digest.update(b"l:" + os.readlink(full) + b"\n")
-                continue
-            executable = bool(st.st_mode & stat.S_IXUSR)
-            digest.update(f"f:{int(executable)}:{sha256_file(Path(os.fsdecode(full)))}\n".encode())
+    for relative, full, st in _entries(root):
+        digest.update(relative + b"\0")
+        if stat.S_ISLNK(st.st_mode):
+            digest.update(b"l:" + os.readlink(full) + b"\n")
+            continue
+        executable = bool(st.st_mode & stat.S_IXUSR)
+        digest.update(f"f:{int(executable)}:{sha256_file(Path(os.fsdecode(full)))}\n".encode())
     return digest.hexdigest()

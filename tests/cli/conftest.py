@@ -19,7 +19,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Any:
         capsys.readouterr()
         try:
             code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse's refusals
+        except SystemExit as exc:  # argparse's refusals and --help
             code = int(exc.code or 0)
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)

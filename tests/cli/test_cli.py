@@ -18,7 +18,6 @@ import attrs
 import pytest
 
 from layer_builder import AwsClients
-from layer_builder.cli import main
 from layer_builder.cli.config import KNOWN_KEYS
 from tests.conftest import MakeProject
 
@@ -52,22 +51,6 @@ class Outcome:
         lines = [line for line in self.err.splitlines() if line.startswith(prefix)]
         assert len(lines) == 1, self.err
         return lines[0][len(prefix) :]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Any:
-    """Run ``layer-builder ARGS`` in-process."""
-
-    def run(*args: str | Path) -> Outcome:
-        capsys.readouterr()
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse's refusals and --help
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
-
-    return run
 
 
 def run_subprocess(*args: str | Path, env: dict[str, str] | None = None) -> Outcome:
