@@ -20,6 +20,10 @@ arm64:
 - ``unchanged rerun (CLI)``: ``layer-builder run --target ... (x6)`` as a new process on the
   first copy, wall time from start to exit (best of ``--repeat``), checked to publish nothing.
 
+``--moto process`` runs the moto server as a child process instead of a thread of this one:
+AWS is outside the process, and an in-process server shares the interpreter's lock with the
+targets' threads, so that on a small project the parallel run mostly measures that contention.
+
 Wall-clock on a shared machine: compare within one run. Needs the ``local`` extra and the
 package index (the warm-up downloads the wheels of targets not cached yet).
 """
@@ -27,19 +31,25 @@ package index (the warm-up downloads the wheels of targets not cached yet).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from layer_builder import LayerWorkflow, LocalAwsEndpoint, PackageOptions
+import boto3
+
+from layer_builder import AwsClients, LayerWorkflow, LocalAwsEndpoint, PackageOptions
 from layer_builder.archive.parallel import usable_cpus
 from layer_builder.matrix import MatrixRun
 from layer_builder.model.target import TargetSet
@@ -67,7 +77,48 @@ def make_pure(project: Path) -> None:
     (project / "requirements.txt").write_text("".join(blocks))
 
 
-def bench_project(name: str, endpoint: LocalAwsEndpoint, work: Path, repeat: int) -> dict[str, str]:
+class MotoProcess:
+    """A moto server in a child process, with what the benchmark asks of ``LocalAwsEndpoint``."""
+
+    def __init__(self, port: int) -> None:
+        self.endpoint_url = f"http://127.0.0.1:{port}"
+
+    def clients(self) -> AwsClients:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        return AwsClients.from_session(session, endpoint_url=self.endpoint_url)
+
+    def ensure_bucket(self, bucket: str) -> None:
+        self.clients().s3.create_bucket(Bucket=bucket)
+
+
+@contextlib.contextmanager
+def moto_endpoint(kind: str) -> Iterator[Any]:
+    """The embedded endpoint (``thread``) or a ``moto_server`` child process (``process``)."""
+    if kind == "thread":
+        with LocalAwsEndpoint() as endpoint:
+            yield endpoint
+        return
+    with contextlib.closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        endpoint = MotoProcess(port)
+        for _ in range(100):
+            with contextlib.suppress(Exception):
+                endpoint.clients().s3.list_buckets()
+                break
+            time.sleep(0.1)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def bench_project(name: str, endpoint: Any, work: Path, repeat: int) -> dict[str, str]:
     aws = endpoint.clients()
     options = PackageOptions(slim=SLIM[name])
 
@@ -157,15 +208,18 @@ def main() -> int:
     parser.add_argument("--uv-cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "layer-builder-bench-uv-cache",
                         help="uv's cache for this benchmark (kept between runs)")  # fmt: skip
+    parser.add_argument("--moto", choices=("thread", "process"), default="thread",
+                        help="the moto server: a thread of this process (the embedded "
+                             "endpoint) or a child process")  # fmt: skip
     args = parser.parse_args()
     os.environ["UV_CACHE_DIR"] = str(args.uv_cache)
     logging.basicConfig(level=logging.WARNING)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, LocalAwsEndpoint() as endpoint:
+    with tempfile.TemporaryDirectory() as tmp, moto_endpoint(args.moto) as endpoint:
         endpoint.ensure_bucket(BUCKET)
         for name in args.projects:
             rows.append(bench_project(name, endpoint, Path(tmp), args.repeat))
-    print(f"6 targets ({TARGETS.names}); {usable_cpus()} usable CPUs; "
+    print(f"6 targets ({TARGETS.names}); {usable_cpus()} usable CPUs; moto: {args.moto}; "
           f"CLI start-up (--version) {startup(args.repeat):.2f} s")  # fmt: skip
     print(
         "| project | universal | versions | one parallel run | six single-target runs "
