@@ -84,7 +84,8 @@ if TYPE_CHECKING:
     from layer_builder.steps.publish.step import PublishResult, PublishStep
     from layer_builder.steps.universal import UniversalBuildStep, Universality
     from layer_builder.steps.upload import UploadResult, UploadStep, staged_upload
-    from layer_builder.workflow import LayerWorkflow, WorkflowResult
+    from layer_builder.workflow import LayerWorkflow
+    from layer_builder.workflow_result import WorkflowResult
 
 #: Where each public name lives, imported when it is first asked for.
 _LAZY: dict[str, str] = {
@@ -150,7 +151,7 @@ _LAZY: dict[str, str] = {
     "UploadStep": "layer_builder.steps.upload",
     "staged_upload": "layer_builder.steps.upload",
     "LayerWorkflow": "layer_builder.workflow",
-    "WorkflowResult": "layer_builder.workflow",
+    "WorkflowResult": "layer_builder.workflow_result",
 }
 
 

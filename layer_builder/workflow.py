@@ -22,6 +22,7 @@ from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package.step import PackageOptions, PackageResult, PackageStep
 from layer_builder.steps.publish.options import PublishOptions, validate_layer_name
 from layer_builder.steps.universal import UniversalBuildStep
+from layer_builder.workflow_result import WorkflowResult as WorkflowResult
 
 # The AWS side (boto3, botocore, s3pathlib, and the steps and operations built on them) is
 # imported where it is used, so that `build` and `package` never load it
@@ -36,39 +37,6 @@ if TYPE_CHECKING:
     from layer_builder.steps.upload import ProgressCallback, UploadResult, UploadStep
 
 logger = logging.getLogger(__name__)
-
-
-@attrs.frozen(kw_only=True)
-class WorkflowResult:
-    """The results of one ``LayerWorkflow.run()``.
-
-    When the latest published version already carries this build's fingerprint, ``run()``
-    builds, packages and uploads nothing: ``build``, ``package`` and ``upload`` are then None
-    and ``skipped`` is True; ``publish`` always says which version holds the dependencies.
-    """
-
-    build: BuildResult | None = None
-    package: PackageResult | None = None
-    upload: UploadResult | None = None
-    publish: PublishResult
-    #: What identifies the build (manifest + target + tool + package options).
-    fingerprint: str
-    #: One result per extra region (``regions=`` of the workflow), in the order given.
-    regions: tuple[RegionResult, ...] = ()
-    #: The grants (``grants=``) on the home version and each region's version.
-    grants: tuple[GrantResult, ...] = ()
-    #: What the build changes against the version it was compared with (the latest).
-    diff: LayerDiff | None = None
-
-    @property
-    def skipped(self) -> bool:
-        """True when nothing was built because nothing changed (the instant no-op)."""
-        return self.build is None
-
-    @property
-    def zip_sha256(self) -> str | None:
-        """The sha256 of the layer's zip: the one built, else the published version's."""
-        return self.package.sha256 if self.package else self.publish.zip_sha256
 
 
 class LayerWorkflow:
@@ -267,29 +235,17 @@ class LayerWorkflow:
     # -- running -------------------------------------------------------------------------
 
     def check(self) -> None:
-        """Check what can be checked before any work: the manifest and the S3 bucket."""
-        from layer_builder.aws.clients import aws_errors, check_bucket
-        from layer_builder.operations.regions import check_regions
-        from layer_builder.steps.publish.options import (
-            check_storage_mode_supported,
-            require_versioned_bucket,
-        )
+        """Check what can be checked before any work: the manifest and the S3 buckets
+        (region, owner, versioning when ``REFERENCE`` storage needs it), home and extra."""
+        from layer_builder.operations.preflight import check_buckets
 
         _ = self.manifest
-        with aws_errors(f"checking S3 bucket {self.s3_layout.s3dir_lambda.bucket!r}"):
-            check_bucket(self.aws.s3, self.s3_layout.s3dir_lambda.bucket, self.aws.region)
-        if self.publish_options.storage_mode is not None:
-            check_storage_mode_supported(self.aws.lambda_)
-        if self.publish_options.storage_mode == "REFERENCE":
-            require_versioned_bucket(self.aws.s3, self.s3_layout.s3dir_lambda.bucket)
-        check_regions(self.aws.region, self.regions)
-        for region in self.regions:
-            bucket = region.s3dir_lambda.bucket
-            s3 = self.region_aws(region.region).s3
-            with aws_errors(f"checking S3 bucket {bucket!r} ({region.region})"):
-                check_bucket(s3, bucket, region.region)
-            if self.publish_options.storage_mode == "REFERENCE":
-                require_versioned_bucket(s3, bucket)
+        check_buckets(
+            self.aws,
+            self.s3_layout.s3dir_lambda.bucket,
+            self.publish_options.storage_mode,
+            [(r, self.region_aws(r.region)) for r in self.regions],
+        )
 
     def build(self) -> BuildResult:
         """Run the build step, then ``after_build``."""
