@@ -52,8 +52,8 @@ def execute(
     command = args.command
     if command in OPERATOR_COMMANDS:
         return execute_operator_command(args, workflow)
-    if command in NEEDS_AWS:
-        workflow.check()
+    if command in NEEDS_AWS and command != "run":
+        workflow.check()  # run() checks first itself
     if command == "build":
         return build_json(workflow.build())
     if command == "package":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -257,9 +259,11 @@ class PublishStep(Step[UploadResult, PublishResult]):
         target_lasts = [
             self.s3_layout.s3path_target_last_manifest(t, filename) for t in self.targets
         ]
-        for s3path in (backup, last, *target_lasts):
-            if repair:
-                named, holds = self._read_backup(s3path)
+        paths = (backup, last, *target_lasts)
+        found = self._read_backups(paths) if repair else [None] * len(paths)
+        for s3path, state in zip(paths, found, strict=True):
+            if state is not None:
+                named, holds = state
                 if (named == version and holds) or (s3path == last and named > version):
                     continue
             if s3path == backup and zip_sha256 and self.records is not None:
@@ -273,6 +277,12 @@ class PublishStep(Step[UploadResult, PublishResult]):
                     Metadata={"layer-version": str(version)},
                 )
         return backup
+
+    def _read_backups(self, paths: Sequence[S3Path]) -> list[tuple[int, bool] | None]:
+        """``_read_backup`` of each path, side by side: one round trip for the no-op rerun
+        instead of one per key."""
+        with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+            return list(pool.map(self._read_backup, paths))
 
     def _read_backup(self, s3path: S3Path) -> tuple[int, bool]:
         """The version a manifest backup names (its ``layer-version``; 0 when missing or
