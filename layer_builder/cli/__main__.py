@@ -1,7 +1,5 @@
 """``python -m layer_builder.cli``."""
 
-import sys
+from layer_builder.cli.main import console_main
 
-from layer_builder.cli.main import main
-
-sys.exit(main())
+console_main()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import logging
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from layer_builder.cli.parser import NEEDS_AWS, build_parser
 from layer_builder.cli.signals import TerminatedBySignal, stop_signals_raise
@@ -227,3 +228,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print_human(args.command, data)
     return 0
+
+
+def console_main() -> NoReturn:
+    """The ``layer-builder`` script: ``main()``, then the exit.
+
+    Everything the library made is frozen out of the garbage collector first, so that the
+    interpreter's last collections do not walk it (25 ms of every command here, a tenth of a
+    small ``package``); every file is closed by then, and ``atexit`` handlers still run. Only
+    for a process of its own: ``main()`` called from a script changes nothing."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)

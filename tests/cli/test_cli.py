@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib.metadata
 import json
@@ -1140,3 +1141,19 @@ def test_the_index_is_not_part_of_the_build_record(
     assert other_target.error.endswith(
         "drop it to use the built target, or run `layer-builder build` with it first"
     )
+
+
+def test_main_called_in_process_leaves_the_garbage_collector_alone(cli: Any) -> None:
+    # Only the script's exit (console_main) freezes the objects it made: a host process
+    # that calls main() keeps collecting them.
+    frozen = gc.get_freeze_count()
+    assert cli("--version").code == 0
+    assert cli("build", "--project", "/nonexistent/project").code == 1
+    assert gc.get_freeze_count() == frozen
+
+
+def test_the_script_exits_with_main_s_code() -> None:
+    refused = run_subprocess("build", "--project", "/nonexistent/project")
+    assert refused.code == 1
+    assert refused.err.startswith("layer-builder: error: ")
+    assert run_subprocess("--version").code == 0
