@@ -9,9 +9,11 @@ the very zip the version was published from, so that no version gets another zip
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import attrs
 import botocore.exceptions
 
 from layer_builder.aws.clients import aws_errors, is_not_found
@@ -19,21 +21,51 @@ from layer_builder.errors import ProjectError
 from layer_builder.model.contents import LayerContents
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
 from layer_builder.model.s3path import S3Path
-from layer_builder.steps.publish.sbom import local_sbom_for, write_version_sbom
+from layer_builder.steps.package.sbom import sbom_zip_sha256
 
 logger = logging.getLogger(__name__)
 
 
-def local_contents_for(path: Path, zip_sha256: str) -> bytes | None:
-    """The contents record at ``path`` when it describes the zip with ``zip_sha256``; None
-    (and a warning) when it is missing or describes another zip."""
+@attrs.frozen
+class VersionRecord:
+    """One kind of file a version keeps under ``layer/00000N/``, and how to tell which zip a
+    copy of it describes."""
+
+    #: How messages name it (``contents record``, ``SBOM``).
+    what: str
+    content_type: str
+    #: The sha256 of the zip a document describes (``ProjectError`` when it is not one).
+    describes: Callable[[bytes, str], str]
+    #: Its key for a version.
+    s3path: Callable[[LayerS3Layout, int], S3Path]
+
+
+CONTENTS = VersionRecord(
+    "contents record",
+    "application/json",
+    lambda data, where: LayerContents.loads(data, where).zip_sha256,
+    LayerS3Layout.s3path_version_contents,
+)
+#: The SBOM (its media type: the one CycloneDX registers for JSON documents).
+SBOM = VersionRecord(
+    "SBOM",
+    "application/vnd.cyclonedx+json",
+    lambda data, where: sbom_zip_sha256(data.decode("utf-8", errors="replace"), where),
+    LayerS3Layout.s3path_version_sbom,
+)
+
+
+def local_record_for(record: VersionRecord, path: Path, zip_sha256: str) -> bytes | None:
+    """The ``record`` at ``path`` when it describes the zip with ``zip_sha256``; None (and a
+    warning) when it is missing, unreadable or describes another zip, so that no version gets
+    another zip's record."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        logger.warning("no contents record at %s to store with the layer version", path)
+        logger.warning("no %s at %s to store with the layer version", record.what, path)
         return None
     try:
-        described = LayerContents.loads(data, str(path)).zip_sha256
+        described = record.describes(data, str(path))
     except ProjectError as exc:
         logger.warning("%s", exc)
         return None
@@ -47,18 +79,20 @@ def local_contents_for(path: Path, zip_sha256: str) -> bytes | None:
     return data
 
 
-def write_version_contents(s3: Any, s3_layout: LayerS3Layout, version: int, body: bytes) -> S3Path:
-    """Store ``body`` as ``layer/00000N/contents.json`` of layer version ``version``."""
-    s3path = s3_layout.s3path_version_contents(version)
-    with aws_errors(f"writing the contents record {s3path.uri}"):
+def write_version_record(
+    record: VersionRecord, s3: Any, s3_layout: LayerS3Layout, version: int, body: bytes
+) -> S3Path:
+    """Store ``body`` as the ``record`` of layer version ``version`` (``layer/00000N/...``)."""
+    s3path = record.s3path(s3_layout, version)
+    with aws_errors(f"writing the {record.what} {s3path.uri}"):
         s3.put_object(
             Bucket=s3path.bucket,
             Key=s3path.key,
             Body=body,
-            ContentType="application/json",
+            ContentType=record.content_type,
             Metadata={"layer-version": str(version)},
         )
-    logger.info("stored what version %d holds at %s", version, s3path.uri)
+    logger.info("stored the %s of version %d at %s", record.what, version, s3path.uri)
     return s3path
 
 
@@ -101,10 +135,8 @@ class LocalVersionRecords:
     ) -> tuple[S3Path, ...]:
         """Write the records that describe ``zip_sha256`` under version ``version``."""
         stored = []
-        contents = local_contents_for(self.layout.path_contents, zip_sha256)
-        if contents is not None:
-            stored.append(write_version_contents(s3, s3_layout, version, contents))
-        sbom = local_sbom_for(self.layout.path_sbom, zip_sha256)
-        if sbom is not None:
-            stored.append(write_version_sbom(s3, s3_layout, version, sbom))
+        for record, path in ((CONTENTS, self.layout.path_contents), (SBOM, self.layout.path_sbom)):
+            body = local_record_for(record, path, zip_sha256)
+            if body is not None:
+                stored.append(write_version_record(record, s3, s3_layout, version, body))
         return tuple(stored)

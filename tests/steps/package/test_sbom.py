@@ -28,7 +28,7 @@ from layer_builder import (
 )
 from layer_builder.errors import LicenseDeniedError
 from layer_builder.model.licenses import DistributionLicense
-from layer_builder.steps.publish.sbom import local_sbom_for, write_version_sbom
+from layer_builder.steps.publish.records import SBOM, local_record_for, write_version_record
 from tests.conftest import WheelIndex
 
 PINS = (
@@ -149,9 +149,9 @@ def test_version_sbom_is_stored_beside_the_manifest_backup(
     result = PackageStep(tmp_path / "layer.zip").run(build)
     assert result.path_sbom is not None
     layout = LayerS3Layout(f"s3://{bucket}/app/lambda/")
-    document = local_sbom_for(result.path_sbom, result.sha256)
+    document = local_record_for(SBOM, result.path_sbom, result.sha256)
     assert document is not None
-    s3path = write_version_sbom(aws.s3, layout, 7, document)
+    s3path = write_version_record(SBOM, aws.s3, layout, 7, document)
     assert s3path.uri == f"s3://{bucket}/app/lambda/layer/000007/sbom.cdx.json"
     stored = aws.s3.get_object(Bucket=bucket, Key=s3path.key)
     assert stored["Body"].read() == document
@@ -165,7 +165,21 @@ def test_no_version_sbom_for_another_zip(
     result = PackageStep(tmp_path / "layer.zip").run(build)
     assert result.path_sbom is not None
     caplog.set_level(logging.WARNING, "layer_builder")
-    assert local_sbom_for(result.path_sbom, "0" * 64) is None
+    assert local_record_for(SBOM, result.path_sbom, "0" * 64) is None
     assert f"{result.path_sbom} describes another zip (sha256 {result.sha256}, not " in caplog.text
-    assert local_sbom_for(tmp_path / "missing.json", result.sha256) is None
+    assert local_record_for(SBOM, tmp_path / "missing.json", result.sha256) is None
     assert "no SBOM at " in caplog.text
+
+
+def test_no_version_sbom_from_a_file_that_is_not_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Stored after the version is published: a broken file is left out with a warning, it
+    # does not fail the publish that already happened.
+    broken = tmp_path / "sbom.cdx.json"
+    broken.write_text("{}")
+    caplog.set_level(logging.WARNING, "layer_builder")
+    assert local_record_for(SBOM, broken, "0" * 64) is None
+    assert f"{broken} is not an SBOM written by layer-builder: run `layer-builder package`" in (
+        caplog.text
+    )
