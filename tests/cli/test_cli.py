@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ class Outcome:
     code: int
     out: str
     err: str
+
+    def __iter__(self) -> Iterator[Any]:
+        """``code, out, err = cli(...)``."""
+        return iter((self.code, self.out, self.err))
 
     @property
     def json(self) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from layer_builder.cli import main
 from layer_builder.cli.packaging import (
     add_package_arguments,
     add_package_identity_arguments,
@@ -22,17 +21,6 @@ from layer_builder.steps.package.step import PackageOptions
 from tests.conftest import MakeProject
 
 PINS = {"tinyhttp": "2.0.0", "tinyutil": "1.0.0", "fastcalc": "1.0.0"}
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Any:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture
@@ -61,7 +49,7 @@ def test_json_carries_the_size_report_and_savings(built_project: Path, cli: Any)
     assert data["reused_members"] == 0
     with zipfile.ZipFile(data["path"]) as zf:
         assert not [n for n in zf.namelist() if "/tests/" in n]
-    again = json.loads(cli("package", "--project", built_project, "--slim", "--json")[1])
+    again = json.loads(cli("package", "--project", built_project, "--slim", "--json").out)
     assert again["reused_members"] == again["files"]
     assert again["zip_sha256"] == data["zip_sha256"]
 
@@ -83,7 +71,7 @@ def test_human_output_lists_distributions_largest_first(built_project: Path, cli
 def test_settings_come_from_pyproject(make_project: MakeProject, cli: Any) -> None:
     extra = '[tool.layer_builder]\nslim = true\ncompress_level = 0\nreserve = "262.143 MB"\n'
     project = make_project(PINS, pyproject_extra=extra)
-    assert cli("build", "--project", project)[0] == 0
+    assert cli("build", "--project", project).code == 0
     code, out, err = cli("package", "--project", project, "--json")
     assert code == 1
     assert "over the 1.0 kB left of the 262.1 MB limit (1,000 bytes, after 262,143,000 " in err

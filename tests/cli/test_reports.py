@@ -8,21 +8,9 @@ from typing import Any
 
 import pytest
 
-from layer_builder.cli import main
 from tests.conftest import MakeProject
 
 PINS = {"tinyhttp": "2.0.0", "tinyutil": "1.0.0", "fastcalc": "1.0.0", "tinygpl": "1.0.0"}
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Any:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture
@@ -90,7 +78,7 @@ def test_deny_license_refuses_in_one_line(built_project: Path, cli: Any) -> None
 def test_deny_licenses_from_pyproject(make_project: MakeProject, cli: Any) -> None:
     extra = '[tool.layer_builder]\ndeny_licenses = ["GPL-3.0-or-later"]\n'
     project = make_project(PINS, pyproject_extra=extra)
-    assert cli("build", "--project", project)[0] == 0
+    assert cli("build", "--project", project).code == 0
     code, _, err = cli("package", "--project", project)
     assert code == 1
     assert "tinygpl 1.0.0 is GPL-3.0-or-later (from License-Expression), refused by " in err
@@ -112,12 +100,12 @@ def test_report_flag_writes_the_page(built_project: Path, cli: Any, tmp_path: Pa
 def test_sbom_command_prints_or_writes_the_current_sbom(
     built_project: Path, cli: Any, tmp_path: Path
 ) -> None:
-    assert cli("package", "--project", built_project)[0] == 0
+    assert cli("package", "--project", built_project).code == 0
     written = (built_project / "build/lambda/layer/sbom.cdx.json").read_text()
     code, out, err = cli("sbom", "--project", built_project)
     assert code == 0, err
     assert out == written
-    assert cli("sbom", "--project", built_project, "--json")[1] == written
+    assert cli("sbom", "--project", built_project, "--json").out == written
     output = tmp_path / "sbom.json"
     code, out, _ = cli("sbom", "--project", built_project, "--output", output)
     assert code == 0
@@ -134,13 +122,13 @@ def test_sbom_command_refuses_a_missing_or_stale_sbom(built_project: Path, cli: 
     assert err == (
         f"layer-builder: error: {zip_path} does not exist: run `layer-builder package` first\n"
     )
-    assert cli("package", "--project", built_project)[0] == 0
-    assert cli("package", "--project", built_project, "--exclude", "tinygpl")[0] == 0
+    assert cli("package", "--project", built_project).code == 0
+    assert cli("package", "--project", built_project, "--exclude", "tinygpl").code == 0
     (built_project / "build/lambda/layer/sbom.cdx.json").unlink()
     code, _, err = cli("sbom", "--project", built_project)
     assert code == 1
     assert "sbom.cdx.json does not exist: run `layer-builder package` first" in err
-    assert cli("package", "--project", built_project)[0] == 0
+    assert cli("package", "--project", built_project).code == 0
     zip_path.write_bytes(b"another zip")
     code, _, err = cli("sbom", "--project", built_project)
     assert code == 1
