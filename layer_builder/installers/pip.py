@@ -9,12 +9,21 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from layer_builder.errors import InstallerFailedError, NoCompatibleWheelError, ToolMissingError
-from layer_builder.installers.base import IndexOptions, Installer
+from layer_builder.errors import (
+    ConfigurationError,
+    InstallerFailedError,
+    NoCompatibleWheelError,
+    ToolMissingError,
+)
+from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.index_errors import pip_failure
 from layer_builder.installers.process import run_command
-from layer_builder.installers.selection import require_dependencies
-from layer_builder.model.manifest import Manifest
+from layer_builder.installers.selection import (
+    refuse_selection_for_requirements,
+    require_dependencies,
+)
+from layer_builder.installers.uv import UvPipInstaller, find_uv
+from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
 
 # pip before 24 checks Requires-Python against the host when --target and --python-version
@@ -35,12 +44,19 @@ class PipInstaller(Installer):
     name = "pip"
 
     def __init__(
-        self, python: str = sys.executable, index: IndexOptions | None = None, no_deps: bool = False
+        self,
+        python: str = sys.executable,
+        index: IndexOptions | None = None,
+        no_deps: bool = False,
+        options: InstallOptions | None = None,
     ):
         self.python = python
         self.index = index or IndexOptions()
         #: Install exactly the requirements (a complete lock), not their dependencies too.
         self.no_deps = no_deps
+        #: Refused when they ask for anything: a requirements file has no extras or groups,
+        #: and pip builds nothing from source for another platform.
+        self.options = options or InstallOptions()
 
     def fingerprint_fields(self) -> dict[str, object]:
         """The installer's name: pip decides the tree (its INSTALLER and RECORD files)."""
@@ -91,6 +107,14 @@ class PipInstaller(Installer):
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         """Run pip for ``target``'s platform tags into the empty ``dir_target``."""
+        refuse_selection_for_requirements(manifest, self.options)
+        if self.options.allow_source:
+            # pip refuses --platform without --only-binary=:all: (or --no-deps).
+            raise ConfigurationError(
+                f"--allow-source {' '.join(self.options.allow_source)} needs uv: pip builds "
+                f"nothing from source for another platform; drop --installer pip (uv is the "
+                f"default), or drop --allow-source"
+            )
         require_dependencies(manifest.content.decode("utf-8", "replace"), manifest)
         self.check_version()
         command = self.command(manifest, target, dir_target)
@@ -117,3 +141,31 @@ class PipInstaller(Installer):
                     detail=f"pip: {detail[0]}" if detail else "",
                 ) from failed
             raise
+
+
+def install_locked_requirements(
+    requirements: Path,
+    target: LayerTarget,
+    dir_target: Path,
+    *,
+    cwd: Path,
+    index: IndexOptions,
+    options: InstallOptions,
+    uv: str | None,
+    use_uv: bool,
+    no_deps: bool = False,
+) -> None:
+    """Install the requirements a lock was exported to: with ``uv pip`` when ``use_uv`` and
+    uv is found (``uv``, else on PATH), else with pip. The lock's extras and groups are
+    already applied; of ``options`` only ``allow_source`` still applies (pip refuses it)."""
+    found = (uv or find_uv()) if use_uv else None
+    if found:
+        UvPipInstaller(found, index, options).install_requirements(
+            requirements, target, dir_target, cwd=cwd, no_deps=no_deps
+        )
+        return
+    exported = Manifest(Tool.PIP, requirements, requirements.read_bytes())
+    source_only = InstallOptions(allow_source=options.allow_source)
+    PipInstaller(index=index, no_deps=no_deps, options=source_only).install(
+        exported, target, dir_target
+    )

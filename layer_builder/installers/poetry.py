@@ -12,12 +12,12 @@ from pathlib import Path
 
 from layer_builder.errors import InstallerFailedError, StaleLockError, ToolMissingError
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
-from layer_builder.installers.pip import PipInstaller
+from layer_builder.installers.pip import install_locked_requirements
 from layer_builder.installers.poetry_lock import export_for_target
 from layer_builder.installers.process import run_command
 from layer_builder.installers.selection import check_poetry_selection, require_dependencies
-from layer_builder.installers.uv import UvPipInstaller, find_uv, scratch_file
-from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.installers.uv import scratch_file
+from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
 
 _INSTALL_POETRY = "run `python -m pip install poetry poetry-plugin-export`"
@@ -126,11 +126,7 @@ class PoetryInstaller(Installer):
         with scratch_file("requirements.txt") as requirements:
             self.export(manifest, requirements, target)
             require_dependencies(requirements.read_text(encoding="utf-8"), manifest, self.options)
-            uv = (self.uv or find_uv()) if self.use_uv else None
-            if uv:
-                UvPipInstaller(uv, self.index, self.options).install_requirements(
-                    requirements, target, dir_target, cwd=manifest.project_dir
-                )
-            else:
-                exported = Manifest(Tool.PIP, requirements, requirements.read_bytes())
-                PipInstaller(index=self.index).install(exported, target, dir_target)
+            install_locked_requirements(
+                requirements, target, dir_target, cwd=manifest.project_dir, index=self.index,
+                options=self.options, uv=self.uv, use_uv=self.use_uv,
+            )  # fmt: skip

@@ -39,11 +39,11 @@ from packaging.utils import canonicalize_name
 
 from layer_builder.errors import ConfigurationError, NoCompatibleWheelError, ProjectError
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
-from layer_builder.installers.pip import PipInstaller
+from layer_builder.installers.pip import install_locked_requirements
 from layer_builder.installers.poetry_lock import marker_environment
 from layer_builder.installers.selection import require_dependencies
-from layer_builder.installers.uv import UvPipInstaller, find_uv, scratch_file
-from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.installers.uv import scratch_file
+from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
 
 if sys.version_info >= (3, 11):
@@ -251,11 +251,7 @@ class PylockInstaller(Installer):
         index = self.index_for(lock_indexes)
         with scratch_file("requirements.txt") as requirements:
             requirements.write_text(text, encoding="utf-8")
-            uv = (self.uv or find_uv()) if self.use_uv else None
-            if uv:
-                UvPipInstaller(uv, index, self.options).install_requirements(
-                    requirements, target, dir_target, cwd=manifest.project_dir, no_deps=True
-                )
-            else:
-                exported = Manifest(Tool.PIP, requirements, requirements.read_bytes())
-                PipInstaller(index=index, no_deps=True).install(exported, target, dir_target)
+            install_locked_requirements(
+                requirements, target, dir_target, cwd=manifest.project_dir, index=index,
+                options=self.options, uv=self.uv, use_uv=self.use_uv, no_deps=True,
+            )  # fmt: skip

@@ -129,7 +129,7 @@ def default_installer(
     uv = find_uv() if installer != "pip" else None
     if uv or installer == "uv":
         return UvPipInstaller(uv, index=index, options=options)  # no uv: the fix, at install
-    return PipInstaller(index=index)
+    return PipInstaller(index=index, options=options)
 
 
 def make_installer(

@@ -11,8 +11,19 @@ import pytest
 
 from layer_builder import LayerTarget, Manifest
 from layer_builder.cli import main
-from layer_builder.errors import BuildError, NoCompatibleWheelError, ToolMissingError
-from layer_builder.installers import IndexOptions, Installer, PipInstaller, UvPipInstaller
+from layer_builder.errors import (
+    BuildError,
+    ConfigurationError,
+    NoCompatibleWheelError,
+    ToolMissingError,
+)
+from layer_builder.installers import (
+    IndexOptions,
+    Installer,
+    InstallOptions,
+    PipInstaller,
+    UvPipInstaller,
+)
 from tests.conftest import MakeProject
 from tests.installers.conftest import AuthIndex
 
@@ -53,6 +64,23 @@ def test_unhashed_requirements_install_too(
     project = make_project({"tinyutil": "1.1.0"}, hashes=False)
     out = install(INSTALLERS[kind](), project, ARM312, tmp_path / "out")
     assert (out / "tinyutil" / "__init__.py").read_text() == "VERSION = '1.1.0'\n"
+
+
+def test_pip_refuses_to_build_from_source_for_another_platform(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    installer = PipInstaller(options=InstallOptions(allow_source=["SourceOnly"]))
+    with pytest.raises(ConfigurationError) as info:
+        install(installer, project, ARM312, tmp_path / "out")
+    assert str(info.value) == (
+        "--allow-source sourceonly needs uv: pip builds nothing from source for another "
+        "platform; drop --installer pip (uv is the default), or drop --allow-source"
+    )
+    # Through the command line, where it used to be dropped silently.
+    code = main(["build", "--project", str(project), "--installer", "pip",
+                 "--allow-source", "sourceonly"])  # fmt: skip
+    assert code == 1
 
 
 @pytest.mark.parametrize("kind", INSTALLERS)

@@ -109,12 +109,18 @@ def test_uv_refusal_of_an_undefined_name_is_one_line(
     assert str(info.value) == message.format(pyproject=uv_project / "pyproject.toml")
 
 
-def test_a_requirements_file_has_no_groups(make_project: Callable[..., Path]) -> None:
+@pytest.mark.parametrize("installer_class", [UvPipInstaller, PipInstaller])
+def test_a_requirements_file_has_no_groups(
+    make_project: Callable[..., Path], installer_class: type[UvPipInstaller | PipInstaller]
+) -> None:
     project = make_project({"tinyutil": "1.0.0"})
     code = main(["build", "--project", str(project), "--group", "dev", "--extra", "yaml"])
     assert code == 1
+    # pip used to drop them silently: the same refusal, whichever installs.
+    code = main(["build", "--project", str(project), "--installer", "pip", "--extra", "yaml"])
+    assert code == 1
     with pytest.raises(ConfigurationError) as info:
-        installer = UvPipInstaller(options=InstallOptions(groups=["dev"], extras=["yaml"]))
+        installer = installer_class(options=InstallOptions(groups=["dev"], extras=["yaml"]))
         install(installer, project, project.parent)
     assert str(info.value) == (
         f"{project / 'requirements.txt'} has no extras or dependency groups, so --extra yaml "
