@@ -123,7 +123,6 @@ class ReuseIndex:
             "deflate": identity,
             "date_time": list(date_time),
             "zip_sha256": sha256,
-            "zip_size": path_zip.stat().st_size,
             "zip_stat": stat_key(path_zip),
             "members": dict(keys),
             "stats": dict(stats),

@@ -36,10 +36,9 @@ _UTF8_FLAG = 0x800
 _MAX32 = 0xFFFFFFFF
 _MAX16 = 0xFFFF
 
-#: Offsets of the compression method, the CRC-32 and the compressed size in a local header.
+#: Offsets of the compression method and the CRC-32 in a local header.
 METHOD_OFFSET = 8
 CRC_OFFSET = 14
-COMPRESSED_SIZE_OFFSET = 18
 
 
 def dos_date_time(date_time: tuple[int, int, int, int, int, int]) -> tuple[int, int]:

@@ -63,9 +63,6 @@ CLASSIFIER_SPDX: dict[str, str] = {
 #: What old setuptools wrote when a project gave no licence.
 _NO_LICENSE = {"", "unknown", "none", "n/a"}
 
-#: Where a licence came from (``source`` of ``DistributionLicense``).
-SOURCES = ("License-Expression", "License", "classifiers", "")
-
 _licensing: Licensing | None = None
 
 

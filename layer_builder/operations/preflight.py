@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from layer_builder.aws.clients import AwsClients, aws_errors, check_bucket
+from layer_builder.aws.clients import AwsClients, check_bucket
 from layer_builder.operations.regions import RegionTarget, check_regions
 from layer_builder.steps.publish.options import (
     StorageMode,
@@ -22,8 +22,7 @@ def check_buckets(
     """Refuse, before the build, a bucket that is missing, in another region than its
     clients, owned by another account, or unversioned where ``REFERENCE`` storage needs it;
     and Lambda's lack of ``storage_mode`` support."""
-    with aws_errors(f"checking S3 bucket {bucket!r}"):
-        check_bucket(aws.s3, bucket, aws.region)
+    check_bucket(aws.s3, bucket, aws.region)  # its errors are one line already
     if storage_mode is not None:
         check_storage_mode_supported(aws.lambda_)
     if storage_mode == "REFERENCE":
@@ -31,7 +30,6 @@ def check_buckets(
     check_regions(aws.region, [region for region, _ in regions])
     for region, region_aws in regions:
         region_bucket = region.s3dir_lambda.bucket
-        with aws_errors(f"checking S3 bucket {region_bucket!r} ({region.region})"):
-            check_bucket(region_aws.s3, region_bucket, region.region)
+        check_bucket(region_aws.s3, region_bucket, region.region)
         if storage_mode == "REFERENCE":
             require_versioned_bucket(region_aws.s3, region_bucket)

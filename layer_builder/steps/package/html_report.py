@@ -20,6 +20,7 @@ import squarify
 from layer_builder.errors import PackageError
 from layer_builder.steps.package.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
+    WARN_FRACTION,
     DistributionSize,
     FolderSize,
     format_size,
@@ -141,7 +142,7 @@ def _headroom(result: PackageResult) -> str:
     used = result.unzipped_size
     share = min(used / limit, 1.0)
     left = limit - used
-    state = "over" if left < 0 else "warn" if share >= 0.8 else "ok"
+    state = "over" if left < 0 else "warn" if share >= WARN_FRACTION else "ok"
     limit_note = (
         "Lambda's limit for a function and all its layers"
         if limit == LAMBDA_UNZIPPED_LIMIT

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -175,21 +175,28 @@ def sbom_is_current(path: Path, zip_sha256: str) -> bool:
         written_by = {(t.get("name"), t.get("version")) for t in tools}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
-    try:
-        described = sbom_zip_sha256(json.dumps(data), str(path))
-    except ProjectError:
-        return False
+    described = _described_sha256(data)
     return described == zip_sha256 and ("lambda-layer-builder", __version__) in written_by
+
+
+def _described_sha256(data: Any) -> str | None:
+    """The ``layer.zip`` SHA-256 a parsed SBOM names, or None when it names none."""
+    try:
+        hashes = data["metadata"]["component"]["hashes"]
+        return next(str(h["content"]) for h in hashes if h["alg"] == "SHA-256")
+    except (KeyError, TypeError, StopIteration):
+        return None
 
 
 def sbom_zip_sha256(document: str, where: str) -> str:
     """The ``layer.zip`` SHA-256 an SBOM names (to tell whether it describes a given zip)."""
     try:
-        data = json.loads(document)
-        hashes = data["metadata"]["component"]["hashes"]
-        return next(str(h["content"]) for h in hashes if h["alg"] == "SHA-256")
-    except (ValueError, KeyError, TypeError, StopIteration):
+        described = _described_sha256(json.loads(document))
+    except ValueError:
+        described = None
+    if described is None:
         raise ProjectError(
             f"{where} is not an SBOM written by layer-builder: run `layer-builder package` "
             f"to write it again"
-        ) from None
+        )
+    return described

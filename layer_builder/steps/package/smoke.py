@@ -23,7 +23,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,7 +33,7 @@ import attrs
 
 from layer_builder.archive.reuse import sidecar_path
 from layer_builder.archive.safe_files import (
-    PARTIAL_SUFFIX,
+    make_partial_dir,
     remove_entry,
     write_replacing,
 )
@@ -296,8 +295,7 @@ class SmokeTest:
             return {}
         # Beside the zip and named like its partial files, so that a run killed before it
         # could clean up leaves nothing the next run would not remove.
-        prefix = f"{self.path_zip.name}.{os.getpid()}-smoke-"
-        view = Path(tempfile.mkdtemp(PARTIAL_SUFFIX, prefix, self.path_zip.parent))
+        view = make_partial_dir(self.path_zip)
         self._views.append(view)
         make_view(view, files, self.path_zip)
         command = [sys.executable, "-I", "-S", "-B", "-c", _SCRIPT, str(view / "python"),
