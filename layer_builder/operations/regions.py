@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from layer_builder.aws.clients import AwsClients, aws_errors
+from layer_builder.aws.settings import check_region_name
 from layer_builder.errors import ConfigurationError, LayerBuilderError, RegionsFailedError
 from layer_builder.model.layout import LayerS3Layout, parse_s3dir
 from layer_builder.model.s3path import S3Path
@@ -33,7 +34,9 @@ logger = logging.getLogger(__name__)
 class RegionTarget:
     """A region to publish in, and the S3 folder (in a bucket of that region) it reads from."""
 
-    region: str
+    region: str = attrs.field(
+        validator=lambda _, __, value: check_region_name(value, "--replicate-to")
+    )
     s3dir_lambda: S3Path = attrs.field(converter=parse_s3dir)
 
     @classmethod

@@ -178,6 +178,16 @@ def test_bad_region_target_says_the_form(text: str) -> None:
     )
 
 
+def test_a_misspelt_region_is_refused_before_any_call() -> None:
+    # It used to reach botocore, whose InvalidRegionError read as a bad endpoint URL.
+    with pytest.raises(ConfigurationError) as info:
+        RegionTarget.parse("eu_west_1=s3://my-bucket-eu/app/lambda/")
+    assert str(info.value) == (
+        "invalid AWS region 'eu_west_1': expected a region name such as us-east-1 or "
+        "eu-west-1 (--replicate-to)"
+    )
+
+
 # Every AWS call made in an extra region by a first run, in order.
 REGION_CALLS = [
     ("s3", "HeadBucket", 1),
