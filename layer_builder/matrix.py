@@ -211,7 +211,7 @@ class MatrixRun:
         if changed and not errors and blocker is None:
             verdict, errors = self._verify_universal(changed)
             if verdict.universal:
-                return self._shared(lambda: self.universal_workflow.run(), verdict)
+                return self._shared(self.universal_workflow.run_checked, verdict)
         elif changed:
             verdict = Universality(False, blocker or "a target failed")
 

@@ -312,6 +312,11 @@ class LayerWorkflow:
         and upload hold the project's folder lock, so two runs in one folder take turns; the
         no-op touches no local file and takes no lock."""
         self.check()
+        return self.run_checked()
+
+    def run_checked(self) -> WorkflowResult:
+        """``run()`` after its ``check()``, for a caller that made it already (``MatrixRun``
+        checks once for every target)."""
         unchanged = self.find_unchanged()
         if unchanged is None:
             return self.run_steps()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
+import botocore.client
 import pytest
 
 from layer_builder import AwsClients, LocalAwsEndpoint
@@ -118,3 +121,17 @@ def make_project(tmp_path: Path, wheel_index: WheelIndex) -> MakeProject:
         return project
 
     return make
+
+
+@pytest.fixture
+def aws_operations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """The name of every AWS operation made from now on, counted."""
+    seen: Counter[str] = Counter()
+    make_call = botocore.client.BaseClient._make_api_call
+
+    def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        seen[operation] += 1
+        return make_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    return seen

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from layer_builder import (
 )
 from layer_builder.errors import NotUniversalError
 from layer_builder.matrix import MakeWorkflow, MatrixRun
+from layer_builder.model import tree_state
 from layer_builder.model.target import TargetSet
 from layer_builder.model.zip_identity import ZipIdentity
 from layer_builder.steps.publish.versions import list_versions
@@ -123,6 +125,34 @@ def test_pure_targets_share_one_universal_version(
         project, layer_name, f"s3://{bucket}/app/lambda/", LayerTarget("3.13", "arm64"), aws=aws
     ).run()
     assert alone.skipped and alone.publish.layer_version == 1
+
+
+def test_a_universal_run_checks_the_bucket_once_and_reads_each_tree_once(
+    make_project: MakeProject,
+    aws: AwsClients,
+    bucket: str,
+    layer_name: str,
+    aws_operations: Counter[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = make_project(PURE)
+    read: Counter[Path] = Counter()
+    hash_file = tree_state.sha256_file
+
+    def counted(path: Path) -> str:
+        read[path] += 1
+        return hash_file(path)
+
+    monkeypatch.setattr(tree_state, "sha256_file", counted)
+    result = MatrixRun(factory(project, layer_name, bucket, aws), FOUR).run()
+    assert result.ok and result.universal
+    # Once for the set: before, the universal layer's own run checked it again.
+    assert aws_operations["HeadBucket"] == 1
+    # Each tree compared before the build, then checked by the universal build step: the
+    # files are read once, since the trees did not change in between.
+    assert read and set(read.values()) == {1}
+    folders = {p.relative_to(project / "build" / "lambda").parts[0] for p in read}
+    assert folders == {t.name for t in FOUR}
 
 
 def test_a_new_target_makes_a_new_universal_version_for_the_whole_set(

@@ -41,10 +41,25 @@ def tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+#: The content digests taken in this process, by tree and state (``tree_digest``): a
+#: universal run compares the targets' trees before it builds, then its build step checks
+#: them again, and reading every file twice would double the cost.
+_content_digests: dict[tuple[str, str], str] = {}
+
+
 def tree_content_digest(root: Path) -> str:
     """The sha256 (hex) of ``root``'s files: each one's relative path, whether it is
     executable, and its bytes (a link: its target), in sorted order. Two trees with the same
-    digest hold the same files, whenever and wherever they were installed."""
+    digest hold the same files, whenever and wherever they were installed. Taken again only
+    when the tree's state changed (the trust the build cache gives ``tree_digest``)."""
+    key = (os.fspath(root), tree_digest(root))
+    found = _content_digests.get(key)
+    if found is None:
+        found = _content_digests[key] = _content_digest(root)
+    return found
+
+
+def _content_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for relative, full, st in _entries(root):
         digest.update(relative + b"\0")

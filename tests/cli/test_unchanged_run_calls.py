@@ -8,24 +8,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import botocore.client
 import pytest
 
 from tests.conftest import MakeProject
-
-
-@pytest.fixture
-def aws_operations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """The name of every AWS operation made from now on, counted."""
-    seen: Counter[str] = Counter()
-    make_call = botocore.client.BaseClient._make_api_call
-
-    def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        seen[operation] += 1
-        return make_call(client, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
-    return seen
 
 
 @pytest.mark.usefixtures("aws_env")
