@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``layer-builder``; returns the exit code."""
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # matrix passes them on
-    from layer_builder.cli.output import print_human, setup_logging
+    from layer_builder.cli.output import file_error_text, print_human, setup_logging
     from layer_builder.cli.reports import print_sbom
 
     root = logging.getLogger("layer_builder")
@@ -195,12 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The file system refused (a file where a folder must be, no permission, no space):
         # one line like every other error; -v shows where it happened.
         logger.debug("file system error", exc_info=True)
-        where = f": {exc.filename}" if exc.filename else ""
-        print(
-            f"layer-builder: error: {exc.strerror or exc}{where}: check that path "
-            f"(permissions, free space, a file in the way of a folder)",
-            file=sys.stderr,
-        )
+        print(f"layer-builder: error: {file_error_text(exc)}", file=sys.stderr)
         return 1
     except TerminatedBySignal as exc:
         name = signal.Signals(exc.signum).name

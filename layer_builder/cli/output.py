@@ -110,3 +110,13 @@ def print_human(command: str, data: dict[str, Any]) -> None:
         print("\n".join(package_lines(data)))
     else:
         print(data["dir_python"])
+
+
+def file_error_text(exc: OSError) -> str:
+    """What the file system refused, as the CLI's one line (a file where a folder must be, no
+    permission, no space); ``-v`` shows where it happened."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return (
+        f"{exc.strerror or exc}{where}: check that path (permissions, free space, a file in "
+        f"the way of a folder)"
+    )

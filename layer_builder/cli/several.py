@@ -18,10 +18,10 @@ import attrs
 from layer_builder.cli.config import load_project_config, project_folder
 from layer_builder.cli.infra_outputs import GITHUB_OUTPUT, check_outputs, ssm_template
 from layer_builder.cli.infra_outputs import write_outputs as write_target_outputs
-from layer_builder.cli.output import build_json, package_result_json
+from layer_builder.cli.output import build_json, file_error_text, package_result_json
 from layer_builder.cli.parser import NEEDS_AWS
 from layer_builder.cli.reports import write_report
-from layer_builder.cli.settings import make_workflow
+from layer_builder.cli.settings import make_workflow, shows_progress
 from layer_builder.errors import ConfigurationError, LayerBuilderError
 from layer_builder.matrix import MatrixResult, MatrixRun, TargetLogFilter, TargetOutcome
 from layer_builder.model.target import LayerTarget, TargetSet
@@ -63,15 +63,11 @@ class SeveralReport:
             print(json.dumps(self.entries, sort_keys=True))
         else:
             print("\n".join(self.lines))
-        if (args.json or getattr(args, "json_strings", False)) and _watched(args):
+        if (args.json or getattr(args, "json_strings", False)) and shows_progress(args):
             print("\n".join(self.lines), file=sys.stderr)
         for entry in self.failed:
             print(f"layer-builder: error: {entry['target']}: {entry['error']}", file=sys.stderr)
         return 1 if self.failed else 0
-
-
-def _watched(args: argparse.Namespace) -> bool:
-    return sys.stderr.isatty() and not args.quiet
 
 
 def execute_several(
@@ -172,8 +168,7 @@ def error_text(exc: Exception) -> str:
     if isinstance(exc, LayerBuilderError):
         return str(exc)
     if isinstance(exc, OSError):
-        where = f": {exc.filename}" if exc.filename else ""
-        return f"{exc.strerror or exc}{where}: check that path (permissions, free space)"
+        return file_error_text(exc)
     return f"unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from layer_builder import AwsClients, LocalAwsEndpoint
+from layer_builder.cli.several import error_text
 from layer_builder.steps.publish.versions import list_versions
 from tests.aws_helpers import object_keys
 from tests.cli.test_cli import Outcome
@@ -317,3 +318,15 @@ def test_sigterm_lets_the_targets_under_way_finish_and_leaves_no_lock(
     assert versions
     for version in versions:
         assert f"app/lambda/layer/{version.version:06d}/requirements.txt" in keys
+
+
+def test_each_targets_error_is_one_line_whatever_raised_it() -> None:
+    # A target's failure must not hide the others', so any exception becomes its line.
+    refused = PermissionError(13, "Permission denied", "/srv/app/build/lambda")
+    assert error_text(refused) == (
+        "Permission denied: /srv/app/build/lambda: check that path (permissions, free space, "
+        "a file in the way of a folder)"
+    )
+    assert error_text(RuntimeError("boom")) == (
+        "unexpected RuntimeError: boom (run with -v for the traceback)"
+    )
