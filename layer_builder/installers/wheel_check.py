@@ -13,6 +13,7 @@ import attrs
 from packaging.tags import Tag, parse_tag
 
 from layer_builder.errors import IncompatibleWheelError
+from layer_builder.model.purity import wheel_tags
 from layer_builder.model.target import LayerTarget
 
 
@@ -38,16 +39,10 @@ class WheelTags:
 
 def read_wheel_tags(dir_python: Path) -> tuple[WheelTags, ...]:
     """The ``Tag:`` lines of every ``*.dist-info/WHEEL`` in ``dir_python``."""
-    found = []
-    for wheel in sorted(dir_python.glob("*.dist-info/WHEEL")):
-        text = wheel.read_text(encoding="utf-8", errors="replace")
-        tags = [
-            line.split(":", 1)[1].strip()
-            for line in text.splitlines()
-            if line.lower().startswith("tag:")
-        ]
-        found.append(WheelTags(wheel.parent.name, tuple(tags)))
-    return tuple(found)
+    return tuple(
+        WheelTags(wheel.parent.name, wheel_tags(wheel.parent))
+        for wheel in sorted(dir_python.glob("*.dist-info/WHEEL"))
+    )
 
 
 def _accepted(tag: Tag, target: LayerTarget, built_natively: bool) -> bool:

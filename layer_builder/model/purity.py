@@ -23,14 +23,16 @@ _COMPILED = re.compile(r"\.(so|pyd|dylib)(\.[0-9.]+)?$")
 
 
 def wheel_tags(dist_info: Path) -> tuple[str, ...]:
-    """The ``Tag:`` lines of ``<dist_info>/WHEEL`` (empty when it has none or is missing)."""
+    """The ``Tag:`` lines of ``<dist_info>/WHEEL`` (empty when it has none or is missing);
+    header names are case-insensitive, as in any email-style metadata."""
     try:
         text = (dist_info / "WHEEL").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ()
-    prefix = "Tag:"
     return tuple(
-        line[len(prefix) :].strip() for line in text.splitlines() if line.startswith(prefix)
+        line.split(":", 1)[1].strip()
+        for line in text.splitlines()
+        if line.lower().startswith("tag:")
     )
 
 
