@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import zlib
-from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -151,11 +150,6 @@ class Deflater:
     def piece_weight(self, size: int) -> int:
         """Bytes of memory one piece of a member of ``size`` bytes holds while in flight."""
         return size if self.backend == "libdeflate" else min(size, PIECE_SIZE)
-
-    def make_pool(self, workers: int) -> Executor:
-        """Where ``compress_piece`` runs: threads, started once per zip (both backends
-        release the GIL while they compress)."""
-        return ThreadPoolExecutor(workers, thread_name_prefix="layer-zip")
 
     def compress_piece(self, path: Path, index: int, last: bool, inode: int | None = None) -> Piece:
         """Deflate piece ``index`` of the member in ``path``, as part of its one stream

@@ -179,12 +179,11 @@ class _Writer:
                      stored)  # fmt: skip
 
     def plan_batch(self, members: Sequence[ZipMember]) -> list[_Plan]:
+        """``plan`` of each member (those ``quick_plan`` could not plan)."""
         return [self.plan(member) for member in members]
 
     def plan(self, member: ZipMember) -> _Plan:
-        quick = self.quick_plan(member)
-        if quick is not None:
-            return quick
+        """The plan of a member whose source must be read (``quick_plan`` gave None)."""
         stat = stat_key(member.source)
         if member.prepare is None and not (
             self.previous is not None and self.previous.may_reuse(member.arcname, stat[0])
@@ -229,10 +228,9 @@ class _Writer:
             yield (self.deflater, tuple(batch)), weight
 
     def write(self, plans: Sequence[_Plan], out: BinaryIO, dos: tuple[int, int]) -> list[Entry]:
-        if any(p.reuse is None and p.method == DEFLATED for p in plans):
-            pool = self.deflater.make_pool(self.workers)
-        else:
-            pool = ThreadPoolExecutor(1)  # nothing to compress: no processes to start
+        # Threads, started on the first piece (none when every member is reused); both
+        # backends release the GIL while they compress.
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="layer-zip")
         with shutting_down(pool):
             return self._write_all(plans, out, dos, pool)
 
