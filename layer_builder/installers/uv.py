@@ -267,10 +267,9 @@ class UvInstaller(UvPipInstaller):
             command.append("--emit-index-url")
         return command
 
-    @staticmethod
-    def lock_check_key(manifest: Manifest) -> str | None:
+    def lock_check_key(self, manifest: Manifest) -> str | None:
         """What decides whether ``uv export --locked`` passes: the lock, pyproject.toml and
-        uv itself. None for a workspace, whose members' pyproject.toml count too."""
+        the uv that exports. None for a workspace, whose members' pyproject.toml count too."""
         try:
             pyproject = (manifest.project_dir / "pyproject.toml").read_bytes()
         except OSError:
@@ -278,7 +277,7 @@ class UvInstaller(UvPipInstaller):
         if b"[tool.uv.workspace]" in pyproject:
             return None
         digest = hashlib.sha256(manifest.content + b"\0" + pyproject)
-        uv = find_uv()
+        uv = self.uv or find_uv()
         if uv:
             digest.update(f"\0{uv}\0{Path(uv).stat().st_mtime_ns}".encode())
         return digest.hexdigest()

@@ -22,7 +22,7 @@ from layer_builder.errors import ConfigurationError
 logger = logging.getLogger(__name__)
 
 ACTION = "lambda:GetLayerVersion"
-_ACCOUNT = re.compile(r"\d{12}")
+_ACCOUNT = re.compile(r"[0-9]{12}")  # \d would accept other scripts' digits
 _ORGANIZATION = re.compile(r"o-[a-z0-9]{10,32}")
 
 

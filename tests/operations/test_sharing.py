@@ -95,7 +95,7 @@ def test_statement_edited_by_hand_is_replaced(
     assert len(statements) == 3
 
 
-@pytest.mark.parametrize("value", ["12345", "12345678901a", ""])
+@pytest.mark.parametrize("value", ["12345", "12345678901a", "", "١٢٣٤٥٦٧٨٩٠١٢"])
 def test_bad_account_id_says_the_form(value: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         Grant.account(value)

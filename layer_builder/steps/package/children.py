@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import attrs
 
+from layer_builder.archive.parallel import shutting_down
+
 _WAKE_UP = 0.1
 _T = TypeVar("_T")
 
@@ -90,11 +92,9 @@ def run_children(jobs: Sequence[ChildJob], workers: int) -> list[subprocess.Comp
     child is killed and the threads are joined before the interruption goes on."""
     children = Children()
     pool = ThreadPoolExecutor(max(1, min(workers, len(jobs))), thread_name_prefix="layer-child")
-    try:
-        return wait_for([pool.submit(children.run, job) for job in jobs])
-    except BaseException:
-        children.kill_all()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    finally:
-        pool.shutdown(wait=True)
+    with shutting_down(pool):  # joins the threads, cancelling what has not started on error
+        try:
+            return wait_for([pool.submit(children.run, job) for job in jobs])
+        except BaseException:
+            children.kill_all()
+            raise
