@@ -50,6 +50,11 @@ def check_outputs(
     template = ssm_template(args, config)
     if template is not None:
         template.render(workflow.layer_name, workflow.target, workflow.aws.region)
+    warn_without_github_output(args)
+
+
+def warn_without_github_output(args: argparse.Namespace) -> None:
+    """``--github-output`` outside a GitHub Actions step: say that nothing will be written."""
     if getattr(args, "github_output", False) and not os.environ.get(GITHUB_OUTPUT):
         logger.warning(
             "--github-output: $%s is not set (not in a GitHub Actions step): no outputs written",

@@ -33,6 +33,10 @@ def execute(
     args: argparse.Namespace, aws: AwsClients | None
 ) -> dict[str, Any] | SeveralReport | str:
     """Run one parsed command with ``aws`` (None: boto3's default chain); its ``--json`` data."""
+    if args.command == "matrix":  # writes the CI jobs: none of the rest is needed
+        from layer_builder.cli.fanout import execute_matrix
+
+        return execute_matrix(args)
     from layer_builder.cli.config import load_project_config
     from layer_builder.cli.infra_outputs import check_outputs, write_outputs
     from layer_builder.cli.operators import OPERATOR_COMMANDS, execute_operator_command
@@ -40,10 +44,6 @@ def execute(
     from layer_builder.cli.reports import execute_sbom, write_report
     from layer_builder.cli.settings import make_workflow
 
-    if args.command == "matrix":
-        from layer_builder.cli.fanout import execute_matrix
-
-        return execute_matrix(args)
     targets = command_targets(args)
     if len(targets) > 1:
         from layer_builder.cli.several import execute_several

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from layer_builder.cli.config import load_project_config, project_folder
-from layer_builder.cli.infra_outputs import GITHUB_OUTPUT, check_outputs, ssm_template
+from layer_builder.cli.infra_outputs import GITHUB_OUTPUT, ssm_template, warn_without_github_output
 from layer_builder.cli.infra_outputs import write_outputs as write_target_outputs
 from layer_builder.cli.output import build_json, file_error_text, package_result_json
 from layer_builder.cli.parser import NEEDS_AWS
@@ -105,12 +105,12 @@ def _prefix_log_lines() -> None:
 
 
 def _check_outputs(args: argparse.Namespace, config: dict[str, Any], matrix: MatrixRun) -> None:
-    names: dict[str, LayerTarget] = {}
+    warn_without_github_output(args)  # once for the command, not once per target
     template = ssm_template(args, config)
+    if template is None:
+        return
+    names: dict[str, LayerTarget] = {}
     for target, workflow in matrix.workflows.items():
-        check_outputs(args, config, workflow)
-        if template is None:
-            continue
         name = template.render(workflow.layer_name, target, workflow.aws.region)
         if name in names:
             raise ConfigurationError(
