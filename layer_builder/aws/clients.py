@@ -225,10 +225,14 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, botocore.exceptions.ClientError) and error_code(exc) in _NOT_FOUND
 
 
-def head_object_or_none(s3: Any, s3path: S3Path, version_id: str | None = None) -> Any:
-    """HeadObject of ``s3path`` (or one version of it), or None when it does not exist;
-    any other failure is an ``AwsError``."""
-    kwargs = {"VersionId": version_id} if version_id else {}
+def head_object_or_none(
+    s3: Any, s3path: S3Path, version_id: str | None = None, *, checksum: bool = False
+) -> Any:
+    """HeadObject of ``s3path`` (or one version of it; with its checksum when asked), or None
+    when it does not exist; any other failure is an ``AwsError``."""
+    kwargs: dict[str, str] = {"VersionId": version_id} if version_id else {}
+    if checksum:
+        kwargs["ChecksumMode"] = "ENABLED"
     with aws_errors(f"reading {s3path.uri}"):
         try:
             return s3.head_object(Bucket=s3path.bucket, Key=s3path.key, **kwargs)

@@ -15,10 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
-from layer_builder.aws.clients import aws_errors, head_object_or_none, is_not_found
+from layer_builder.aws.clients import aws_errors, head_object_or_none
 from layer_builder.aws.console import s3_console_url
 from layer_builder.errors import (
     AwsError,
@@ -334,25 +333,27 @@ def zip_of(s3: Any, s3_layout: LayerS3Layout, labels: UploadResult) -> UploadRes
     return labels.naming(s3path, head, s3.meta.region_name)
 
 
-def head_zip_or_none(s3: Any, s3path: S3Path, zip_sha256: str) -> Any:
-    """HeadObject of a content-addressed zip when it holds ``zip_sha256``, else None."""
-    with aws_errors(f"reading {s3path.uri}"):
-        try:
-            head = s3.head_object(Bucket=s3path.bucket, Key=s3path.key, ChecksumMode="ENABLED")
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+def head_zip_or_none(
+    s3: Any, s3path: S3Path, zip_sha256: str, version_id: str | None = None
+) -> Any:
+    """HeadObject of a content-addressed zip (or one version of it) when it holds
+    ``zip_sha256``, else None."""
+    head = head_object_or_none(s3, s3path, version_id, checksum=True)
+    return head if head is not None and holds_zip(head, zip_sha256) else None
+
+
+def holds_zip(head: Mapping[str, Any], zip_sha256: str) -> bool:
+    """Whether a HeadObject (asked with its checksum) is of the zip ``zip_sha256``: its label
+    says so, and its bytes' checksum agrees where S3 has one to compare."""
     if head.get("Metadata", {}).get(META_ZIP_SHA256) != zip_sha256:
-        return None  # not written by layer_builder: overwritten with the right bytes
+        return False  # not written by layer_builder, or another zip
     # A whole-object checksum proves the bytes; a multipart object's (ETag "<md5>-<parts>")
     # is a checksum of the parts' checksums and cannot be compared.
     checksum = head.get("ChecksumSHA256")
     whole = head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
-    comparable = checksum and whole and "-" not in checksum + head.get("ETag", "")
-    if comparable and base64.b64decode(checksum).hex() != zip_sha256:
-        return None
-    return head
+    if not checksum or not whole or "-" in checksum + head.get("ETag", ""):
+        return True
+    return base64.b64decode(checksum).hex() == zip_sha256
 
 
 def _holds(head: Mapping[str, Any], metadata: dict[str, str]) -> bool:

@@ -30,7 +30,7 @@ from layer_builder.steps.publish.versions import decide_publish as decide_publis
 from layer_builder.steps.publish.versions import latest_layer_version as latest_layer_version
 from layer_builder.steps.publish.versions import layer_code_sha256 as layer_code_sha256
 from layer_builder.steps.publish.versions import list_versions
-from layer_builder.steps.upload import META_ZIP_SHA256, UploadResult
+from layer_builder.steps.upload import META_ZIP_SHA256, UploadResult, holds_zip
 
 #: The publish lock's name under ``layer/``.
 LOCK_NAME = ".publish.lock"
@@ -204,13 +204,13 @@ class PublishStep(Step[UploadResult, PublishResult]):
 
     def _check_object_unchanged(self, upload: UploadResult) -> None:
         s3path = upload.s3path
-        head = head_object_or_none(self.aws.s3, s3path, upload.version_id)
+        head = head_object_or_none(self.aws.s3, s3path, upload.version_id, checksum=True)
         if head is None:
             raise StaleUploadError(
                 f"{s3path.uri} no longer exists: run the upload again before publishing"
             )
-        found = head.get("Metadata", {}).get(META_ZIP_SHA256)
-        if found != upload.zip_sha256:
+        if not holds_zip(head, upload.zip_sha256):
+            found = head.get("Metadata", {}).get(META_ZIP_SHA256)
             raise StaleUploadError(
                 f"{s3path.uri} was replaced since it was uploaded (zip sha256 {found} instead "
                 f"of {upload.zip_sha256}), probably by a concurrent run: upload again, then publish"

@@ -272,6 +272,21 @@ def test_replaced_object_is_a_stale_upload(
     assert publisher.versions() == []
 
 
+def test_an_object_with_the_right_label_and_other_bytes_is_a_stale_upload(
+    publisher: Publisher, aws: AwsClients, bucket: str
+) -> None:
+    manifest, stale = publisher.upload()
+    # The label claims the zip, but S3's own checksum of the bytes says otherwise.
+    aws.s3.put_object(Bucket=bucket, Key=stale.s3path.key, Body=b"PK other",
+                      ChecksumAlgorithm="SHA256",
+                      Metadata={"zip-sha256": stale.zip_sha256})  # fmt: skip
+
+    with pytest.raises(StaleUploadError) as info:
+        publisher.step(manifest).run(stale)
+    assert str(info.value).startswith(f"{stale.s3_uri} was replaced since it was uploaded")
+    assert publisher.versions() == []
+
+
 def test_another_runs_upload_before_publishing_does_not_change_what_is_published(
     publisher: Publisher, aws: AwsClients, layer_name: str
 ) -> None:
