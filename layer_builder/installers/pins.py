@@ -20,7 +20,6 @@ from packaging.utils import canonicalize_name
 from layer_builder.errors import LayerBuilderError
 from layer_builder.installers.base import IndexOptions, InstallOptions
 from layer_builder.installers.poetry_lock import export_for_target, marker_environment
-from layer_builder.installers.process import run_command
 from layer_builder.installers.pylock import requirements_for_target
 from layer_builder.installers.uv import UvInstaller, find_uv, scratch_file
 from layer_builder.model.manifest import Manifest, Tool
@@ -100,15 +99,8 @@ def _uv_export(manifest: Manifest, options: InstallOptions, index: IndexOptions)
     uv = find_uv()
     if uv is None:
         return None
-    exporter = UvInstaller(uv, index=index, options=options)
     with scratch_file("requirements.txt") as path:
-        run_command(
-            exporter.export_command(path, frozen=True),
-            what=f"uv export of {manifest.path}",
-            env={"UV_PYTHON_DOWNLOADS": "never", **index.uv_environment()},
-            cwd=manifest.project_dir,
-            secrets=index.secrets(),
-        )
+        UvInstaller(uv, index=index, options=options).export(manifest, path, frozen=True)
         return path.read_text(encoding="utf-8")
 
 

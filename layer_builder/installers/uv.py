@@ -283,15 +283,21 @@ class UvInstaller(UvPipInstaller):
         return digest.hexdigest()
 
     def export(
-        self, manifest: Manifest, requirements: Path, *, emit_index_url: bool = False
+        self,
+        manifest: Manifest,
+        requirements: Path,
+        *,
+        emit_index_url: bool = False,
+        frozen: bool = False,
     ) -> None:
         """Write the locked dependencies of ``manifest``'s project to ``requirements``
-        (with ``--index-url`` lines for another installer when ``emit_index_url``)."""
+        (with ``--index-url`` lines for another installer when ``emit_index_url``; ``frozen``:
+        as the lock is, without checking it against pyproject.toml, as ``plan`` reads it)."""
         env = {"UV_PYTHON_DOWNLOADS": "never", **self.index.uv_environment()}
-        key = self.lock_check_key(manifest)
+        key = None if frozen else self.lock_check_key(manifest)
         record = LayerPathLayout(manifest.project_dir).dir_build / "uv-lock-checked"
         try:
-            checked = key is not None and record.read_text(encoding="utf-8") == key
+            checked = frozen or (key is not None and record.read_text(encoding="utf-8") == key)
         except OSError:
             checked = False
         try:

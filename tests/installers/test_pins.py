@@ -3,7 +3,10 @@ poetry.lock (locked by real Poetry against the local index)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from layer_builder import LayerTarget, Manifest
 from layer_builder.installers import InstallOptions
@@ -69,6 +72,22 @@ def test_a_uv_lock_is_read_with_uv_without_resolving(
     with_docs = read_pins(manifest, X86, InstallOptions(groups=["docs"]))
     assert with_docs.versions is not None and "tiny-yaml" in with_docs.versions
     assert not (project / "build").exists(), "nothing written into the project"
+
+
+def test_an_unknown_group_leaves_a_uv_locks_pins_unknown_with_one_line(
+    tmp_path: Path, wheel_index: WheelIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = write_uv_project(tmp_path / "uv", wheel_index.url, ["tinyutil"], groups={"docs": []})
+    caplog.set_level(logging.WARNING, "layer_builder")
+    pins = read_pins(Manifest.from_project(project), X86, InstallOptions(groups=["nope"]))
+    assert pins.versions is None
+    # uv's own error, said as the build says it (not the export's whole output).
+    assert (
+        f"cannot read the pins of {project / 'uv.lock'}: unknown group 'nope' (--group): "
+        f"{project / 'pyproject.toml'} defines these dependency groups: dev, docs; use one "
+        f"of them, or add it and lock again"
+    ) in caplog.text
+    assert "command (exit code" not in caplog.text
 
 
 def test_a_poetry_lock_with_its_own_source_is_read_directly(
