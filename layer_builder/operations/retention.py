@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import itertools
 import logging
 from typing import Any
 
@@ -25,7 +26,7 @@ from layer_builder.aws.clients import aws_errors
 from layer_builder.errors import ConfigurationError
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.operations.storage import DEFAULT_GRACE, StorageCleanup, clean_up_storage
-from layer_builder.steps.publish.step import layer_code_sha256
+from layer_builder.steps.publish.versions import layer_code_sha256, list_versions
 
 logger = logging.getLogger(__name__)
 
@@ -85,22 +86,15 @@ def _parse_created(text: str) -> datetime.datetime:
 
 def list_layer_versions(lambda_: Any, layer_name: str) -> tuple[LayerVersionInfo, ...]:
     """Every existing version of ``layer_name``, newest first."""
-    found = []
-    with aws_errors(f"listing versions of layer {layer_name!r}"):
-        for page in lambda_.get_paginator("list_layer_versions").paginate(LayerName=layer_name):
-            for item in page.get("LayerVersions", []):
-                found.append(
-                    LayerVersionInfo(
-                        version=int(item["Version"]),
-                        arn=str(item["LayerVersionArn"]),
-                        created=_parse_created(str(item["CreatedDate"])),
-                        targets=frozenset(
-                            (runtime, architecture)
-                            for runtime in item.get("CompatibleRuntimes") or ()
-                            for architecture in item.get("CompatibleArchitectures") or ()
-                        ),
-                    )
-                )
+    found = [
+        LayerVersionInfo(
+            version=v.version,
+            arn=v.arn,
+            created=_parse_created(v.created),
+            targets=frozenset(itertools.product(v.runtimes, v.architectures)),
+        )
+        for v in list_versions(lambda_, layer_name)
+    ]
     return tuple(sorted(found, key=lambda v: v.version, reverse=True))
 
 

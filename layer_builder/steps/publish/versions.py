@@ -33,6 +33,8 @@ class PublishedVersion:
     stamp: VersionStamp | None
     runtimes: tuple[str, ...] = ()
     architectures: tuple[str, ...] = ()
+    #: ``CreatedDate`` as Lambda writes it (``2026-11-27T16:35:04.654+0000``).
+    created: str = ""
 
     def serves(self, target: LayerTarget) -> bool:
         """Whether a function of ``target``'s runtime and architecture can use it."""
@@ -47,6 +49,7 @@ class PublishedVersion:
             stamp=VersionStamp.from_description(item.get("Description")),
             runtimes=tuple(item.get("CompatibleRuntimes") or ()),
             architectures=tuple(item.get("CompatibleArchitectures") or ()),
+            created=str(item.get("CreatedDate", "")),
         )
 
 
