@@ -8,7 +8,7 @@ left, and refuses a layer over it before anything is written or uploaded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -50,19 +50,32 @@ def owners(distributions: Iterable[InstalledDistribution]) -> dict[str, Installe
     return {f: d for d in distributions for f in d.files}
 
 
+def _totals(
+    members: Iterable[tuple[str, int, int]],
+    owner_of: Mapping[str, InstalledDistribution],
+    key: Callable[[str, InstalledDistribution | None], tuple[str, str]],
+) -> dict[tuple[str, str], list[int]]:
+    """Files, unzipped and zipped bytes of ``(relative path, unzipped, zipped)`` members,
+    summed per ``key(relative path, owner)``."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for relative, size, zipped in members:
+        total = totals.setdefault(key(relative, owner_of.get(relative)), [0, 0, 0])
+        total[0] += 1
+        total[1] += size
+        total[2] += zipped
+    return totals
+
+
 def distribution_sizes(
     members: Iterable[tuple[str, int, int]], owner_of: Mapping[str, InstalledDistribution]
 ) -> tuple[DistributionSize, ...]:
     """Sizes per distribution from ``(relative path, unzipped, zipped)``, largest first."""
-    totals: dict[tuple[str, str], list[int]] = {}
-    for relative, size, zipped in members:
-        owner = owner_of.get(relative)
-        key = (owner.name, owner.version) if owner else (UNOWNED, "")
-        total = totals.setdefault(key, [0, 0, 0])
-        total[0] += 1
-        total[1] += size
-        total[2] += zipped
-    sizes = [DistributionSize(n, v, t[0], t[1], t[2]) for (n, v), t in totals.items()]
+
+    def key(relative: str, owner: InstalledDistribution | None) -> tuple[str, str]:
+        return (owner.name, owner.version) if owner else (UNOWNED, "")
+
+    totals = _totals(members, owner_of, key)
+    sizes = [DistributionSize(n, v, *t) for (n, v), t in totals.items()]
     return tuple(sorted(sizes, key=lambda s: (-s.unzipped_size, s.name.lower())))
 
 
@@ -83,15 +96,13 @@ def folder_sizes(
 ) -> tuple[FolderSize, ...]:
     """Sizes per (distribution, top-level folder) from ``(relative path, unzipped, zipped)``,
     largest first."""
-    totals: dict[tuple[str, str], list[int]] = {}
-    for relative, size, zipped in members:
-        owner = owner_of.get(relative)
+
+    def key(relative: str, owner: InstalledDistribution | None) -> tuple[str, str]:
         head, slash, _ = relative.partition("/")
-        total = totals.setdefault((owner.name if owner else UNOWNED, head + slash), [0, 0, 0])
-        total[0] += 1
-        total[1] += size
-        total[2] += zipped
-    sizes = [FolderSize(d, f, t[0], t[1], t[2]) for (d, f), t in totals.items()]
+        return (owner.name if owner else UNOWNED, head + slash)
+
+    totals = _totals(members, owner_of, key)
+    sizes = [FolderSize(d, f, *t) for (d, f), t in totals.items()]
     return tuple(sorted(sizes, key=lambda s: (-s.unzipped_size, s.distribution, s.folder)))
 
 

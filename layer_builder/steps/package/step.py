@@ -280,6 +280,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
                 if is_shared_object(m.name)
             ]
             savings += (strip_saving(stripped, options.strip_mode),)
+        sized = [(_in_tree(m.name), m.size, m.compressed_size) for m in report.members]
         result = PackageResult(
             path_zip=self.path_zip,
             sha256=report.sha256,
@@ -289,18 +290,12 @@ class PackageStep(Step[BuildResult, PackageResult]):
             fingerprint=identity.fingerprint,
             identity=identity,
             excluded=tuple(d.name for d in excluded),
-            distributions=distribution_sizes(
-                ((_in_tree(m.name), m.size, m.compressed_size) for m in report.members),
-                owner_of,
-            ),
+            distributions=distribution_sizes(sized, owner_of),
             savings=savings,
             reused=report.reused,
             size_limit=options.size_limit.available,
             licenses=licenses,
-            folders=folder_sizes(
-                ((_in_tree(m.name), m.size, m.compressed_size) for m in report.members),
-                owner_of,
-            ),
+            folders=folder_sizes(sized, owner_of),
             smoke_test=smoked.status if smoked else None,
             smoke_test_seconds=smoked.seconds if smoked else 0.0,
             smoke_test_wait_seconds=smoked.wait_seconds if smoked else 0.0,
