@@ -54,11 +54,12 @@ def create_partial(path: Path) -> tuple[Path, BinaryIO]:
         return partial, os.fdopen(fd, "wb")
 
 
-def make_partial_dir(path: Path) -> Path:
+def make_partial_dir(path: Path, purpose: str = "") -> Path:
     """A new, empty folder beside ``path`` named like a partial file (``mkdtemp``: exclusive,
-    owner-only; the caller widens the mode if the folder becomes a published one)."""
+    owner-only; the caller widens the mode if the folder becomes a published one), with
+    ``purpose`` in its name (``layer.zip.123-smoke-x1y2.partial``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f"{path.name}.{os.getpid()}-"
+    prefix = f"{path.name}.{os.getpid()}-{purpose + '-' if purpose else ''}"
     return Path(tempfile.mkdtemp(prefix=prefix, suffix=PARTIAL_SUFFIX, dir=path.parent))
 
 

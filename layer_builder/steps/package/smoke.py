@@ -295,7 +295,7 @@ class SmokeTest:
             return {}
         # Beside the zip and named like its partial files, so that a run killed before it
         # could clean up leaves nothing the next run would not remove.
-        view = make_partial_dir(self.path_zip)
+        view = make_partial_dir(self.path_zip, "smoke")
         self._views.append(view)
         make_view(view, files, self.path_zip)
         command = [sys.executable, "-I", "-S", "-B", "-c", _SCRIPT, str(view / "python"),
