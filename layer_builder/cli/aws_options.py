@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from layer_builder.cli.config import setting
 from layer_builder.errors import ConfigurationError
 
 # Imported where the settings are made, not by the parser that adds these flags.
@@ -62,7 +63,7 @@ def s3_write_options(args: argparse.Namespace, config: dict[str, Any]) -> S3Writ
                     f'(e.g. s3_tags = {{ team = "data", cost-center = "42" }})'
                 )
         tags = list(table.items())
-    key = getattr(args, "sse_kms_key_id", None) or config.get("sse_kms_key_id")
+    key = setting(args, config, "sse_kms_key_id", "sse_kms_key_id")
     return S3WriteOptions(sse_kms_key_id=key, tags=tags)
 
 

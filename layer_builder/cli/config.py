@@ -79,6 +79,12 @@ def project_folder(args: argparse.Namespace) -> Path:
     return project
 
 
+def setting(args: argparse.Namespace, config: dict[str, Any], flag: str, key: str) -> Any:
+    """The flag's value when given, else the project's ``key``."""
+    value = getattr(args, flag, None)
+    return value if value not in (None, False) else config.get(key)
+
+
 def load_project_config(project_dir: Path) -> dict[str, Any]:
     """The ``[tool.layer_builder]`` table, checked; empty when there is none."""
     path = Path(project_dir) / "pyproject.toml"

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from layer_builder.cli.config import setting
+
 # The outputs talk to AWS (SSM): imported where they are written, so that the parser that
 # adds these flags loads no boto3.
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ def ssm_template(args: argparse.Namespace, config: dict[str, Any]) -> SsmParamet
     """``--ssm-parameter``, else ``ssm_parameter`` in [tool.layer_builder], checked."""
     from layer_builder.operations.outputs import SsmParameterTemplate
 
-    text = getattr(args, "ssm_parameter", None) or config.get("ssm_parameter")
+    text = setting(args, config, "ssm_parameter", "ssm_parameter")
     return SsmParameterTemplate(text) if text else None
 
 

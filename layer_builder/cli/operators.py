@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from layer_builder.cli.config import load_project_config
+from layer_builder.cli.config import load_project_config, setting
 from layer_builder.errors import ConfigurationError
 
 # The operations talk to AWS: imported by the functions that use them, so that the parser
@@ -78,9 +78,9 @@ def region_targets(args: argparse.Namespace, config: dict[str, Any]) -> list[Reg
 
 def grants(args: argparse.Namespace, config: dict[str, Any]) -> list[Grant]:
     """The grants the flags, else the project's keys, ask for."""
-    accounts = getattr(args, "grant_accounts", None) or config.get("grant_accounts") or []
-    orgs = getattr(args, "grant_orgs", None) or config.get("grant_orgs") or []
-    public = getattr(args, "grant_public", False) or config.get("grant_public")
+    accounts = setting(args, config, "grant_accounts", "grant_accounts") or []
+    orgs = setting(args, config, "grant_orgs", "grant_orgs") or []
+    public = setting(args, config, "grant_public", "grant_public")
     if not (accounts or orgs or public):
         return []
     from layer_builder.operations.sharing import Grant

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from layer_builder.cli.config import setting
 from layer_builder.cli.flag_values import BACKENDS, STRIP_MODES
 
 # The package step is imported by the functions that use it, not by the parser that adds
@@ -58,18 +59,17 @@ def package_options(
         ("compress_level", "compress_level", "compresslevel"),
         ("deflate_backend", "deflate_backend", "backend"),
     ):
-        value = getattr(args, flag, None)
-        value = value if value not in (None, False) else config.get(key)
+        value = setting(args, config, flag, key)
         if value is not None:
             settings[field] = value
-    strip = getattr(args, "strip", None) or config.get("strip")
+    strip = setting(args, config, "strip", "strip")
     if strip:
         settings["strip"] = True
         settings["strip_mode"] = "debug" if strip is True else strip
-    reserve = getattr(args, "reserve", None) or config.get("reserve")
+    reserve = setting(args, config, "reserve", "reserve")
     if reserve is not None:
         settings["reserve"] = parse_size(reserve)
-    deny = getattr(args, "deny_licenses", None) or config.get("deny_licenses")
+    deny = setting(args, config, "deny_licenses", "deny_licenses")
     if deny:
         settings["deny_licenses"] = deny
     return PackageOptions(**settings)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from layer_builder.cli.aws_options import aws_settings
-from layer_builder.cli.config import load_project_config, project_folder
+from layer_builder.cli.config import load_project_config, project_folder, setting
 from layer_builder.cli.operators import workflow_settings
 from layer_builder.cli.packaging import package_options
 from layer_builder.cli.parser import NEEDS_AWS
@@ -34,12 +34,6 @@ from layer_builder.workflow import LayerWorkflow
 
 if TYPE_CHECKING:
     from layer_builder.aws.clients import AwsClients
-
-
-def setting(args: argparse.Namespace, config: dict[str, Any], flag: str, key: str) -> Any:
-    """The flag's value when given, else the project's ``key``."""
-    value = getattr(args, flag, None)
-    return value if value not in (None, False) else config.get(key)
 
 
 def make_build_installer(
