@@ -7,11 +7,12 @@ build record), ``upload`` the packaged zip's (its identity), ``publish`` the sta
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, cast
 
 import attrs
 
+from layer_builder.cli.targets import Given
 from layer_builder.errors import AwsError, LayerBuilderError, ProjectError
 from layer_builder.installers import Installer
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
@@ -30,8 +31,6 @@ logger = logging.getLogger(__name__)
 #: The commands that work from what an earlier command made, and so take its target.
 REMEMBERING_COMMANDS = ("package", "upload", "publish")
 DEFAULT_TARGET = LayerTarget()
-#: ``{"arch": ("arm64", "--arch arm64")}``: the target settings given, and how.
-Given = Mapping[str, tuple[str, str]]
 
 
 @attrs.frozen

@@ -16,13 +16,8 @@ from layer_builder.cli.operators import workflow_settings
 from layer_builder.cli.packaging import package_options
 from layer_builder.cli.parser import NEEDS_AWS
 from layer_builder.cli.progress import TerminalProgress
-from layer_builder.cli.remembered_target import (
-    Given,
-    choose_target,
-    local_target,
-    staged_target,
-)
-from layer_builder.cli.targets import check_one_target, target_choice
+from layer_builder.cli.remembered_target import choose_target, local_target, staged_target
+from layer_builder.cli.targets import Given, check_one_target, target_choice
 from layer_builder.errors import ConfigurationError, LayerBuilderError
 from layer_builder.installers import IndexOptions, Installer, InstallOptions
 from layer_builder.model.layout import LayerPathLayout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ def _one(values: list[str] | None, flag: str) -> str | None:
 
 
 #: ``{"arch": ("arm64", "--arch arm64")}``: the one target's settings given, and how.
-Given = dict[str, tuple[str, str]]
+Given = Mapping[str, tuple[str, str]]
 
 
 @attrs.frozen
@@ -48,8 +49,9 @@ class TargetChoice:
         """The targets, the one target's unsaid settings taking the defaults."""
         if self.named is not None:
             return self.named
-        python = self.given["python"][0] if "python" in self.given else "3.12"
-        arch: Any = self.given["arch"][0] if "arch" in self.given else "x86_64"
+        default = LayerTarget()
+        python = self.given["python"][0] if "python" in self.given else default.python_version
+        arch: Any = self.given["arch"][0] if "arch" in self.given else default.architecture
         return TargetSet([LayerTarget(python, arch)])
 
 
@@ -77,7 +79,7 @@ def target_choice(
             )
         named = TargetSet.parse(config["targets"])
         return _named(named, f"targets = {json.dumps(config['targets'])} in [tool.layer_builder]")
-    given: Given = {}
+    given: dict[str, tuple[str, str]] = {}
     for key, flag in (("python", python), ("arch", arch)):
         # An empty --python "" is a mistake to report, not a request for the default.
         if flag is not None:
