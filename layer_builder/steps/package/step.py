@@ -187,11 +187,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
     def run(self, build: BuildResult) -> PackageResult:
         """Zip the tree ``build`` left, under the project's folder lock."""
         with FolderLock(self.path_lock, "package"):
-            removed = [
-                *remove_partials(self.path_zip),
-                *remove_partials(self.path_sbom),
-                *remove_partials(self.path_contents),
-            ]
+            removed = self._remove_partials()
             if removed:
                 self.logger.info("removed what an interrupted run left: %s",
                                  ", ".join(p.name for p in removed))  # fmt: skip
@@ -201,9 +197,12 @@ class PackageStep(Step[BuildResult, PackageResult]):
             finally:
                 # Whatever an interruption left at any instant (a scratch folder made an
                 # instant before its cleanup was armed): this run's, as the lock is held.
-                remove_partials(self.path_zip)
-                remove_partials(self.path_sbom)
-                remove_partials(self.path_contents)
+                self._remove_partials()
+
+    def _remove_partials(self) -> list[Path]:
+        """The partial files of the zip and of the records written beside it, deleted."""
+        return [p for path in (self.path_zip, self.path_sbom, self.path_contents)
+                for p in remove_partials(path)]  # fmt: skip
 
     def _run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python
