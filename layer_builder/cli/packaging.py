@@ -12,6 +12,7 @@ from layer_builder.cli.flag_values import BACKENDS, STRIP_MODES
 # these flags (`--help` starts at once).
 if TYPE_CHECKING:
     from layer_builder.steps.package.size_report import DistributionSize
+    from layer_builder.steps.package.slimming import Saving
     from layer_builder.steps.package.step import PackageOptions, PackageResult
 
 
@@ -79,9 +80,7 @@ def package_json(result: PackageResult) -> dict[str, Any]:
     """The size report and slimming of a package run, for ``--json``."""
     return {
         "size_report": [_distribution_json(d) for d in result.distributions],
-        "savings": [
-            {"what": s.what, "files": s.files, "bytes_saved": s.bytes_saved} for s in result.savings
-        ],
+        "savings": [_saving_json(s) for s in result.savings],
         "reused_members": result.reused,
         "size_limit": result.size_limit,
         "licenses": [
@@ -98,6 +97,16 @@ def package_json(result: PackageResult) -> dict[str, Any]:
         "smoke_test": result.smoke_test,
         "smoke_test_seconds": round(result.smoke_test_seconds, 3),
         "smoke_test_wait_seconds": round(result.smoke_test_wait_seconds, 3),
+    }
+
+
+def _saving_json(saving: Saving) -> dict[str, Any]:
+    return {
+        "what": saving.what,
+        "files": saving.files,
+        "bytes_saved": saving.bytes_saved,
+        "kept_files": saving.kept_files,
+        "kept_bytes": saving.kept_bytes,
     }
 
 
@@ -128,10 +137,12 @@ def package_lines(data: dict[str, Any]) -> list[str]:
     sizes = [DistributionSize(**d) for d in data.get("size_report", [])]
     lines += format_table(sizes)
     for saving in data.get("savings", []):
-        lines.append(
-            f"saved {format_size(saving['bytes_saved'])} ({saving['files']} files): "
-            f"{saving['what']}"
-        )
+        line = f"saved {format_size(saving['bytes_saved'])} ({saving['files']} files): "
+        line += saving["what"]
+        if saving.get("kept_files"):
+            kept = format_size(saving["kept_bytes"])
+            line += f"; {saving['kept_files']} files ({kept}) left unstripped"
+        lines.append(line)
     lines += license_lines(data.get("licenses", []))
     if data.get("smoke_test") == "passed":
         lines.append(f"import smoke test: passed in {data['smoke_test_seconds']:.1f} s")

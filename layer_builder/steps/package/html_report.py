@@ -25,6 +25,7 @@ from layer_builder.steps.package.size_report import (
     FolderSize,
     format_size,
 )
+from layer_builder.steps.package.slimming import Saving
 from layer_builder.steps.package.step import PackageResult
 
 #: The treemap's size in CSS pixels.
@@ -162,15 +163,21 @@ def _headroom(result: PackageResult) -> str:
     )
 
 
+def _kept(saving: Saving) -> str:
+    if not saving.kept_files:
+        return ""
+    return f"; {saving.kept_files:,} files ({format_size(saving.kept_bytes)}) left unstripped"
+
+
 def _savings(result: PackageResult) -> str:
-    removed = [s for s in result.savings if s.files or s.bytes_saved]
+    removed = [s for s in result.savings if s.files or s.bytes_saved or s.kept_files]
     if not removed:
         return (
             "<p>Nothing was removed: the layer was packaged without <code>--slim</code> or "
             "<code>--strip</code>, or they found nothing to remove.</p>"
         )
     rows = "".join(
-        f"<tr><td>{html.escape(s.what)}</td><td>{s.files:,}</td>"
+        f"<tr><td>{html.escape(s.what)}{_kept(s)}</td><td>{s.files:,}</td>"
         f"<td>{format_size(s.bytes_saved)}</td></tr>"
         for s in removed
     )

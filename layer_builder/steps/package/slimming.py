@@ -5,6 +5,11 @@ Cython sources and type stubs; ``--strip`` removes debug sections (``--strip unn
 also the symbol tables) from copies of shared objects as they go into the zip (the build tree
 is never changed). Nothing inside a
 ``*.dist-info`` folder is ever dropped, so ``importlib.metadata`` keeps working.
+
+Stripping never breaks a library: what strip would damage (the libraries auditwheel vendors
+into ``<dist>.libs/``, a file whose layout strip does not preserve) is left alone, and a
+stripped copy that would not load as the original does (``elf.copy_problem``), that strip
+failed on or did not make smaller gives way to the original bytes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Literal
 import attrs
 
 from layer_builder.archive.writer import Preparer
+from layer_builder.errors import PackageError
+from layer_builder.steps.package import elf
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +69,10 @@ class Saving:
     what: str
     files: int
     bytes_saved: int
+    #: Files it applies to but left as they were (``--strip``: shared objects kept
+    #: unstripped), and their bytes.
+    kept_files: int = 0
+    kept_bytes: int = 0
 
 
 def slim(files: Sequence[tuple[str, int]]) -> tuple[list[str], tuple[Saving, ...]]:
@@ -105,7 +116,24 @@ STRIP_MODES: dict[str, str] = {
 STRIP_PROGRAMS = ("strip", "llvm-strip")
 
 
-def _run_strip(programs: Sequence[str], mode: str, source: Path, dest: Path) -> None:
+def _strip_or_reason(
+    programs: Sequence[str], mode: str, source: Path, dest: Path
+) -> tuple[int, str] | None:
+    """Strip ``source`` into ``dest``; or why the original bytes must go in instead, with the
+    log level to say it at."""
+    folder = source.parent.name
+    if folder.endswith(".libs"):
+        return logging.INFO, (
+            f"a library vendored into {folder}/ (auditwheel rewrites them with patchelf, "
+            f"whose layouts strip does not preserve)"
+        )
+    try:
+        original = elf.read_headers_of(source)
+    except PackageError as exc:
+        return logging.INFO, str(exc)
+    problem = elf.strip_would_break(original)
+    if problem is not None:
+        return logging.INFO, problem
     errors = []
     for program in programs:
         process = subprocess.run(
@@ -115,11 +143,26 @@ def _run_strip(programs: Sequence[str], mode: str, source: Path, dest: Path) -> 
             check=False,
         )
         if process.returncode == 0:
-            return
-        errors.append(process.stderr.strip())
-    # Not an ELF any of them knows (a fake, a foreign format): keep it as it is.
-    logger.debug("strip left %s as it is: %s", source, " / ".join(errors))
-    shutil.copyfile(source, dest)
+            break
+        output = (process.stderr.strip() or process.stdout.strip()).splitlines()
+        said = f": {output[-1]}" if output else ""
+        errors.append(f"{Path(program).name} exited with {process.returncode}{said}")
+    else:
+        return logging.INFO, " / ".join(errors)
+    before, after = source.stat().st_size, dest.stat().st_size
+    if after >= before:
+        # Most wheels ship no debug sections: nothing to remove is the usual case, not news.
+        return logging.DEBUG, f"strip made it no smaller ({before:,} bytes, then {after:,})"
+    problem = elf.stripped_copy_problem(original, dest)
+    return None if problem is None else (logging.INFO, problem)
+
+
+def _run_strip(programs: Sequence[str], mode: str, source: Path, dest: Path) -> None:
+    kept = _strip_or_reason(programs, mode, source, dest)
+    if kept is not None:
+        level, reason = kept
+        logger.log(level, "--strip: kept %s unstripped: %s", source, reason)
+        shutil.copyfile(source, dest)
 
 
 def strip_preparer(mode: str = "debug") -> Preparer | None:
@@ -135,8 +178,10 @@ def strip_preparer(mode: str = "debug") -> Preparer | None:
             "--strip: neither `strip` (binutils) nor `llvm-strip` is on PATH: shared objects kept"
         )
         return None
+    # "checked" in the key: members a version without the checks stripped are not reused.
     return Preparer(
-        f"strip --strip-{mode}", lambda source, dest: _run_strip(programs, mode, source, dest)
+        f"strip --strip-{mode}, checked",
+        lambda source, dest: _run_strip(programs, mode, source, dest),
     )
 
 
@@ -144,8 +189,11 @@ def strip_saving(stripped: Iterable[tuple[int, int]], mode: str = "debug") -> Sa
     """The saving of ``--strip`` from ``(size before, size after)`` per shared object."""
     pairs = list(stripped)
     changed = [(before, after) for before, after in pairs if after < before]
+    kept = [before for before, after in pairs if after >= before]
     return Saving(
         STRIP_MODES[mode],
         len(changed),
         sum(before - after for before, after in changed),
+        kept_files=len(kept),
+        kept_bytes=sum(kept),
     )
