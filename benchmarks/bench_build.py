@@ -36,7 +36,7 @@ from pathlib import Path
 
 from layer_builder import LayerPathLayout, LayerTarget, Manifest
 from layer_builder.installers import PoetryInstaller, UvInstaller, find_uv
-from layer_builder.installers.uv import UvPipInstaller
+from layer_builder.installers.uv_pip import UvPipInstaller
 from layer_builder.steps.build import BuildStep
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"

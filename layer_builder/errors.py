@@ -78,6 +78,11 @@ class SourceOnlyDependencyError(NoCompatibleWheelError):
         )
 
 
+class SourceBuildRefusedError(BuildError):
+    """The manifest asks to build a package from source (``--no-binary``) that the build may
+    not compile (no ``--allow-source``)."""
+
+
 class IndexAuthError(BuildError):
     """The package index refused the request for lack of valid credentials (401 or 403)."""
 
@@ -130,6 +135,10 @@ class NoDependenciesError(ProjectError):
 class StaleLockError(ProjectError):
     """The project's lock file (``uv.lock``, ``poetry.lock``) no longer matches its
     ``pyproject.toml``. (The publish lock's error is ``LockTimeoutError``.)"""
+
+
+class PythonRangeError(ProjectError):
+    """The layer's target is outside the project's Python range (``requires-python``)."""
 
 
 class MismatchedBuildError(ProjectError):

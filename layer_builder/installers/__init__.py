@@ -4,7 +4,8 @@ from layer_builder.installers.base import IndexOptions, Installer, InstallOption
 from layer_builder.installers.pip import PipInstaller
 from layer_builder.installers.poetry import PoetryInstaller, find_poetry
 from layer_builder.installers.pylock import PylockInstaller
-from layer_builder.installers.uv import UvInstaller, UvPipInstaller, find_uv
+from layer_builder.installers.uv import UvInstaller
+from layer_builder.installers.uv_pip import UvPipInstaller, find_uv
 
 __all__ = [
     "IndexOptions",

@@ -25,7 +25,8 @@ from layer_builder.installers.selection import (
     refuse_selection_for_requirements,
     require_dependencies,
 )
-from layer_builder.installers.uv import UvInstaller, scratch_file
+from layer_builder.installers.uv import UvInstaller
+from layer_builder.installers.uv_pip import scratch_file
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
 

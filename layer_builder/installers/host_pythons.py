@@ -303,7 +303,7 @@ def _run_probe(path: Path) -> HostPython | None:
 def _uv_find(request: str) -> Path | None:
     """uv's managed interpreter for ``request`` (a version or a specifier), if any."""
     # Imported here: installers.uv asks this module for interpreters, not the other way round.
-    from layer_builder.installers.uv import find_uv
+    from layer_builder.installers.uv_pip import find_uv
 
     uv = find_uv()
     if uv is None:

@@ -19,11 +19,13 @@ from packaging.utils import canonicalize_name
 
 from layer_builder.errors import LayerBuilderError
 from layer_builder.installers.base import IndexOptions, InstallOptions
-from layer_builder.installers.poetry_lock import export_for_target, marker_environment
+from layer_builder.installers.poetry_graph import PoetryNeeded
+from layer_builder.installers.poetry_lock import export_for_target
 from layer_builder.installers.pylock import requirements_for_target
-from layer_builder.installers.uv import UvInstaller, find_uv, scratch_file
+from layer_builder.installers.uv import UvInstaller
+from layer_builder.installers.uv_pip import find_uv, scratch_file
 from layer_builder.model.manifest import Manifest, Tool
-from layer_builder.model.target import LayerTarget
+from layer_builder.model.target import LayerTarget, marker_environment
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +130,13 @@ def read_pins(
             text = None
         complete, why = True, f"{manifest.filename} cannot be read for this target"
     elif manifest.tool is Tool.POETRY:
-        text = export_for_target(
-            manifest.path, target, options.groups, options.extras, pins_only=True
-        )
+        try:
+            text = export_for_target(
+                manifest.path, target, options.groups, options.extras, pins_only=True
+            )
+        except PoetryNeeded as needed:
+            logger.info("cannot read the pins of %s without Poetry: %s", manifest.path, needed)
+            text = None
         complete, why = True, f"only a Poetry run can read this {manifest.filename}"
     else:
         try:

@@ -22,7 +22,8 @@ from layer_builder.installers.selection import (
     refuse_selection_for_requirements,
     require_dependencies,
 )
-from layer_builder.installers.uv import UvPipInstaller, find_uv
+from layer_builder.installers.target_requirements import PreparedRequirements, prepared
+from layer_builder.installers.uv_pip import UvPipInstaller, find_uv
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
 
@@ -64,9 +65,17 @@ class PipInstaller(Installer):
         # URL carries a token that changes every build.
         return {"installer": self.name}
 
-    def command(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> list[str]:
-        """The exact command line; credentials are never part of it."""
-        command = [self.python, "-m", "pip", "install", "-r", str(manifest.path)]
+    def command(
+        self,
+        manifest: Manifest,
+        target: LayerTarget,
+        dir_target: Path,
+        prepared: PreparedRequirements | None = None,
+    ) -> list[str]:
+        """The exact command line (installing ``prepared``, the manifest selected for the
+        target, when given); credentials are never part of it."""
+        requirements = prepared.path if prepared is not None else manifest.path
+        command = [self.python, "-m", "pip", "install", "-r", str(requirements)]
         command += ["--target", str(dir_target)]
         for tag in target.platform_tags:
             command += ["--platform", tag]
@@ -79,11 +88,26 @@ class PipInstaller(Installer):
             "--disable-pip-version-check",
             "--progress-bar", "off",
         ]  # fmt: skip
-        if manifest.has_hashes:
+        if prepared is not None:
+            file = prepared.selection.source
+            command += ["--pre"] if file.pre else []
+            for host in file.trusted_hosts:
+                command += ["--trusted-host", host]
+        hashed = prepared.selection.has_hashes if prepared is not None else manifest.has_hashes
+        if hashed:
             command.append("--require-hashes")
         if self.no_deps:
             command.append("--no-deps")
         return command
+
+    def refuse_source_builds(self) -> None:
+        """pip refuses ``--platform`` without ``--only-binary=:all:`` (or ``--no-deps``)."""
+        if self.options.allow_source:
+            raise ConfigurationError(
+                f"--allow-source {' '.join(self.options.allow_source)} needs uv: pip builds "
+                f"nothing from source for another platform; drop --installer pip (uv is the "
+                f"default), or drop --allow-source"
+            )
 
     def check_version(self) -> Version:
         """Fail early, with the fix, when the interpreter's pip is missing or too old."""
@@ -108,24 +132,34 @@ class PipInstaller(Installer):
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         """Run pip for ``target``'s platform tags into the empty ``dir_target``."""
         refuse_selection_for_requirements(manifest, self.options)
-        if self.options.allow_source:
-            # pip refuses --platform without --only-binary=:all: (or --no-deps).
-            raise ConfigurationError(
-                f"--allow-source {' '.join(self.options.allow_source)} needs uv: pip builds "
-                f"nothing from source for another platform; drop --installer pip (uv is the "
-                f"default), or drop --allow-source"
-            )
+        self.refuse_source_builds()
         require_dependencies(manifest.content.decode("utf-8", "replace"), manifest)
+        self.install_requirements(
+            manifest.path, target, dir_target, cwd=manifest.project_dir, manifest=manifest
+        )
+
+    def install_requirements(
+        self,
+        requirements: Path,
+        target: LayerTarget,
+        dir_target: Path,
+        *,
+        cwd: Path,
+        manifest: Manifest | None = None,
+    ) -> None:
+        """Install a requirements file, selected for ``target`` first, into ``dir_target``
+        (``cwd``: where relative paths start; ``manifest``: where it came from)."""
         self.check_version()
-        command = self.command(manifest, target, dir_target)
+        source = manifest or Manifest(Tool.PIP, requirements, requirements.read_bytes())
         try:
-            run_command(
-                command,
-                what=f"pip install for {target.runtime} {target.architecture}",
-                env=self.index.pip_environment(),
-                cwd=manifest.project_dir,
-                secrets=self.index.secrets(),
-            )
+            with prepared(requirements, target, project_dir=cwd, what=str(source.path)) as flat:
+                run_command(
+                    self.command(source, target, dir_target, flat),
+                    what=f"pip install for {target.runtime} {target.architecture}",
+                    env=self.index.pip_environment(),
+                    cwd=cwd,
+                    secrets=self.index.secrets(),
+                )
         except InstallerFailedError as failed:
             # pip reads PIP_INDEX_URL from the shell when no index was given.
             index = self.index.merged_over(IndexOptions.from_environment())
@@ -154,18 +188,19 @@ def install_locked_requirements(
     uv: str | None,
     use_uv: bool,
     no_deps: bool = False,
+    manifest: Manifest | None = None,
 ) -> None:
-    """Install the requirements a lock was exported to: with ``uv pip`` when ``use_uv`` and
-    uv is found (``uv``, else on PATH), else with pip. The lock's extras and groups are
-    already applied; of ``options`` only ``allow_source`` still applies (pip refuses it)."""
+    """Install the requirements a lock (``manifest``) was exported to: with ``uv pip`` when
+    ``use_uv`` and uv is found (``uv``, else on PATH), else with pip. The lock's extras and
+    groups are already applied; of ``options`` only ``allow_source`` still applies (pip
+    refuses it)."""
     found = (uv or find_uv()) if use_uv else None
     if found:
         UvPipInstaller(found, index, options).install_requirements(
-            requirements, target, dir_target, cwd=cwd, no_deps=no_deps
+            requirements, target, dir_target, cwd=cwd, no_deps=no_deps, manifest=manifest
         )
         return
-    exported = Manifest(Tool.PIP, requirements, requirements.read_bytes())
     source_only = InstallOptions(allow_source=options.allow_source)
-    PipInstaller(index=index, no_deps=no_deps, options=source_only).install(
-        exported, target, dir_target
-    )
+    pip = PipInstaller(index=index, no_deps=no_deps, options=source_only)
+    pip.refuse_source_builds()
+    pip.install_requirements(requirements, target, dir_target, cwd=cwd, manifest=manifest)

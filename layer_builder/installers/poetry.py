@@ -6,6 +6,7 @@ needed to export; the install itself uses ``uv pip`` when uv is available, else 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -13,12 +14,15 @@ from pathlib import Path
 from layer_builder.errors import InstallerFailedError, StaleLockError, ToolMissingError
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.pip import install_locked_requirements
-from layer_builder.installers.poetry_lock import export_for_target
+from layer_builder.installers.poetry_graph import PoetryNeeded
+from layer_builder.installers.poetry_lock import check_poetry_python, export_for_target
 from layer_builder.installers.process import run_command
 from layer_builder.installers.selection import check_poetry_selection, require_dependencies
-from layer_builder.installers.uv import scratch_file
+from layer_builder.installers.uv_pip import scratch_file
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
+
+logger = logging.getLogger(__name__)
 
 _INSTALL_POETRY = "run `python -m pip install poetry poetry-plugin-export`"
 
@@ -64,9 +68,9 @@ class PoetryInstaller(Installer):
             fields["installs_with"] = "pip"
         return fields
 
-    def export_command(self, requirements: Path) -> list[str]:
+    def export_command(self, requirements: Path, poetry: str | None = None) -> list[str]:
         """The ``poetry export`` command writing hashed requirements to ``requirements``."""
-        poetry = self.poetry or find_poetry()
+        poetry = poetry or self.poetry or find_poetry()
         if not poetry:
             raise ToolMissingError(
                 f"poetry is not installed, so poetry.lock cannot be read: {_INSTALL_POETRY}"
@@ -87,19 +91,31 @@ class PoetryInstaller(Installer):
     ) -> None:
         """Write the locked dependencies of ``manifest``'s project to ``requirements``.
 
-        With a ``target``, a current lock from PyPI is read directly (see
-        :mod:`layer_builder.installers.poetry_lock`), which saves starting Poetry.
+        With a ``target``, the lock is read directly when that can be done exactly (see
+        :mod:`layer_builder.installers.poetry_lock`), which needs no Poetry; else Poetry
+        exports it, and without Poetry the error says why it was needed.
         """
+        needed = "the lock is read for no particular target"
         if target is not None and self.read_lock_directly:
-            text = export_for_target(
-                manifest.path, target, self.options.groups, self.options.extras
-            )
-            if text is not None:
+            try:
+                text = export_for_target(
+                    manifest.path, target, self.options.groups, self.options.extras
+                )
+            except PoetryNeeded as why:
+                needed = str(why)
+                logger.info("%s needs Poetry to export: %s", manifest.path, needed)
+            else:
                 requirements.write_text(text, encoding="utf-8")
                 return
+        poetry = self.poetry or find_poetry()
+        if not poetry:
+            raise ToolMissingError(
+                f"{manifest.path} can only be exported by Poetry ({needed}), and poetry is "
+                f"not installed: {_INSTALL_POETRY}"
+            )
         try:
             run_command(
-                self.export_command(requirements),
+                self.export_command(requirements, poetry),
                 what=f"poetry export of {manifest.path}",
                 env={"POETRY_VIRTUALENVS_CREATE": "false", "POETRY_NO_INTERACTION": "1"},
                 cwd=manifest.project_dir,
@@ -123,10 +139,11 @@ class PoetryInstaller(Installer):
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         """Export the lock for ``target``, then install it with uv or pip."""
         check_poetry_selection(manifest, self.options)
+        check_poetry_python(manifest, target)
         with scratch_file("requirements.txt") as requirements:
             self.export(manifest, requirements, target)
             require_dependencies(requirements.read_text(encoding="utf-8"), manifest, self.options)
             install_locked_requirements(
                 requirements, target, dir_target, cwd=manifest.project_dir, index=self.index,
-                options=self.options, uv=self.uv, use_uv=self.use_uv,
+                options=self.options, uv=self.uv, use_uv=self.use_uv, manifest=manifest,
             )  # fmt: skip

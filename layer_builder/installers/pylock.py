@@ -40,11 +40,10 @@ from packaging.utils import canonicalize_name
 from layer_builder.errors import ConfigurationError, NoCompatibleWheelError, ProjectError
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.pip import install_locked_requirements
-from layer_builder.installers.poetry_lock import marker_environment
 from layer_builder.installers.selection import require_dependencies
-from layer_builder.installers.uv import scratch_file
+from layer_builder.installers.uv_pip import scratch_file
 from layer_builder.model.manifest import Manifest
-from layer_builder.model.target import LayerTarget
+from layer_builder.model.target import LayerTarget, marker_environment
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -254,4 +253,5 @@ class PylockInstaller(Installer):
             install_locked_requirements(
                 requirements, target, dir_target, cwd=manifest.project_dir, index=index,
                 options=self.options, uv=self.uv, use_uv=self.use_uv, no_deps=True,
+                manifest=manifest,
             )  # fmt: skip

@@ -147,6 +147,25 @@ class LayerTarget:
         return tag in self._supported_tags
 
 
+def marker_environment(target: LayerTarget, extra: str = "") -> dict[str, str]:
+    """PEP 508 marker values of the Lambda runtime ``target`` (Amazon Linux, CPython)."""
+    version = target.python_version
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": f"{version}.0",
+        "os_name": "posix",
+        "platform_machine": target.machine,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": f"{version}.0",
+        "python_version": version,
+        "sys_platform": "linux",
+        "extra": extra,
+    }
+
+
 # "3.12/arm64", "python3.12/arm64", "python3.12-arm64" (a target's name) or "3.12".
 _TARGET_TEXT = re.compile(r"(?:python)?(?P<python>\d+\.\d+)(?:[/-](?P<arch>[A-Za-z0-9_]+))?")
 

@@ -36,11 +36,14 @@ def write_uv_project(
     groups: dict[str, Sequence[str]] | None = None,
     extras: dict[str, Sequence[str]] | None = None,
     lock: bool = True,
+    requires_python: str = ">=3.10",
+    python: str | None = None,
 ) -> Path:
-    """A ``pyproject.toml`` whose only index is ``index_url``, locked with ``uv lock``."""
+    """A ``pyproject.toml`` whose only index is ``index_url``, locked with ``uv lock`` (by
+    the interpreter ``python``, when given)."""
     directory.mkdir(parents=True, exist_ok=True)
     text = (
-        '[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.10"\n'
+        f'[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = "{requires_python}"\n'
         f"dependencies = [{_quoted(dependencies)}]\n"
     )
     if extras:
@@ -54,7 +57,7 @@ def write_uv_project(
     if lock:
         uv = find_uv()
         assert uv, "uv is part of the test extra"
-        _run([uv, "lock", "--no-progress"], directory)
+        _run([uv, "lock", "--no-progress", *(["--python", python] if python else [])], directory)
     return directory
 
 

@@ -11,8 +11,9 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from layer_builder import LayerTarget, Manifest
-from layer_builder.errors import StaleLockError, ToolMissingError
+from layer_builder.errors import PythonRangeError, StaleLockError, ToolMissingError
 from layer_builder.installers import IndexOptions, InstallOptions, PoetryInstaller, find_poetry
+from layer_builder.installers.poetry_graph import PoetryNeeded
 from layer_builder.installers.poetry_lock import content_hash, export_for_target
 from tests.conftest import WheelIndex
 from tests.installers.conftest import AuthIndex
@@ -106,8 +107,13 @@ def test_missing_poetry_names_the_fix(
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr("sys.executable", os.fspath(tmp_path / "python"))
     assert find_poetry() is None
-    with pytest.raises(ToolMissingError, match="pip install poetry poetry-plugin-export"):
+    with pytest.raises(ToolMissingError) as missing:
         install(PoetryInstaller(), poetry_project, ARM312, tmp_path / "out")
+    assert str(missing.value) == (
+        f"{poetry_project / 'poetry.lock'} can only be exported by Poetry (it installs from "
+        "the package sources local), and poetry is not installed: run `python -m pip install "
+        "poetry poetry-plugin-export`"
+    )
 
 
 def _pypi_only_copy(project: Path, destination: Path) -> Path:
@@ -138,7 +144,7 @@ def _poetry_export_for(project: Path, target: LayerTarget, options: InstallOptio
     """What ``poetry export`` says, with its markers evaluated on the target."""
     from packaging.requirements import Requirement
 
-    from layer_builder.installers.poetry_lock import marker_environment
+    from layer_builder.model.target import marker_environment
 
     out = project / "exported.txt"
     installer = PoetryInstaller(options=options, read_lock_directly=False)
@@ -162,7 +168,6 @@ def _poetry_export_for(project: Path, target: LayerTarget, options: InstallOptio
 
 def _direct_for(project: Path, target: LayerTarget, options: InstallOptions) -> set[str]:
     text = export_for_target(project / "poetry.lock", target, options.groups, options.extras)
-    assert text is not None, "a current PyPI-only 2.1 lock is read directly"
     selected = set()
     for entry in text.replace("\\\n", " ").splitlines():
         name, rest = entry.split("==", 1)
@@ -188,11 +193,86 @@ def test_reading_the_lock_directly_matches_poetry_export(
 
 
 def test_stale_or_sourced_lock_is_left_to_poetry(poetry_project: Path, tmp_path: Path) -> None:
-    assert export_for_target(poetry_project / "poetry.lock", ARM312) is None, "has a source"
+    with pytest.raises(PoetryNeeded, match="installs from the package sources local"):
+        export_for_target(poetry_project / "poetry.lock", ARM312)
     project = _pypi_only_copy(poetry_project, tmp_path / "pypi")
     with (project / "pyproject.toml").open("a") as f:
         f.write('\n[dependency-groups]\nnew = ["tinyutil"]\n')
-    assert export_for_target(project / "poetry.lock", ARM312) is None
+    with pytest.raises(PoetryNeeded, match=r"content-hash does not match pyproject\.toml"):
+        export_for_target(project / "poetry.lock", ARM312)
+
+
+def _as_lock_2_0(project: Path, destination: Path) -> Path:
+    """``project``'s lock as Poetry 1.5-1.8 write it (lock-version 2.0): no groups or
+    markers per package, only the dependency graph."""
+    import re
+
+    destination.mkdir()
+    (destination / "pyproject.toml").write_bytes((project / "pyproject.toml").read_bytes())
+    lock = (project / "poetry.lock").read_text()
+    lock = re.sub(r"^groups = \[.*\]\n", "", lock, flags=re.M)
+    lock = re.sub(r"^markers = .*\n", "", lock, flags=re.M)
+    lock = re.sub(r"^\[package\.markers\]\n(?:.+ = .*\n)*", "", lock, flags=re.M)
+    lock = lock.replace('lock-version = "2.1"', 'lock-version = "2.0"')
+    assert "groups =" not in lock and 'lock-version = "2.0"' in lock
+    (destination / "poetry.lock").write_text(lock)
+    return destination
+
+
+@pytest.mark.parametrize(
+    "options",
+    [InstallOptions(), InstallOptions(groups=["dev"]), InstallOptions(extras=["yaml"])],
+)
+@pytest.mark.parametrize("target", [ARM312, LayerTarget("3.11", "x86_64")])
+def test_a_lock_2_0_is_read_by_walking_its_graph(
+    poetry_project: Path, tmp_path: Path, options: InstallOptions, target: LayerTarget
+) -> None:
+    project = _as_lock_2_0(_pypi_only_copy(poetry_project, tmp_path / "pypi"), tmp_path / "2.0")
+    direct = _direct_for(project, target, options)
+    assert direct == _poetry_export_for(project, target, options)
+    assert any(s.startswith("tiny-yaml==") for s in direct) == bool(options.extras)
+    assert any(s.startswith("s3transfer==") for s in direct) == bool(options.groups)
+
+
+@pytest.mark.parametrize("target", [ARM312, LayerTarget("3.10", "x86_64")])
+def test_the_reference_lock_as_2_0_is_read_like_poetry(tmp_path: Path, target: LayerTarget) -> None:
+    """Per-package markers (``python_version == "3.10"``) are found again on the graph's
+    edges."""
+    from tests.installers.test_reference_projects import copy_reference_project
+
+    project = _as_lock_2_0(copy_reference_project("poetry-app", tmp_path), tmp_path / "2.0")
+    options = InstallOptions(groups=["dev"])
+    direct = _direct_for(project, target, options)
+    assert direct == _poetry_export_for(project, target, options)
+    assert any(s.startswith("tomli==") for s in direct) == (target.python_version == "3.10")
+
+
+def test_a_lock_2_0_installs_without_poetry(
+    poetry_project: Path, tmp_path: Path, wheel_index: WheelIndex
+) -> None:
+    project = _as_lock_2_0(_pypi_only_copy(poetry_project, tmp_path / "pypi"), tmp_path / "2.0")
+    # A Poetry that is not there: running it would fail with "was not found on PATH".
+    missing = os.fspath(tmp_path / "no-poetry")
+    installer = PoetryInstaller(poetry=missing, index=IndexOptions(wheel_index.url))
+    out = install(installer, project, ARM312, tmp_path / "out")
+    assert installed(out) == {"tinyhttp", "tinyutil", "fastcalc"}
+
+
+def test_a_target_outside_the_python_range_is_refused(
+    tmp_path: Path, wheel_index: WheelIndex
+) -> None:
+    project = write_poetry_project(tmp_path / "app", wheel_index.url, ["tinyhttp"])
+    # As poetry lock writes it for requires-python = ">=3.12,<3.13" (it refuses to lock that
+    # range on this 3.11 host).
+    lock = (project / "poetry.lock").read_text()
+    (project / "poetry.lock").write_text(lock.replace(">=3.10,<4", ">=3.12,<3.13"))
+    with pytest.raises(PythonRangeError) as refused:
+        install(PoetryInstaller(), project, LayerTarget("3.13", "x86_64"), tmp_path / "out")
+    assert str(refused.value) == (
+        f"{project / 'poetry.lock'} is for Python >=3.12,<3.13 (python-versions in poetry.lock), "
+        "which python3.13 is not: build for python3.12 (e.g. --python 3.12), or widen the "
+        "project's Python range and lock again"
+    )
 
 
 @pytest.mark.parametrize("target", [ARM312, LayerTarget("3.10", "x86_64")])

@@ -109,7 +109,9 @@ def test_failed_install_keeps_the_previous_tree_and_no_partial_one(
 
 def test_installer_failure_carries_command_and_output(make_project: MakeProject) -> None:
     project = make_project({"tinyutil": "1.0.0"})
-    (project / "requirements.txt").write_text("tinyutil===not a version\n")
+    wheel = project / "tinyutil-1.0.0-py3-none-any.whl"
+    wheel.write_bytes(b"not a zip")  # uv fails to read it
+    (project / "requirements.txt").write_text(f"./{wheel.name}\n")
     with pytest.raises(InstallerFailedError) as info:
         build(project, ARM312, UvPipInstaller())
     assert info.value.command[1:3] == ("pip", "install")

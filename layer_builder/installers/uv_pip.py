@@ -1,0 +1,242 @@
+"""uv's pip interface: ``uv pip install -r <requirements> --target`` for the layer's target.
+
+``uv pip install`` also installs a plain requirements file, which makes it the default
+installer of ``requirements.txt`` projects when uv is available.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from layer_builder.errors import (
+    IncompatibleWheelError,
+    InstallerFailedError,
+    NoCompatibleWheelError,
+    SourceOnlyDependencyError,
+    ToolMissingError,
+)
+from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
+from layer_builder.installers.index_errors import uv_failure
+from layer_builder.installers.process import run_command
+from layer_builder.installers.selection import (
+    refuse_selection_for_requirements,
+    require_dependencies,
+)
+from layer_builder.installers.target_requirements import PreparedRequirements, prepared
+from layer_builder.model.manifest import Manifest
+from layer_builder.model.target import LayerTarget
+
+logger = logging.getLogger(__name__)
+
+_NO_WHEEL = re.compile(
+    r"Because (?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? has no (?P<kind>usable )?wheels"
+    r"(?P<detail>.*?)(?= and you require|, we can conclude|$)"
+)
+_BUILT_INCOMPATIBLE = re.compile(r"The built wheel `(?P<wheel>[^`]+\.whl)` is not compatible")
+
+
+def _uv_detail(flat_output: str, detail: str) -> str:
+    hint = re.search(r"hint: (?P<hint>.*?)(?= hint:|$)", flat_output)
+    return f"uv: {hint['hint']}" if hint else f"uv: has no wheels{detail}"
+
+
+def find_uv() -> str | None:
+    """The uv executable: the ``uv`` Python package's binary first, then ``PATH``."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def require_uv(uv: str | None = None) -> str:
+    """``uv`` or the one found, with the fix when there is none."""
+    found = uv or find_uv()
+    if not found:
+        raise ToolMissingError(
+            "uv is not installed, so uv.lock cannot be exported and installed: "
+            "run `python -m pip install uv` (or `pip install 'lambda-layer-builder[uv]'`)"
+        )
+    return found
+
+
+@contextlib.contextmanager
+def scratch_file(name: str) -> Iterator[Path]:
+    """A path in a fresh temporary folder outside the project and the build tree."""
+    with tempfile.TemporaryDirectory(prefix="layer-builder-") as tmp:
+        yield Path(tmp) / name
+
+
+def _file_options(prepared: PreparedRequirements) -> list[str]:
+    """What the requirements file says that uv reads only from its command line."""
+    file = prepared.selection.source
+    options: list[str] = []
+    for name in prepared.source_builds:
+        options += ["--no-binary", name]
+    if file.pre:
+        options += ["--prerelease", "allow"]
+    for host in file.trusted_hosts:
+        options += ["--allow-insecure-host", host]
+    return options
+
+
+class UvPipInstaller(Installer):
+    """Runs ``uv pip install -r <requirements> --target`` for the target's platform.
+
+    Building from source is forbidden (``--only-binary``): with a foreign
+    ``--python-platform`` uv would otherwise build source packages with the host's Python.
+    """
+
+    name = "uv-pip"
+
+    def __init__(
+        self,
+        uv: str | None = None,
+        index: IndexOptions | None = None,
+        options: InstallOptions | None = None,
+    ):
+        self.uv = uv
+        self.index = index or IndexOptions()
+        self.options = options or InstallOptions()
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        """What of this installer changes the tree: its name and the index options."""
+        return {
+            "installer": self.name,
+            **self.options.fingerprint_fields(),
+        }
+
+    def install_command(
+        self,
+        requirements: Path,
+        target: LayerTarget,
+        dir_target: Path,
+        *,
+        require_hashes: bool,
+        packages: tuple[str, ...] = (),
+        no_deps: bool = False,
+        prepared: PreparedRequirements | None = None,
+    ) -> list[str]:
+        """The exact ``uv pip install`` command; credentials are never part of it
+        (``no_deps``: install exactly the requirements, as for a complete lock; ``prepared``:
+        what the flat file needs on the command line)."""
+        command = [require_uv(self.uv), "pip", "install", "-r", str(requirements)]
+        command += [
+            "--target", str(dir_target),
+            "--python-platform", target.uv_python_platform,
+            "--python-version", target.python_version,
+            # Copies, not hard links into uv's cache (uv's default): a file of the tree
+            # edited in place (by a hook, by hand) must never change the cache, or every
+            # later build of every project would install the edited file.
+            "--link-mode", "copy",
+            "--no-progress",
+        ]  # fmt: skip
+        if sys.executable:
+            # This interpreter: else uv inspects every Python on PATH to pick one (0.1-0.3 s
+            # with pyenv's shims), which --python-version and --python-platform then override.
+            command += ["--python", sys.executable]
+        if self.options.allow_source:
+            # Only the listed packages may build; the wheel check refuses non-pure results.
+            for name in packages:
+                if name not in self.options.allow_source:
+                    command += ["--only-binary", name]
+        else:
+            command += ["--only-binary", ":all:"]
+        if prepared is not None:
+            command += _file_options(prepared)
+        if require_hashes:
+            command.append("--require-hashes")
+        if no_deps:
+            command.append("--no-deps")
+        return command
+
+    def install_requirements(
+        self,
+        requirements: Path,
+        target: LayerTarget,
+        dir_target: Path,
+        *,
+        cwd: Path,
+        index: IndexOptions | None = None,
+        no_deps: bool = False,
+        manifest: Manifest | None = None,
+    ) -> None:
+        """Install a requirements file (hashed or not) into ``dir_target`` for ``target``,
+        selected for the target first (``manifest``: where it came from, for messages)."""
+        index = index or self.index
+        allowed = self.options.allow_source
+        what = str(manifest.path if manifest is not None else requirements)
+        with prepared(
+            requirements, target, project_dir=cwd, allow_source=allowed, what=what
+        ) as flat:
+            command = self.install_command(
+                flat.path,
+                target,
+                dir_target,
+                require_hashes=flat.selection.has_hashes,
+                packages=flat.selection.names,
+                no_deps=no_deps,
+                prepared=flat,
+            )
+            env = {"UV_PYTHON_DOWNLOADS": "never", **index.uv_environment()}
+            self._run(command, f"uv pip install for {target.runtime} {target.architecture}",
+                      env, cwd, target, index)  # fmt: skip
+        # uv leaves its lock file in the target; it is no part of any distribution.
+        (dir_target / ".lock").unlink(missing_ok=True)
+
+    def _run(
+        self,
+        command: list[str],
+        what: str,
+        env: dict[str, str],
+        cwd: Path,
+        target: LayerTarget,
+        index: IndexOptions,
+    ) -> str:
+        try:
+            return run_command(command, what=what, env=env, cwd=cwd, secrets=index.secrets())
+        except InstallerFailedError as failed:
+            # The typed errors below keep the command and output (masked) as their cause.
+            output = failed.output
+            flat = " ".join(output.split())  # uv wraps long lines
+            known = uv_failure(flat, index.urls)
+            if known is not None:
+                raise known from failed
+            missing = _NO_WHEEL.search(flat)
+            if missing:
+                package = canonicalize_name(missing["package"])
+                if missing["kind"] and "building from source is disabled" in output:
+                    raise SourceOnlyDependencyError(package, target.description) from failed
+                raise NoCompatibleWheelError(
+                    package, target.description, detail=_uv_detail(flat, missing["detail"])
+                ) from failed
+            built = _BUILT_INCOMPATIBLE.search(flat)
+            if built:
+                name, _, _, tags = parse_wheel_filename(built["wheel"])
+                raise IncompatibleWheelError(
+                    [(name, sorted(str(t) for t in tags))], target.description
+                ) from failed
+            raise
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        """Install the requirements file's pins into ``dir_target`` with ``uv pip install``."""
+        # A requirements file is pip's format: uv follows the index pip's environment names
+        # (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL) unless an index was given, so both tools
+        # install the same thing.
+        refuse_selection_for_requirements(manifest, self.options)
+        require_dependencies(manifest.content.decode("utf-8", "replace"), manifest)
+        index = self.index.merged_over(IndexOptions.from_environment())
+        self.install_requirements(
+            manifest.path, target, dir_target, cwd=manifest.project_dir, index=index,
+            manifest=manifest,
+        )  # fmt: skip
