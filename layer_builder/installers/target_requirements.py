@@ -110,7 +110,7 @@ class TargetRequirements:
         """The names the file asks to build from source (``--no-binary``): allowed ones are
         returned, any other is refused naming the package and the flag."""
         asked = self.source.no_binary
-        wanted = {n for n in self.names if ALL in asked or n in asked}
+        wanted = {n for n in self.names if self.source.builds_from_source(n)}
         refused = sorted(wanted - {canonicalize_name(a) for a in allowed})
         if refused:
             flag = "--no-binary :all:" if ALL in asked else f"--no-binary {','.join(refused)}"

@@ -128,6 +128,16 @@ class RequirementsFile:
     #: What pip reads but ignores, one sentence each (a format-control value naming nothing).
     ignored: tuple[str, ...] = ()
 
+    def builds_from_source(self, name: str) -> bool:
+        """Whether pip would take only a source distribution of ``name`` (its precedence:
+        a name in either set before ``:all:``, ``--only-binary`` first)."""
+        key = canonicalize_name(name)
+        if key in self.only_binary:
+            return False
+        if key in self.no_binary:
+            return True
+        return ALL not in self.only_binary and ALL in self.no_binary
+
 
 def logical_lines(text: str) -> Iterator[tuple[int, str]]:
     """``(first line number, line)`` with continuations joined, comments and blanks dropped."""
