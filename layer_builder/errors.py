@@ -64,18 +64,52 @@ class NoCompatibleWheelError(BuildError):
 
 
 class SourceOnlyDependencyError(NoCompatibleWheelError):
-    """A dependency publishes only a source distribution, and the build may not compile."""
+    """Dependencies publish only a source distribution, and the build may not compile."""
 
-    def __init__(self, package: str, target_description: str):
-        self.package = package
+    def __init__(self, package: str | Sequence[str], target_description: str):
+        self.packages = (package,) if isinstance(package, str) else tuple(package)
+        self.package = self.packages[0]
         self.target_description = target_description
+        names = " and ".join(repr(p) for p in self.packages)
+        allow = " ".join(f"--allow-source {p}" for p in self.packages)
+        several = len(self.packages) > 1
         BuildError.__init__(
             self,
-            f"{package!r} publishes no wheel for {target_description}, only a source "
-            f"distribution, and building it on this host would compile for the host: allow it "
-            f"if it is pure Python (--allow-source {package}), or build in a container "
-            f"(--container docker)",
+            f"{names} {'publish' if several else 'publishes'} no wheel for "
+            f"{target_description}, only {'source distributions' if several else 'a source distribution'}, "
+            f"and building {'them' if several else 'it'} on this host would compile for the "
+            f"host: allow {'them if they are' if several else 'it if it is'} pure Python ({allow}), "
+            f"or build in a "
+            f"container (--container docker)",
         )
+
+
+class DependencyProblem(Protocol):
+    """What ``DependencyProblemsError`` needs of one problem."""
+
+    @property
+    def name(self) -> str:
+        """The package."""
+        ...
+
+    def line(self) -> str:
+        """The package, its version, the cause and the fix, in one sentence."""
+        ...
+
+
+class DependencyProblemsError(NoCompatibleWheelError):
+    """Dependencies that cannot be installed for the target, every one with its cause and
+    fix (found by asking the index after the installer stopped at the first)."""
+
+    def __init__(self, problems: Sequence[DependencyProblem], target_description: str):
+        self.problems = tuple(problems)
+        self.package = self.problems[0].name
+        self.target_description = target_description
+        if len(self.problems) == 1:
+            head = f"a dependency cannot be installed for {target_description}"
+        else:
+            head = f"{len(self.problems)} dependencies cannot be installed for {target_description}"
+        BuildError.__init__(self, f"{head}: {' | '.join(p.line() for p in self.problems)}")
 
 
 class SourceBuildRefusedError(BuildError):

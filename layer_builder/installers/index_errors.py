@@ -9,23 +9,16 @@ project's page (one GET, with the URL's credentials) to tell them apart.
 
 from __future__ import annotations
 
-import base64
-import html
-import os
 import re
 from collections.abc import Sequence
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from layer_builder.errors import BuildError, IndexAuthError, PackageNotFoundError
 from layer_builder.installers.redaction import redact_url
@@ -43,9 +36,6 @@ _UV_NO_VERSION = re.compile(rf"Because there is no version of (?P<requirement>{_
 _PIP_REFUSED = re.compile(r"(?P<status>40[13]) Error, Credentials not correct for (?P<url>\S+)")
 _PIP_NO_MATCH = re.compile(r"No matching distribution found for (?P<requirement>\S+)")
 _HREF = re.compile(r"""href=["'](?P<href>[^"']+)["']""", re.IGNORECASE)
-
-#: How long the question to the index may take; it runs only after a failed install.
-ASK_TIMEOUT_SECONDS = 10.0
 
 
 def describe_indexes(urls: Sequence[str]) -> str:
@@ -128,47 +118,7 @@ def _without_userinfo(url: str) -> str:
 def ask_index(index_url: str, package: str) -> IndexAnswer:
     """GET ``<index_url>/<package>/`` (PEP 503) with the URL's credentials as basic auth."""
     # Only after an installer failed: not on every start of a command that installs nothing.
-    import ssl
-    import urllib.error
-    import urllib.request
+    from layer_builder.installers.index_files import ask_project
 
-    parts = urlsplit(index_url)
-    userinfo, _, host = parts.netloc.rpartition("@")
-    path = parts.path.rstrip("/") + f"/{canonicalize_name(package)}/"
-    page = urlunsplit(parts._replace(netloc=host, path=path, query="", fragment=""))
-    request = urllib.request.Request(page, headers={"Accept": "text/html"})
-    if userinfo:
-        user, _, password = userinfo.partition(":")
-        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
-        # Not sent on to wherever a redirect points.
-        request.add_unredirected_header("Authorization", f"Basic {token}")
-    masked = redact_url(index_url)
-    try:
-        # pip's own certificate bundle, so that an index pip can reach can be asked too.
-        context = ssl.create_default_context(cafile=os.environ.get("PIP_CERT") or None)
-        with urllib.request.urlopen(request, timeout=ASK_TIMEOUT_SECONDS, context=context) as r:
-            body = r.read(20_000_000).decode("utf-8", "replace")
-            status = int(r.status)
-    except urllib.error.HTTPError as exc:
-        return IndexAnswer(masked, exc.code)
-    except (OSError, ValueError):  # unreachable, TLS, a bad URL: no verdict
-        return IndexAnswer(masked, None)
-    return IndexAnswer(masked, status, _versions(body, package))
-
-
-def _versions(page: str, package: str) -> frozenset[Version]:
-    name = canonicalize_name(package)
-    found = set()
-    for match in _HREF.finditer(page):
-        href = html.unescape(match["href"]).split("#", 1)[0]
-        filename = unquote(href.rsplit("/", 1)[-1])
-        try:
-            if filename.endswith(".whl"):
-                project, version, _, _ = parse_wheel_filename(filename)
-            else:
-                project, version = parse_sdist_filename(filename)
-        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-            continue
-        if project == name:
-            found.add(version)
-    return frozenset(found)
+    page = ask_project(index_url, package)
+    return IndexAnswer(page.index, page.status, frozenset(f.version for f in page.files))

@@ -10,12 +10,14 @@ from pathlib import Path
 from packaging.version import Version
 
 from layer_builder.errors import (
+    BuildError,
     ConfigurationError,
     InstallerFailedError,
     NoCompatibleWheelError,
     ToolMissingError,
 )
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
+from layer_builder.installers.diagnosis import diagnose, diagnosis_indexes, problems_error
 from layer_builder.installers.index_errors import pip_failure
 from layer_builder.installers.process import run_command
 from layer_builder.installers.selection import (
@@ -32,7 +34,6 @@ from layer_builder.model.target import LayerTarget
 MINIMUM_PIP = Version("24.0")
 
 _NO_MATCH = re.compile(r"No matching distribution found for (?P<requirement>\S+)")
-_FROM_VERSIONS = re.compile(r"Could not find a version that satisfies the requirement .*")
 
 
 class PipInstaller(Installer):
@@ -151,8 +152,8 @@ class PipInstaller(Installer):
         (``cwd``: where relative paths start; ``manifest``: where it came from)."""
         self.check_version()
         source = manifest or Manifest(Tool.PIP, requirements, requirements.read_bytes())
-        try:
-            with prepared(requirements, target, project_dir=cwd, what=str(source.path)) as flat:
+        with prepared(requirements, target, project_dir=cwd, what=str(source.path)) as flat:
+            try:
                 run_command(
                     self.command(source, target, dir_target, flat),
                     what=f"pip install for {target.runtime} {target.architecture}",
@@ -160,21 +161,37 @@ class PipInstaller(Installer):
                     cwd=cwd,
                     secrets=self.index.secrets(),
                 )
-        except InstallerFailedError as failed:
-            # pip reads PIP_INDEX_URL from the shell when no index was given.
-            index = self.index.merged_over(IndexOptions.from_environment())
-            known = pip_failure(failed.output, index.urls)
-            if known is not None:
-                raise known from failed
-            missing = _NO_MATCH.search(failed.output)
-            if missing:
-                detail = _FROM_VERSIONS.search(failed.output)
-                raise NoCompatibleWheelError(
-                    missing["requirement"],
-                    target.description,
-                    detail=f"pip: {detail[0]}" if detail else "",
-                ) from failed
-            raise
+            except InstallerFailedError as failed:
+                explained = self._explain(failed, flat, target, cwd)
+                if explained is None:
+                    raise
+                raise explained from failed
+
+    def _explain(
+        self,
+        failed: InstallerFailedError,
+        flat: PreparedRequirements,
+        target: LayerTarget,
+        cwd: Path,
+    ) -> BuildError | None:
+        """What pip's failure means: refused credentials, a missing package, or every
+        package without a wheel (or a hash) for the target, asked of the index."""
+        # pip reads PIP_INDEX_URL from the shell when no index was given.
+        index = self.index.merged_over(IndexOptions.from_environment())
+        known = pip_failure(failed.output, index.urls)
+        if known is not None:
+            return known
+        missing = _NO_MATCH.search(failed.output)
+        if missing or "DO NOT MATCH THE HASHES" in failed.output:
+            pins, _ = flat.selection.pins()
+            urls = diagnosis_indexes(flat.selection.source, index, cwd)
+            problems = diagnose(pins, target, urls)
+            if problems:
+                return problems_error(problems, target)
+        if missing:
+            # Not pip's list of every version it saw (90 for numpy): the requirement is enough.
+            return NoCompatibleWheelError(missing["requirement"], target.description)
+        return None
 
 
 def install_locked_requirements(

@@ -21,6 +21,7 @@ import attrs
 from packaging.utils import canonicalize_name
 
 from layer_builder.errors import NoDependenciesError, SourceBuildRefusedError
+from layer_builder.installers.diagnosis import Pin
 from layer_builder.model.requirements_file import (
     ALL,
     RequirementLine,
@@ -82,6 +83,17 @@ class TargetRequirements:
     def names(self) -> tuple[str, ...]:
         """The canonical names the requirements state (a path or URL may state none)."""
         return tuple(r.name for r in self.requirements if r.name is not None)
+
+    def pins(self) -> tuple[tuple[Pin, ...], bool]:
+        """The requirements pinned to one version (``==``), with their hashes, and whether
+        every requirement is pinned so."""
+        pins = []
+        for line in self.requirements:
+            specifiers = list(line.requirement.specifier) if line.requirement else []
+            if len(specifiers) == 1 and specifiers[0].operator in ("==", "==="):
+                assert line.name is not None
+                pins.append(Pin(line.name, specifiers[0].version, line.hashes))
+        return tuple(pins), len(pins) == len(self.requirements)
 
     @property
     def has_hashes(self) -> bool:

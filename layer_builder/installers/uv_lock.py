@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -38,6 +39,14 @@ def read_toml(content: bytes) -> dict[str, Any]:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
     return document
+
+
+def read_toml_file(path: Path) -> dict[str, Any]:
+    """``read_toml`` of a file (empty when it is missing or unreadable)."""
+    try:
+        return read_toml(path.read_bytes())
+    except OSError:
+        return {}
 
 
 def _specifier(text: str) -> str:

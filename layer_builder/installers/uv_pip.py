@@ -18,6 +18,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from layer_builder.errors import (
+    BuildError,
     IncompatibleWheelError,
     InstallerFailedError,
     NoCompatibleWheelError,
@@ -25,13 +26,18 @@ from layer_builder.errors import (
     ToolMissingError,
 )
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
+from layer_builder.installers.diagnosis import Pin, diagnose, diagnosis_indexes, problems_error
 from layer_builder.installers.index_errors import uv_failure
 from layer_builder.installers.process import run_command
 from layer_builder.installers.selection import (
     refuse_selection_for_requirements,
     require_dependencies,
 )
-from layer_builder.installers.target_requirements import PreparedRequirements, prepared
+from layer_builder.installers.target_requirements import (
+    PreparedRequirements,
+    TargetRequirements,
+    prepared,
+)
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
 
@@ -190,7 +196,7 @@ class UvPipInstaller(Installer):
             )
             env = {"UV_PYTHON_DOWNLOADS": "never", **index.uv_environment()}
             self._run(command, f"uv pip install for {target.runtime} {target.architecture}",
-                      env, cwd, target, index)  # fmt: skip
+                      env, cwd, target, index, flat)  # fmt: skip
         # uv leaves its lock file in the target; it is no part of any distribution.
         (dir_target / ".lock").unlink(missing_ok=True)
 
@@ -202,31 +208,71 @@ class UvPipInstaller(Installer):
         cwd: Path,
         target: LayerTarget,
         index: IndexOptions,
+        flat: PreparedRequirements | None = None,
     ) -> str:
         try:
             return run_command(command, what=what, env=env, cwd=cwd, secrets=index.secrets())
         except InstallerFailedError as failed:
             # The typed errors below keep the command and output (masked) as their cause.
             output = failed.output
-            flat = " ".join(output.split())  # uv wraps long lines
-            known = uv_failure(flat, index.urls)
+            flat_output = " ".join(output.split())  # uv wraps long lines
+            known = uv_failure(flat_output, index.urls)
             if known is not None:
                 raise known from failed
-            missing = _NO_WHEEL.search(flat)
+            missing = _NO_WHEEL.search(flat_output)
+            built = _BUILT_INCOMPATIBLE.search(flat_output)
+            if flat is not None and (missing or "Hash mismatch" in output):
+                explained = self._explain(flat, target, index, env, cwd)
+                if explained is not None:
+                    raise explained from failed
             if missing:
                 package = canonicalize_name(missing["package"])
                 if missing["kind"] and "building from source is disabled" in output:
                     raise SourceOnlyDependencyError(package, target.description) from failed
                 raise NoCompatibleWheelError(
-                    package, target.description, detail=_uv_detail(flat, missing["detail"])
+                    package, target.description, detail=_uv_detail(flat_output, missing["detail"])
                 ) from failed
-            built = _BUILT_INCOMPATIBLE.search(flat)
             if built:
                 name, _, _, tags = parse_wheel_filename(built["wheel"])
                 raise IncompatibleWheelError(
                     [(name, sorted(str(t) for t in tags))], target.description
                 ) from failed
             raise
+
+    def _explain(
+        self,
+        flat: PreparedRequirements,
+        target: LayerTarget,
+        index: IndexOptions,
+        env: dict[str, str],
+        cwd: Path,
+    ) -> BuildError | None:
+        """Every package of ``flat`` that cannot be installed on ``target``, asked of the
+        index, as one error (None when the index cannot tell)."""
+        pins, complete = flat.selection.pins()
+        if not complete:
+            pins = self._resolved_pins(flat, target, env, cwd) or pins
+        urls = diagnosis_indexes(flat.selection.source, index, cwd)
+        problems = diagnose(pins, target, urls, allowed=self.options.allow_source)
+        return problems_error(problems, target) if problems else None
+
+    def _resolved_pins(
+        self, flat: PreparedRequirements, target: LayerTarget, env: dict[str, str], cwd: Path
+    ) -> tuple[Pin, ...]:
+        """The versions uv resolves for ``flat`` on ``target`` when it may read source
+        distributions' metadata: what each unpinned requirement would install."""
+        out = flat.path.with_name("resolved.txt")
+        command = [require_uv(self.uv), "pip", "compile", str(flat.path), "-o", str(out),
+                   "--python-platform", target.uv_python_platform,
+                   "--python-version", target.python_version,
+                   "--no-header", "--no-annotate", "--quiet", "--no-progress"]  # fmt: skip
+        try:
+            run_command(command, what="uv pip compile (to name every package that fails)",
+                        env=env, cwd=cwd, secrets=self.index.secrets())  # fmt: skip
+        except BuildError:
+            return ()
+        resolved = TargetRequirements.read(out, target, project_dir=cwd)
+        return resolved.pins()[0]
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         """Install the requirements file's pins into ``dir_target`` with ``uv pip install``."""

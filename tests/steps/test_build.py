@@ -13,6 +13,7 @@ import pytest
 from layer_builder import LayerPathLayout, LayerTarget, Manifest
 from layer_builder.errors import (
     ConfigurationError,
+    DependencyProblemsError,
     IncompatibleWheelError,
     InstallerFailedError,
     NoCompatibleWheelError,
@@ -71,16 +72,25 @@ def test_glibc_2_28_wheel_loads_on_python312_only(
     assert "--python-version" in cause.command and "modernlib" in cause.output
 
 
-def test_hashes_are_required_when_pinned(make_project: MakeProject, installer: Installer) -> None:
+def test_hashes_are_required_when_pinned(
+    make_project: MakeProject, installer: Installer, wheel_index: WheelIndex
+) -> None:
     project = make_project({"tinyutil": "1.0.0"})
     manifest = Manifest.from_project(project)
     assert manifest.has_hashes
     text = (project / "requirements.txt").read_text()
     (project / "requirements.txt").write_text(text.replace("sha256:", "sha256:0", 1)[:-2] + "\n")
-    with pytest.raises(InstallerFailedError) as info:
+    with pytest.raises(DependencyProblemsError) as info:
         build(project, ARM312, installer)
-    assert "--require-hashes" in info.value.command
-    assert "hash" in info.value.output.lower()
+    failed = info.value.__cause__
+    assert isinstance(failed, InstallerFailedError) and "--require-hashes" in failed.command
+    [real] = wheel_index.hashes_of("tinyutil", "1.0.0")
+    assert str(info.value).endswith(
+        f"tinyutil 1.0.0: the lock's hashes (sha256:0{real[:-1]}) match no file the index "
+        f"lists for this version (it lists sha256:{real} for tinyutil-1.0.0-py3-none-any.whl); "
+        "check where the lock and the files come from (an edited lock, or other bytes on the "
+        "index), then lock again"
+    )
 
 
 def test_rebuild_leaves_no_stale_package(make_project: MakeProject, installer: Installer) -> None:
