@@ -130,6 +130,58 @@ def make_sdist(name: str, version: str, directory: Path, tag: str = "py3-none-an
     return path
 
 
+# The same backend for a folder of the project: the wheel holds the folder's NAME/ files.
+_FOLDER_BACKEND = """\
+import base64, hashlib, pathlib, zipfile
+NAME, VERSION, TAG, REQUIRES = {name!r}, {version!r}, {tag!r}, {requires!r}
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = NAME + "-" + VERSION
+    files = {{p.as_posix(): p.read_bytes() for p in sorted(pathlib.Path(NAME).rglob("*"))
+             if p.is_file() and "__pycache__" not in p.parts}}
+    metadata = "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\n"
+    metadata += "".join("Requires-Dist: " + r + "\\n" for r in REQUIRES)
+    files[dist + ".dist-info/METADATA"] = metadata.encode()
+    files[dist + ".dist-info/WHEEL"] = ("Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: "
+                                        + TAG + "\\n").encode()
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+        record.append(path + ",sha256=" + digest.decode() + "," + str(len(data)))
+    record.append(dist + ".dist-info/RECORD,,")
+    files[dist + ".dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    filename = dist + "-" + TAG + ".whl"
+    with zipfile.ZipFile(wheel_directory + "/" + filename, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(zipfile.ZipInfo(path, (1980, 1, 2, 0, 0, 0)), data)
+    return filename
+"""
+
+
+def make_local_package(
+    directory: Path,
+    name: str,
+    version: str = "0.1.0",
+    files: Mapping[str, bytes] | None = None,
+    tag: str = "py3-none-any",
+    requires: Sequence[str] = (),
+) -> Path:
+    """A folder holding a package's source (``files`` under ``name/``), built offline by an
+    in-tree backend into a wheel tagged ``tag`` (a compiled tag stands for a C extension)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "pyproject.toml").write_text(
+        f'[project]\nname = "{name}"\nversion = "{version}"\n\n'
+        '[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
+    )
+    backend = _FOLDER_BACKEND.format(name=name, version=version, tag=tag, requires=list(requires))
+    (directory / "_backend.py").write_text(backend)
+    for relative, data in (files or {f"{name}/__init__.py": b"VALUE = 1\n"}).items():
+        (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+        (directory / relative).write_bytes(data)
+    return directory
+
+
 def fake_shared_object(machine: str) -> bytes:
     """Bytes standing for a compiled extension built for ``machine``."""
     return f"\x7fELF fake extension for {machine}\n".encode()

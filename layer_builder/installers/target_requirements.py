@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from packaging.utils import canonicalize_name
 
 from layer_builder.errors import NoDependenciesError, SourceBuildRefusedError
 from layer_builder.installers.diagnosis import Pin
+from layer_builder.installers.source_builds import build_local_package
 from layer_builder.model.requirements_file import (
     ALL,
     RequirementLine,
@@ -146,6 +148,7 @@ class TargetRequirements:
             lines.append(f"--index-url {file.index_url}")
         lines += [f"--extra-index-url {url}" for url in file.extra_index_urls]
         lines += [f"--find-links {link}" for link in file.find_links]
+        lines += [v for k, v in sorted(replacements.items()) if k.startswith("find-links ")]
         lines += [_line(r, replacements.get(r.where)) for r in self.requirements]
         if self.constraints:
             lines.append("-c constraints.txt")  # written beside it by ``prepared``
@@ -166,6 +169,11 @@ class PreparedRequirements:
     source_builds: tuple[str, ...] = ()
 
 
+def _is_local_source(line: RequirementLine) -> bool:
+    """A folder, or a source archive, of this host (a path to a wheel installs as it is)."""
+    return line.path is not None and not line.path.name.endswith(".whl")
+
+
 @contextlib.contextmanager
 def prepared(
     requirements: Path,
@@ -174,16 +182,34 @@ def prepared(
     project_dir: Path,
     allow_source: Iterable[str] = (),
     what: str = "",
+    uv: str | None = None,
 ) -> Iterator[PreparedRequirements]:
     """``requirements`` selected for ``target`` and written flat in a temporary folder (outside
-    the project and the build tree) for the time of the install; ``what`` names the manifest
-    in the refusal of an empty selection."""
+    the project and the build tree) for the time of the install, with the project's local
+    packages built into wheels beside it; ``what`` names the manifest in the refusal of an
+    empty selection."""
+    # Imported here: uv_pip installs through this module.
+    from layer_builder.installers.uv_pip import require_uv
+
     selection = TargetRequirements.read(requirements, target, project_dir=project_dir)
     selection.require_some(what or str(requirements))
     builds = selection.source_builds(allow_source)
     with tempfile.TemporaryDirectory(prefix="layer-builder-") as tmp:
+        replacements = {}
+        local = [line for line in selection.requirements if _is_local_source(line)]
+        wheels = Path(tmp) / "local-wheels"
+        for number, line in enumerate(local):
+            built = build_local_package(
+                line, wheels / str(number), target, uv=require_uv(uv),
+                python=Path(sys.executable), cwd=project_dir,
+            )  # fmt: skip
+            hashed = selection.has_hashes
+            replacements[line.where] = (
+                built.requirement_line() if hashed else f"{built.name}=={built.version}"
+            )
+            replacements[f"find-links {number}"] = f"--find-links {built.path.parent}"
         flat = Path(tmp) / "requirements.txt"
-        flat.write_text(selection.render(), encoding="utf-8")
+        flat.write_text(selection.render(replacements), encoding="utf-8")
         if selection.constraints:
             (Path(tmp) / "constraints.txt").write_text(
                 selection.render_constraints(), encoding="utf-8"

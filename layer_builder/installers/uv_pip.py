@@ -83,6 +83,22 @@ def scratch_file(name: str) -> Iterator[Path]:
         yield Path(tmp) / name
 
 
+def drop_uv_cache_records(dir_target: Path) -> None:
+    """Remove the ``uv_cache.json`` uv writes into a local wheel's ``*.dist-info`` (and its
+    RECORD line): it holds when uv cached the file, so two builds of the same source would
+    give different layers, and no reader of a layer needs it."""
+    for record in dir_target.glob("*.dist-info/uv_cache.json"):
+        dist_info = record.parent
+        record.unlink()
+        listing = dist_info / "RECORD"
+        if listing.is_file():
+            entry = f"{dist_info.name}/uv_cache.json,"
+            lines = listing.read_text(encoding="utf-8").splitlines(keepends=True)
+            listing.write_text(
+                "".join(line for line in lines if not line.startswith(entry)), encoding="utf-8"
+            )
+
+
 def _file_options(prepared: PreparedRequirements) -> list[str]:
     """What the requirements file says that uv reads only from its command line."""
     file = prepared.selection.source
@@ -183,7 +199,7 @@ class UvPipInstaller(Installer):
         allowed = self.options.allow_source
         what = str(manifest.path if manifest is not None else requirements)
         with prepared(
-            requirements, target, project_dir=cwd, allow_source=allowed, what=what
+            requirements, target, project_dir=cwd, allow_source=allowed, what=what, uv=self.uv
         ) as flat:
             command = self.install_command(
                 flat.path,
@@ -199,6 +215,7 @@ class UvPipInstaller(Installer):
                       env, cwd, target, index, flat)  # fmt: skip
         # uv leaves its lock file in the target; it is no part of any distribution.
         (dir_target / ".lock").unlink(missing_ok=True)
+        drop_uv_cache_records(dir_target)
 
     def _run(
         self,

@@ -35,9 +35,9 @@ def compute_fingerprint(
     package_options: Mapping[str, object],
     install_options: Mapping[str, object] | None = None,
 ) -> str:
-    """The sha256 hex digest of everything that decides the layer's content: the manifest,
-    the target, what is installed beyond the main dependencies (extras, groups) and what the
-    package step leaves out.
+    """The sha256 hex digest of everything that decides the layer's content: the manifest
+    (and the source of the local packages it installs), the target, what is installed
+    beyond the main dependencies (extras, groups) and what the package step leaves out.
 
     ``target=None`` gives a universal layer's fingerprint (one pure-Python zip for several
     targets): ``"universal"`` stands for the runtime and the architecture, whatever the
@@ -54,6 +54,8 @@ def compute_fingerprint(
         "install": {k: v for k, v in (install_options or {}).items() if v},
         "package": dict(package_options),
     }
+    if manifest.local_sources:  # only then, so that other fingerprints stay what they were
+        document["local_sources"] = dict(manifest.local_sources)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -58,6 +58,9 @@ class Manifest:
     tool: Tool
     path: Path
     content: bytes = attrs.field(repr=False)
+    #: ``(path, sha256 of its source)`` of each local package it installs (a folder of the
+    #: project): part of the build's identity, since no lock hash pins that code.
+    local_sources: tuple[tuple[str, str], ...] = ()
 
     @property
     def filename(self) -> str:
@@ -96,7 +99,12 @@ class Manifest:
             ) from None
         except OSError as exc:
             raise ProjectError(f"cannot read manifest {path}: {exc.strerror}") from None
-        return cls(tool=parse_tool(tool), path=path, content=content)
+        tool = parse_tool(tool)
+        # Imported here: reading requirements files is needed only for a manifest read.
+        from layer_builder.model.local_sources import local_sources
+
+        local = local_sources(tool.value, path, content)
+        return cls(tool=tool, path=path, content=content, local_sources=local)
 
     @classmethod
     def from_project(cls, project_dir: Path | str, tool: Tool | str | None = None) -> Manifest:

@@ -18,11 +18,15 @@ from pathlib import Path
 from layer_builder.archive.hashing import sha256_file
 
 
-def _entries(root: Path) -> Iterator[tuple[bytes, bytes, os.stat_result]]:
-    """Each file and link below ``root`` in sorted order (links not followed): its path
-    relative to ``root``, its full path, and its ``lstat``."""
+def _entries(
+    root: Path, skipped: frozenset[bytes] = frozenset()
+) -> Iterator[tuple[bytes, bytes, os.stat_result]]:
+    """Each file and link below ``root`` in sorted order (links not followed, folders named
+    in ``skipped`` not entered): its path relative to ``root``, its full path, its ``lstat``."""
     prefix = len(os.fsencode(root)) + 1
     for directory, folders, names in os.walk(os.fsencode(root)):
+        if skipped:
+            folders[:] = [f for f in folders if f not in skipped and not f.endswith(b".egg-info")]
         folders.sort()
         for name in sorted(
             names + [f for f in folders if os.path.islink(os.path.join(directory, f))]
@@ -59,9 +63,26 @@ def tree_content_digest(root: Path) -> str:
     return found
 
 
-def _content_digest(root: Path) -> str:
+#: What a source folder holds that is not its source: build outputs, caches, environments.
+NOT_SOURCE = frozenset(
+    os.fsencode(name)
+    for name in ("build", "dist", ".git", ".hg", ".venv", "venv", ".tox", ".nox",
+                 "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules")
+)  # fmt: skip
+
+
+def source_digest(path: Path) -> str:
+    """The sha256 (hex) of a local package's source: a file's bytes, or a folder's files
+    (paths, executable bits, bytes) without its build outputs and caches (``NOT_SOURCE``,
+    ``*.egg-info``)."""
+    if path.is_file():
+        return sha256_file(path)
+    return _content_digest(path, NOT_SOURCE)
+
+
+def _content_digest(root: Path, skipped: frozenset[bytes] = frozenset()) -> str:
     digest = hashlib.sha256()
-    for relative, full, st in _entries(root):
+    for relative, full, st in _entries(root, skipped):
         digest.update(relative + b"\0")
         if stat.S_ISLNK(st.st_mode):
             digest.update(b"l:" + os.readlink(full) + b"\n")

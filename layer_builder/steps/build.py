@@ -180,6 +180,8 @@ def build_fingerprint(manifest: Manifest, target: LayerTarget, installer: Instal
         "architecture": target.architecture,
         "installer": installer.fingerprint_fields(),
     }
+    if manifest.local_sources:
+        document["local_sources"] = dict(manifest.local_sources)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
