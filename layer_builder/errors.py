@@ -72,15 +72,15 @@ class SourceOnlyDependencyError(NoCompatibleWheelError):
         self.target_description = target_description
         names = " and ".join(repr(p) for p in self.packages)
         allow = " ".join(f"--allow-source {p}" for p in self.packages)
-        several = len(self.packages) > 1
+        if len(self.packages) > 1:
+            verb, what, them, are = "publish", "source distributions", "them", "they are"
+        else:
+            verb, what, them, are = "publishes", "a source distribution", "it", "it is"
         BuildError.__init__(
             self,
-            f"{names} {'publish' if several else 'publishes'} no wheel for "
-            f"{target_description}, only {'source distributions' if several else 'a source distribution'}, "
-            f"and building {'them' if several else 'it'} on this host would compile for the "
-            f"host: allow {'them if they are' if several else 'it if it is'} pure Python ({allow}), "
-            f"or build in a "
-            f"container (--container docker)",
+            f"{names} {verb} no wheel for {target_description}, only {what}, and building "
+            f"{them} on this host would compile for the host: allow {them} if {are} pure "
+            f"Python ({allow}), or build in a container (--container docker)",
         )
 
 
@@ -131,6 +131,20 @@ class IndexAuthError(BuildError):
             f"the package index {index_url} refused the credentials ({reason}){asked}: check "
             f"the user and token the index URL carries (PIP_INDEX_URL, UV_DEFAULT_INDEX, "
             f"--index-url, --codeartifact) and that they may read this index"
+        )
+
+
+class IndexUnreachableError(BuildError):
+    """The installer could not reach the package index (DNS, connection, TLS)."""
+
+    def __init__(self, url: str, cause: str = ""):
+        #: Printable: any credentials in it are masked.
+        self.url = url
+        because = f" ({cause.strip()})" if cause.strip() else ""
+        super().__init__(
+            f"the package index could not be reached at {url}{because}: check the address "
+            f"(--index-url, PIP_INDEX_URL, UV_DEFAULT_INDEX, or the index the lock names) "
+            f"and this host's network"
         )
 
 

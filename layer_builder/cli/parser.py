@@ -52,7 +52,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def _add_install_identity(p: argparse.ArgumentParser) -> None:
     """What decides the installed tree: the commands that check a tree or zip need them too."""
-    p.add_argument("--tool", help="uv, poetry, pylock or pip (default: detected from the files)")
+    p.add_argument(
+        "--tool", help="uv, poetry, pylock, pipenv or pip (default: detected from the files)"
+    )
     p.add_argument("--installer", choices=INSTALLERS,
                    help="what installs the requirements: uv (default) or pip")  # fmt: skip
     p.add_argument("--extra", action="append", dest="extras", metavar="NAME",

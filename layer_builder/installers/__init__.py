@@ -2,6 +2,7 @@
 
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.pip import PipInstaller
+from layer_builder.installers.pipenv import PipenvInstaller
 from layer_builder.installers.poetry import PoetryInstaller, find_poetry
 from layer_builder.installers.pylock import PylockInstaller
 from layer_builder.installers.uv import UvInstaller
@@ -12,6 +13,7 @@ __all__ = [
     "InstallOptions",
     "Installer",
     "PipInstaller",
+    "PipenvInstaller",
     "PoetryInstaller",
     "PylockInstaller",
     "UvInstaller",

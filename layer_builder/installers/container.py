@@ -17,6 +17,7 @@ from pathlib import Path
 from layer_builder.choices import check_choice
 from layer_builder.errors import ToolMissingError
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
+from layer_builder.installers.pipenv import read_pipfile_lock, requirements_text
 from layer_builder.installers.poetry import PoetryInstaller
 from layer_builder.installers.process import run_command
 from layer_builder.installers.pylock import index_lines, requirements_for_target
@@ -121,6 +122,10 @@ class ContainerInstaller(Installer):
             # pip in the container reads the lock's indexes from the file, unless one is given.
             if lock_indexes and not self.index.is_set:
                 text = index_lines(lock_indexes) + text
+            requirements.write_text(text, encoding="utf-8")
+        elif manifest.tool is Tool.PIPENV:
+            document = read_pipfile_lock(manifest)
+            text = requirements_text(manifest, document, self.options.groups, not self.index.is_set)
             requirements.write_text(text, encoding="utf-8")
         else:
             shutil.copyfile(manifest.path, requirements)

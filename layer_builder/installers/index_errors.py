@@ -20,7 +20,12 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from layer_builder.errors import BuildError, IndexAuthError, PackageNotFoundError
+from layer_builder.errors import (
+    BuildError,
+    IndexAuthError,
+    IndexUnreachableError,
+    PackageNotFoundError,
+)
 from layer_builder.installers.redaction import redact_url
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -30,6 +35,9 @@ _UV_REFUSED = re.compile(
     r"index(?: URL)? \((?P<url>[^)\s]+)\) (?:could not be queried due to a lack of valid "
     r"authentication credentials \((?P<unauthorized>\d{3})|returned a (?P<forbidden>\d{3}) )"
 )
+# uv 0.13: "Failed to fetch: `URL`" ... "cause: dns error" (every cause on its own line).
+_UV_UNREACHABLE = re.compile(r"Failed to fetch: `?(?P<url>[^`\s]+)`?.*?error sending request")
+_UV_CAUSE = re.compile(r"cause: (?P<cause>[^:]+?)(?= cause:|$)")
 _UV_MISSING = re.compile(rf"Because (?P<name>{_NAME}) was not found in the package registry")
 _UV_NO_VERSION = re.compile(rf"Because there is no version of (?P<requirement>{_NAME}\S*)")
 # pip 26: "WARNING: 401 Error, Credentials not correct for URL".
@@ -63,6 +71,10 @@ def uv_failure(flat_output: str, index_urls: Sequence[str]) -> BuildError | None
         return IndexAuthError(redact_url(refused["url"]), status, package)
     if missing:
         return PackageNotFoundError(package, describe_indexes(index_urls))
+    unreachable = _UV_UNREACHABLE.search(flat_output)
+    if unreachable:
+        causes = _UV_CAUSE.findall(flat_output[unreachable.end() :])
+        return IndexUnreachableError(redact_url(unreachable["url"]), causes[-1] if causes else "")
     no_version = _UV_NO_VERSION.search(flat_output)
     requirement = _requirement(no_version["requirement"]) if no_version else None
     if requirement is not None:

@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 
 from layer_builder.errors import LayerBuilderError
 from layer_builder.installers.base import IndexOptions, InstallOptions
+from layer_builder.installers.pipenv import read_pipfile_lock, requirements_text
 from layer_builder.installers.poetry_graph import PoetryNeeded
 from layer_builder.installers.poetry_lock import export_for_target
 from layer_builder.installers.pylock import requirements_for_target
@@ -129,6 +130,14 @@ def read_pins(
             logger.warning("cannot read the pins of %s: %s", manifest.path, exc)
             text = None
         complete, why = True, f"{manifest.filename} cannot be read for this target"
+    elif manifest.tool is Tool.PIPENV:
+        try:
+            document = read_pipfile_lock(manifest)
+            text = requirements_text(manifest, document, options.groups, with_sources=False)
+        except LayerBuilderError as exc:
+            logger.warning("cannot read the pins of %s: %s", manifest.path, exc)
+            text = None
+        complete, why = True, f"{manifest.filename} cannot be read"
     elif manifest.tool is Tool.POETRY:
         try:
             text = export_for_target(

@@ -21,6 +21,8 @@ class Tool(str, enum.Enum):
     POETRY = "poetry"
     #: A PEP 751 lock file, ``pylock.toml``, whatever wrote it (pip, uv, PDM).
     PYLOCK = "pylock"
+    #: Pipenv's ``Pipfile.lock``.
+    PIPENV = "pipenv"
 
     @property
     def manifest_filename(self) -> str:
@@ -32,13 +34,14 @@ _MANIFEST_FILENAMES = {
     Tool.UV: "uv.lock",
     Tool.POETRY: "poetry.lock",
     Tool.PYLOCK: "pylock.toml",
+    Tool.PIPENV: "Pipfile.lock",
     Tool.PIP: "requirements.txt",
 }
 
 #: When several manifests are present, the first one found in this order wins: a tool's
 #: own lock first (it is the source the others are exported from, and its tool checks it
 #: against pyproject.toml), then the standard lock, then a requirements file.
-DETECTION_ORDER: tuple[Tool, ...] = (Tool.UV, Tool.POETRY, Tool.PYLOCK, Tool.PIP)
+DETECTION_ORDER: tuple[Tool, ...] = (Tool.UV, Tool.POETRY, Tool.PYLOCK, Tool.PIPENV, Tool.PIP)
 
 # PEP 751 also names locks ``pylock.<name>.toml``.
 _NAMED_PYLOCK = re.compile(r"pylock\.[^.]+\.toml")

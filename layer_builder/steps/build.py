@@ -26,6 +26,7 @@ from layer_builder.installers import (
     IndexOptions,
     Installer,
     InstallOptions,
+    PipenvInstaller,
     PipInstaller,
     PoetryInstaller,
     PylockInstaller,
@@ -126,6 +127,8 @@ def default_installer(
         return PoetryInstaller(index=index, options=options, use_uv=installer != "pip")
     if tool is Tool.PYLOCK:
         return PylockInstaller(index=index, options=options, use_uv=installer != "pip")
+    if tool is Tool.PIPENV:
+        return PipenvInstaller(index=index, options=options, use_uv=installer != "pip")
     uv = find_uv() if installer != "pip" else None
     if uv or installer == "uv":
         return UvPipInstaller(uv, index=index, options=options)  # no uv: the fix, at install
@@ -173,7 +176,7 @@ def build_fingerprint(manifest: Manifest, target: LayerTarget, installer: Instal
         "manifest_sha256": manifest.sha256,
         "pyproject_sha256": (
             hashlib.sha256(pyproject.read_bytes()).hexdigest()
-            if manifest.tool not in (Tool.PIP, Tool.PYLOCK) and pyproject.is_file()
+            if manifest.tool not in (Tool.PIP, Tool.PYLOCK, Tool.PIPENV) and pyproject.is_file()
             else None
         ),
         "runtime": target.runtime,

@@ -12,6 +12,7 @@ from layer_builder import LayerTarget, Manifest
 from layer_builder.cli import main
 from layer_builder.errors import (
     IndexAuthError,
+    IndexUnreachableError,
     NoCompatibleWheelError,
     PackageNotFoundError,
 )
@@ -147,3 +148,19 @@ def test_cli_prints_the_refusal_on_one_line(
     )
     assert err.count("error:") == 1
     assert "wrong-password" not in err
+
+
+def test_an_index_that_cannot_be_reached_is_named(
+    make_project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")  # the refusal at once, not after 3 retries
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    project = make_project({"tinyutil": "1.0.0"}, hashes=False)
+    # Nothing listens on port 9 (discard) here.
+    with pytest.raises(IndexUnreachableError) as info:
+        install("uv-pip", project, "http://127.0.0.1:9/simple", tmp_path)
+    assert str(info.value) == (
+        "the package index could not be reached at http://127.0.0.1:9/simple/tinyutil/ "
+        "(Connection refused (os error 111)): check the address (--index-url, PIP_INDEX_URL, "
+        "UV_DEFAULT_INDEX, or the index the lock names) and this host's network"
+    )

@@ -29,8 +29,8 @@ def write(project: Path, **files: bytes) -> Path:
     return project
 
 
-def test_detection_order_is_uv_then_poetry_then_pylock_then_pip() -> None:
-    assert DETECTION_ORDER == (Tool.UV, Tool.POETRY, Tool.PYLOCK, Tool.PIP)
+def test_detection_order_is_uv_then_poetry_then_pylock_then_pipenv_then_pip() -> None:
+    assert DETECTION_ORDER == (Tool.UV, Tool.POETRY, Tool.PYLOCK, Tool.PIPENV, Tool.PIP)
 
 
 @pytest.mark.parametrize(
@@ -78,8 +78,10 @@ def test_tool_override_to_a_missing_file_names_the_file(tmp_path: Path) -> None:
 def test_unknown_tool_lists_the_choices(tmp_path: Path) -> None:
     project = write(tmp_path / "p", pip=REQUIREMENTS)
     with pytest.raises(ProjectError) as info:
-        Manifest.from_project(project, tool="pipenv")
-    assert str(info.value) == "unknown tool 'pipenv': choose one of pip, uv, poetry, pylock"
+        Manifest.from_project(project, tool="hatch")
+    assert str(info.value) == (
+        "unknown tool 'hatch': choose one of pip, uv, poetry, pylock, pipenv"
+    )
     assert parse_tool("uv") is Tool.UV
 
 
@@ -90,7 +92,8 @@ def test_no_manifest_says_what_to_create(tmp_path: Path) -> None:
         Manifest.from_project(project)
     assert str(info.value) == (
         f"no dependency manifest in {project.resolve()}: expected one of uv.lock, "
-        f"poetry.lock, pylock.toml, requirements.txt; lock the project first (e.g. `uv lock` or "
+        f"poetry.lock, pylock.toml, Pipfile.lock, requirements.txt; lock the project first (e.g. "
+        f"`uv lock` or "
         f"`pip-compile --generate-hashes`)"
     )
 
