@@ -991,7 +991,7 @@ def test_local_run_keeps_its_state_across_processes(
     assert data["layer_version_arn"].endswith(":layer:local_deps:1")
     assert data["s3_uri"] == f"s3://local-bucket/app/lambda/layer/zips/{data['zip_sha256']}.zip"
     state = project / "build" / "lambda" / "local-aws"
-    assert [p.name for p in state.iterdir()] == ["state.jsonl"]
+    assert sorted(p.name for p in state.iterdir()) == ["state.blobs", "state.jsonl"]
     assert ARM_SO in zip_names(project / "build" / "lambda" / "layer" / "layer.zip")
 
     second = run_subprocess(*args)
