@@ -5,6 +5,7 @@ from layer_builder.installers.pip import PipInstaller
 from layer_builder.installers.pipenv import PipenvInstaller
 from layer_builder.installers.poetry import PoetryInstaller, find_poetry
 from layer_builder.installers.pylock import PylockInstaller
+from layer_builder.installers.resolution import PyprojectInstaller
 from layer_builder.installers.uv import UvInstaller
 from layer_builder.installers.uv_pip import UvPipInstaller, find_uv
 
@@ -16,6 +17,7 @@ __all__ = [
     "PipenvInstaller",
     "PoetryInstaller",
     "PylockInstaller",
+    "PyprojectInstaller",
     "UvInstaller",
     "UvPipInstaller",
     "find_poetry",

@@ -140,6 +140,8 @@ class Installer(abc.ABC):
     builds_natively: bool = False
     #: Extras and groups installed beyond the main dependencies; they change the layer.
     options: InstallOptions = InstallOptions()
+    #: Where packages come from (none given: the installer's default and its environment).
+    index: IndexOptions = IndexOptions()
 
     def fingerprint_fields(self) -> dict[str, object]:
         """What about this installer changes the tree it makes (for the build cache)."""

@@ -52,6 +52,7 @@ def require_dependencies(
         Tool.PIP: "a line per package in requirements.txt",
         Tool.PYLOCK: "`uv add NAME` or `pdm add NAME`, then write pylock.toml again",
         Tool.PIPENV: "`pipenv install NAME`, which locks again",
+        Tool.PYPROJECT: "in [project] dependencies of pyproject.toml",
     }[manifest.tool]
     raise NoDependenciesError(
         f"{manifest.path} lists no dependencies{selection}, so there is nothing to publish: "

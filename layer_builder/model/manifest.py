@@ -5,12 +5,18 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+import sys
 from pathlib import Path
 
 import attrs
 
 from layer_builder.choices import check_choice
 from layer_builder.errors import ProjectError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 class Tool(str, enum.Enum):
@@ -23,6 +29,8 @@ class Tool(str, enum.Enum):
     PYLOCK = "pylock"
     #: Pipenv's ``Pipfile.lock``.
     PIPENV = "pipenv"
+    #: A ``pyproject.toml`` with ``[project] dependencies`` and no lock: resolved by uv.
+    PYPROJECT = "pyproject"
 
     @property
     def manifest_filename(self) -> str:
@@ -35,6 +43,7 @@ _MANIFEST_FILENAMES = {
     Tool.POETRY: "poetry.lock",
     Tool.PYLOCK: "pylock.toml",
     Tool.PIPENV: "Pipfile.lock",
+    Tool.PYPROJECT: "pyproject.toml",
     Tool.PIP: "requirements.txt",
 }
 
@@ -45,6 +54,16 @@ DETECTION_ORDER: tuple[Tool, ...] = (Tool.UV, Tool.POETRY, Tool.PYLOCK, Tool.PIP
 
 # PEP 751 also names locks ``pylock.<name>.toml``.
 _NAMED_PYLOCK = re.compile(r"pylock\.[^.]+\.toml")
+
+
+def declares_dependencies(pyproject: Path) -> bool:
+    """Whether ``pyproject`` (a file) has a ``[project]`` table with ``dependencies``."""
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    project = data.get("project")
+    return isinstance(project, dict) and "dependencies" in project
 
 
 def parse_tool(value: str | Tool) -> Tool:
@@ -64,6 +83,9 @@ class Manifest:
     #: ``(path, sha256 of its source)`` of each local package it installs (a folder of the
     #: project): part of the build's identity, since no lock hash pins that code.
     local_sources: tuple[tuple[str, str], ...] = ()
+    #: The project folder, when the manifest lives elsewhere (a resolution of a lock-less
+    #: pyproject.toml, kept under ``build/``).
+    project: Path | None = None
 
     @property
     def filename(self) -> str:
@@ -72,8 +94,8 @@ class Manifest:
 
     @property
     def project_dir(self) -> Path:
-        """The folder holding the manifest (the project)."""
-        return self.path.parent
+        """The project's folder (the one holding the manifest, unless ``project`` says)."""
+        return self.project or self.path.parent
 
     @property
     def sha256(self) -> str:
@@ -125,8 +147,11 @@ class Manifest:
             path = project_dir / candidate.manifest_filename
             if path.is_file():
                 return cls.from_file(path, candidate)
+        if declares_dependencies(project_dir / "pyproject.toml"):
+            return cls.from_file(project_dir / "pyproject.toml", Tool.PYPROJECT)
         names = ", ".join(t.manifest_filename for t in DETECTION_ORDER)
         raise ProjectError(
-            f"no dependency manifest in {project_dir}: expected one of {names}; "
-            f"lock the project first (e.g. `uv lock` or `pip-compile --generate-hashes`)"
+            f"no dependency manifest in {project_dir}: expected one of {names}, or a "
+            f"pyproject.toml with [project] dependencies; lock the project first (e.g. "
+            f"`uv lock` or `pip-compile --generate-hashes`)"
         )

@@ -30,6 +30,7 @@ from layer_builder.installers import (
     PipInstaller,
     PoetryInstaller,
     PylockInstaller,
+    PyprojectInstaller,
     UvInstaller,
     UvPipInstaller,
     find_uv,
@@ -129,6 +130,8 @@ def default_installer(
         return PylockInstaller(index=index, options=options, use_uv=installer != "pip")
     if tool is Tool.PIPENV:
         return PipenvInstaller(index=index, options=options, use_uv=installer != "pip")
+    if tool is Tool.PYPROJECT:
+        return PyprojectInstaller(index=index, options=options, use_uv=installer != "pip")
     uv = find_uv() if installer != "pip" else None
     if uv or installer == "uv":
         return UvPipInstaller(uv, index=index, options=options)  # no uv: the fix, at install

@@ -80,7 +80,7 @@ def test_unknown_tool_lists_the_choices(tmp_path: Path) -> None:
     with pytest.raises(ProjectError) as info:
         Manifest.from_project(project, tool="hatch")
     assert str(info.value) == (
-        "unknown tool 'hatch': choose one of pip, uv, poetry, pylock, pipenv"
+        "unknown tool 'hatch': choose one of pip, uv, poetry, pylock, pipenv, pyproject"
     )
     assert parse_tool("uv") is Tool.UV
 
@@ -92,8 +92,8 @@ def test_no_manifest_says_what_to_create(tmp_path: Path) -> None:
         Manifest.from_project(project)
     assert str(info.value) == (
         f"no dependency manifest in {project.resolve()}: expected one of uv.lock, "
-        f"poetry.lock, pylock.toml, Pipfile.lock, requirements.txt; lock the project first (e.g. "
-        f"`uv lock` or "
+        f"poetry.lock, pylock.toml, Pipfile.lock, requirements.txt, or a pyproject.toml with "
+        f"[project] dependencies; lock the project first (e.g. `uv lock` or "
         f"`pip-compile --generate-hashes`)"
     )
 
