@@ -107,16 +107,19 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 
-def make_sdist(name: str, version: str, directory: Path, tag: str = "py3-none-any") -> Path:
+def make_sdist(
+    name: str, version: str, directory: Path, tag: str = "py3-none-any", backend: str = ""
+) -> Path:
     """A source distribution only (no wheel): what a cross build must refuse. It builds
-    offline into a wheel tagged ``tag`` (what the host's Python would make)."""
+    offline into a wheel tagged ``tag`` (what the host's Python would make), or with the
+    in-tree ``backend`` given."""
     path = directory / f"{name}-{version}.tar.gz"
     pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     pyproject = (
         f'[project]\nname = "{name}"\nversion = "{version}"\n\n'
         '[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
     )
-    backend = _SDIST_BACKEND.format(name=name, version=version, tag=tag)
+    backend = backend or _SDIST_BACKEND.format(name=name, version=version, tag=tag)
     with gzip.GzipFile(path, "wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tf:
         for member, text in (
             ("PKG-INFO", pkg_info),
@@ -180,6 +183,70 @@ def make_local_package(
         (directory / relative).parent.mkdir(parents=True, exist_ok=True)
         (directory / relative).write_bytes(data)
     return directory
+
+
+# A backend that compiles a real C extension with the interpreter that runs it (gcc and its
+# headers), tagged for that interpreter and CPU: what a compiled sdist gives on any host.
+_NATIVE_BACKEND = """\
+import base64, hashlib, os, subprocess, sys, sysconfig, tempfile, zipfile
+NAME, VERSION = {name!r}, {version!r}
+SOURCE = (
+    "#include <Python.h>\\n"
+    "static struct PyModuleDef m = {{PyModuleDef_HEAD_INIT, \\"_native\\", 0, -1, 0}};\\n"
+    "PyMODINIT_FUNC PyInit__native(void) {{ return PyModule_Create(&m); }}\\n"
+)
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    py = "cp%d%d" % sys.version_info[:2]
+    tag = py + "-" + py + "-linux_" + os.uname().machine
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(tmp + "/m.c", "w") as f:
+            f.write(SOURCE)
+        include = sysconfig.get_paths()["include"]
+        subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-I", include, tmp + "/m.c",
+                        "-o", tmp + "/m.so"], check=True)
+        with open(tmp + "/m.so", "rb") as f:
+            library = f.read()
+    dist = NAME + "-" + VERSION
+    files = {{
+        NAME + "/__init__.py": b"from . import _native\\n",
+        NAME + "/_native" + sysconfig.get_config_var("EXT_SUFFIX"): library,
+        dist + ".dist-info/METADATA": ("Metadata-Version: 2.1\\nName: " + NAME
+                                       + "\\nVersion: " + VERSION + "\\n").encode(),
+        dist + ".dist-info/WHEEL": ("Wheel-Version: 1.0\\nRoot-Is-Purelib: false\\nTag: "
+                                    + tag + "\\n").encode(),
+    }}
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+        record.append(path + ",sha256=" + digest.decode() + "," + str(len(data)))
+    record.append(dist + ".dist-info/RECORD,,")
+    files[dist + ".dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    filename = dist + "-" + tag + ".whl"
+    with zipfile.ZipFile(wheel_directory + "/" + filename, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return filename
+"""
+
+
+# A build that fails the way a missing compiler header does.
+_BROKEN_BACKEND = """\
+import sys
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    print("building extension 'fast'", file=sys.stderr)
+    print("src/fast.c:1:10: fatal error: libfoo.h: No such file or directory", file=sys.stderr)
+    raise SystemExit(1)
+"""
+
+
+def make_native_sdist(name: str, version: str, directory: Path) -> Path:
+    """A source distribution of a real C extension, built by whichever Python builds it."""
+    backend = _NATIVE_BACKEND.format(name=name, version=version)
+    return make_sdist(name, version, directory, backend=backend)
 
 
 def fake_shared_object(machine: str) -> bytes:
@@ -277,6 +344,8 @@ def build_index(root: Path) -> dict[str, str]:
     files_dir.mkdir(parents=True, exist_ok=True)
     paths = [make_wheel(spec, files_dir) for spec in WHEELS]
     paths += [make_sdist(name, version, files_dir, tag) for name, version, tag in SDISTS]
+    paths.append(make_native_sdist("nativeext", "1.0.0", files_dir))
+    paths.append(make_sdist("brokenbuild", "1.0.0", files_dir, backend=_BROKEN_BACKEND))
     by_project: dict[str, list[Path]] = {}
     hashes = {}
     for path in paths:

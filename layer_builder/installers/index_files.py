@@ -11,7 +11,7 @@ import html
 import os
 import re
 from collections.abc import Sequence
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import attrs
 from packaging.tags import Tag
@@ -44,6 +44,8 @@ class IndexFile:
     tags: frozenset[Tag] = frozenset()
     sha256: str | None = None
     yanked: bool = False
+    #: Where to download it (absolute; without the ``#sha256=`` fragment).
+    url: str = ""
 
     @property
     def is_wheel(self) -> bool:
@@ -60,8 +62,8 @@ class ProjectPage:
     files: tuple[IndexFile, ...] = ()
 
 
-def parse_files(page: str, project: str) -> tuple[IndexFile, ...]:
-    """The files of ``project`` that a PEP 503 page links to."""
+def parse_files(page: str, project: str, page_url: str = "") -> tuple[IndexFile, ...]:
+    """The files of ``project`` that a PEP 503 page (at ``page_url``) links to."""
     name = canonicalize_name(project)
     found = []
     for anchor in _ANCHOR.finditer(page):
@@ -83,7 +85,8 @@ def parse_files(page: str, project: str) -> tuple[IndexFile, ...]:
             continue
         sha256 = fragment.split("=", 1)[1] if fragment.startswith("sha256=") else None
         yanked = "data-yanked" in values
-        found.append(IndexFile(filename, version, frozenset(tags), sha256, yanked))
+        url = urljoin(page_url, href) if page_url else href
+        found.append(IndexFile(filename, version, frozenset(tags), sha256, yanked, url))
     return tuple(found)
 
 
@@ -114,7 +117,7 @@ def ask_project(index_url: str, project: str | NormalizedName) -> ProjectPage:
         return ProjectPage(masked, exc.code)
     except (OSError, ValueError):  # unreachable, TLS, a bad URL: no verdict
         return ProjectPage(masked, None)
-    return ProjectPage(masked, status, parse_files(body, project))
+    return ProjectPage(masked, status, parse_files(body, project, page))
 
 
 def files_of(index_urls: Sequence[str], project: str) -> tuple[IndexFile, ...] | None:

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 #: 1980-01-02: the zip format's epoch (plus a day, for time zones); builds stamp files with it.
 SOURCE_DATE_EPOCH = "315619200"
 
+# The lines uv writes around a failed build (its own words, not the build's).
+_UV_FRAME = ("error: ", "cause: ", "hint: ", "help: ", "[stderr]", "[stdout]", "failed to")
 _DECORATION = re.compile("^[\\s\u00d7\u251c\u2570\u2502\u2500\u25b6]*")  # uv's frame
 
 
@@ -62,7 +64,7 @@ def first_error_line(output: str) -> str:
     lines = [line for line in lines if line]
     for line in lines:
         lowered = line.lower()
-        if "error" in lowered and not lowered.startswith(("error: failed to build", "failed to")):
+        if "error" in lowered and not lowered.startswith(_UV_FRAME):
             return line[:300]
     return (lines[-1] if lines else "no output")[:300]
 

@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name
 
 from layer_builder.errors import NoDependenciesError, SourceBuildRefusedError
 from layer_builder.installers.diagnosis import Pin
-from layer_builder.installers.source_builds import build_local_package
+from layer_builder.installers.source_builds import BuiltWheel, build_local_package
 from layer_builder.model.requirements_file import (
     ALL,
     RequirementLine,
@@ -96,6 +96,12 @@ class TargetRequirements:
                 assert line.name is not None
                 pins.append(Pin(line.name, specifiers[0].version, line.hashes))
         return tuple(pins), len(pins) == len(self.requirements)
+
+    def pin_of(self, name: str, version: str) -> Pin:
+        """``name`` at ``version`` with the hashes its line lists (none when unpinned)."""
+        pins = {p.name: p for p in self.pins()[0]}
+        found = pins.get(canonicalize_name(name))
+        return found if found is not None and found.version == version else Pin(name, version)
 
     @property
     def has_hashes(self) -> bool:
@@ -183,11 +189,12 @@ def prepared(
     allow_source: Iterable[str] = (),
     what: str = "",
     uv: str | None = None,
+    prebuilt: Mapping[str, BuiltWheel] | None = None,
 ) -> Iterator[PreparedRequirements]:
     """``requirements`` selected for ``target`` and written flat in a temporary folder (outside
     the project and the build tree) for the time of the install, with the project's local
-    packages built into wheels beside it; ``what`` names the manifest in the refusal of an
-    empty selection."""
+    packages built into wheels beside it (``prebuilt``: wheels already built for the target,
+    by name); ``what`` names the manifest in the refusal of an empty selection."""
     # Imported here: uv_pip installs through this module.
     from layer_builder.installers.uv_pip import require_uv
 
@@ -196,18 +203,21 @@ def prepared(
     builds = selection.source_builds(allow_source)
     with tempfile.TemporaryDirectory(prefix="layer-builder-") as tmp:
         replacements = {}
-        local = [line for line in selection.requirements if _is_local_source(line)]
         wheels = Path(tmp) / "local-wheels"
-        for number, line in enumerate(local):
-            built = build_local_package(
-                line, wheels / str(number), target, uv=require_uv(uv),
-                python=Path(sys.executable), cwd=project_dir,
-            )  # fmt: skip
+        for number, line in enumerate(selection.requirements):
+            built = (prebuilt or {}).get(line.name or "")
+            if built is None and _is_local_source(line):
+                built = build_local_package(
+                    line, wheels / str(number), target, uv=require_uv(uv),
+                    python=Path(sys.executable), cwd=project_dir,
+                )  # fmt: skip
+            if built is None:
+                continue
             hashed = selection.has_hashes
             replacements[line.where] = (
                 built.requirement_line() if hashed else f"{built.name}=={built.version}"
             )
-            replacements[f"find-links {number}"] = f"--find-links {built.path.parent}"
+            replacements[f"find-links {number:06d}"] = f"--find-links {built.path.parent}"
         flat = Path(tmp) / "requirements.txt"
         flat.write_text(selection.render(replacements), encoding="utf-8")
         if selection.constraints:

@@ -33,6 +33,8 @@ from layer_builder.installers.selection import (
     refuse_selection_for_requirements,
     require_dependencies,
 )
+from layer_builder.installers.source_builds import BuiltWheel, first_error_line
+from layer_builder.installers.target_builds import build_for_target
 from layer_builder.installers.target_requirements import (
     PreparedRequirements,
     TargetRequirements,
@@ -47,6 +49,7 @@ _NO_WHEEL = re.compile(
     r"Because (?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? has no (?P<kind>usable )?wheels"
     r"(?P<detail>.*?)(?= and you require|, we can conclude|$)"
 )
+_FAILED_BUILD = re.compile(r"Failed to (?:download and )?build `(?P<what>[^`]+)`")
 _BUILT_INCOMPATIBLE = re.compile(r"The built wheel `(?P<wheel>[^`]+\.whl)` is not compatible")
 
 
@@ -81,6 +84,16 @@ def scratch_file(name: str) -> Iterator[Path]:
     """A path in a fresh temporary folder outside the project and the build tree."""
     with tempfile.TemporaryDirectory(prefix="layer-builder-") as tmp:
         yield Path(tmp) / name
+
+
+class _BuiltForHost(Exception):
+    """uv built an allowed source distribution into a wheel for this host, not the target."""
+
+    def __init__(self, pin: Pin, refusal: IncompatibleWheelError, index_urls: tuple[str, ...] = ()):
+        super().__init__(pin.name)
+        self.pin = pin
+        self.refusal = refusal
+        self.index_urls = index_urls
 
 
 def drop_uv_cache_records(dir_target: Path) -> None:
@@ -195,12 +208,45 @@ class UvPipInstaller(Installer):
     ) -> None:
         """Install a requirements file (hashed or not) into ``dir_target`` for ``target``,
         selected for the target first (``manifest``: where it came from, for messages)."""
-        index = index or self.index
-        allowed = self.options.allow_source
+        prebuilt: dict[str, BuiltWheel] = {}
+        with tempfile.TemporaryDirectory(prefix="layer-builder-") as wheels:
+            while True:
+                try:
+                    self._install_once(requirements, target, dir_target, cwd=cwd,
+                                       index=index or self.index, no_deps=no_deps,
+                                       manifest=manifest, prebuilt=prebuilt)  # fmt: skip
+                    break
+                except _BuiltForHost as host_build:
+                    if host_build.pin.name in prebuilt:
+                        raise host_build.refusal from host_build.__cause__
+                    prebuilt[host_build.pin.name] = build_for_target(
+                        host_build.pin, target, Path(wheels) / host_build.pin.name,
+                        uv=require_uv(self.uv), index_urls=host_build.index_urls, cwd=cwd,
+                    )  # fmt: skip
+        # uv leaves its lock file in the target; it is no part of any distribution.
+        (dir_target / ".lock").unlink(missing_ok=True)
+        drop_uv_cache_records(dir_target)
+
+    def _install_once(
+        self,
+        requirements: Path,
+        target: LayerTarget,
+        dir_target: Path,
+        *,
+        cwd: Path,
+        index: IndexOptions,
+        no_deps: bool,
+        manifest: Manifest | None,
+        prebuilt: dict[str, BuiltWheel],
+    ) -> None:
+        """One ``uv pip install`` of the requirements (``prebuilt``: wheels built for the
+        target, by name); raises ``_BuiltForHost`` for an allowed source build that uv made
+        for this host."""
         what = str(manifest.path if manifest is not None else requirements)
         with prepared(
-            requirements, target, project_dir=cwd, allow_source=allowed, what=what, uv=self.uv
-        ) as flat:
+            requirements, target, project_dir=cwd, allow_source=self.options.allow_source,
+            what=what, uv=self.uv, prebuilt=prebuilt,
+        ) as flat:  # fmt: skip
             command = self.install_command(
                 flat.path,
                 target,
@@ -211,11 +257,13 @@ class UvPipInstaller(Installer):
                 prepared=flat,
             )
             env = {"UV_PYTHON_DOWNLOADS": "never", **index.uv_environment()}
-            self._run(command, f"uv pip install for {target.runtime} {target.architecture}",
-                      env, cwd, target, index, flat)  # fmt: skip
-        # uv leaves its lock file in the target; it is no part of any distribution.
-        (dir_target / ".lock").unlink(missing_ok=True)
-        drop_uv_cache_records(dir_target)
+            what_runs = f"uv pip install for {target.runtime} {target.architecture}"
+            try:
+                self._run(command, what_runs, env, cwd, target, index, flat)
+            except _BuiltForHost as host_build:
+                pin = flat.selection.pin_of(host_build.pin.name, host_build.pin.version)
+                urls = diagnosis_indexes(flat.selection.source, index, cwd)
+                raise _BuiltForHost(pin, host_build.refusal, urls) from host_build.__cause__
 
     def _run(
         self,
@@ -236,6 +284,13 @@ class UvPipInstaller(Installer):
             known = uv_failure(flat_output, index.urls)
             if known is not None:
                 raise known from failed
+            failed_build = _FAILED_BUILD.search(flat_output)
+            if failed_build and not _BUILT_INCOMPATIBLE.search(flat_output):
+                raise BuildError(
+                    f"building {failed_build['what']} from source failed: "
+                    f"{first_error_line(output)}; fix what its build needs, or pin a version "
+                    f"that publishes a wheel for {target.description}"
+                ) from failed
             missing = _NO_WHEEL.search(flat_output)
             built = _BUILT_INCOMPATIBLE.search(flat_output)
             if flat is not None and (missing or "Hash mismatch" in output):
@@ -250,10 +305,13 @@ class UvPipInstaller(Installer):
                     package, target.description, detail=_uv_detail(flat_output, missing["detail"])
                 ) from failed
             if built:
-                name, _, _, tags = parse_wheel_filename(built["wheel"])
-                raise IncompatibleWheelError(
+                name, version, _, tags = parse_wheel_filename(built["wheel"])
+                refusal = IncompatibleWheelError(
                     [(name, sorted(str(t) for t in tags))], target.description
-                ) from failed
+                )
+                if name in self.options.allow_source:
+                    raise _BuiltForHost(Pin(name, str(version)), refusal) from failed
+                raise refusal from failed
             raise
 
     def _explain(

@@ -11,9 +11,9 @@ import pytest
 from layer_builder import LayerPathLayout, LayerTarget, Manifest
 from layer_builder.errors import (
     BuildError,
-    IncompatibleWheelError,
     InstallerFailedError,
     NoCompatibleWheelError,
+    SourceBuildRefusedError,
     SourceOnlyDependencyError,
     StaleLockError,
     ToolMissingError,
@@ -218,6 +218,11 @@ def test_allowed_source_package_that_compiles_for_the_host_is_refused(
     project = write_uv_project(tmp_path / "app", wheel_index.url, ["tinyutil", "hostonly"])
     installer = UvInstaller(options=InstallOptions(allow_source=["hostonly"]))
     step = BuildStep(ARM312, Manifest.from_project(project), LayerPathLayout(project), installer)
-    with pytest.raises(IncompatibleWheelError, match=r"hostonly \(cp311-cp311-linux_x86_64\)"):
+    with pytest.raises(SourceBuildRefusedError) as refused:
         step.run()
+    assert str(refused.value) == (
+        "hostonly 1.0.0 has compiled code, so building it for python3.12 arm64 (manylinux glibc "
+        "<= 2.34) needs python3.12 on an aarch64 host (this one is x86_64), or a container "
+        "build (--container docker)"
+    )
     assert not LayerPathLayout(project).dir_python.exists()
