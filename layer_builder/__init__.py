@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         PipInstaller,
         PoetryInstaller,
         PylockInstaller,
+        PyprojectInstaller,
         UvInstaller,
         UvPipInstaller,
     )
