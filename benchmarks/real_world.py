@@ -61,33 +61,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import _corpus
-
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from _corpus import (
+    UV_ARCH,
+    Outcome,
+    Run,
+    last_line,
+    manifest_kind,
+    plain_uv,
+    platform_flags,
+    run,
+    tool,
+    uv_error,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 DEFAULT_TARGETS = ("3.12/x86_64", "3.12/arm64")
-UV_ARCH = {"x86_64": "x86_64", "arm64": "aarch64"}
 IMPORT_SNIPPET = (
     "import sys, importlib; sys.path[:0] = sys.argv[1:3]; importlib.import_module(sys.argv[3])"
 )
-
-
-def tool(name: str) -> str:
-    """A console script of this venv, else of PATH."""
-    path = BIN / name
-    return str(path) if path.exists() else (shutil.which(name) or name)
-
-
-@dataclass
-class Outcome:
-    ok: bool
-    seconds: float
-    message: str = ""
-    detail: str = ""  # the last line of the output, when it says more than the message
 
 
 @dataclass
@@ -103,33 +94,6 @@ class Row:
     imports_ok: int | None = None
     import_failures: list[str] = field(default_factory=list)
     imports_note: str = ""
-
-
-@dataclass
-class Run:
-    """One child process: exit code (None on timeout), output and wall seconds."""
-
-    code: int | None
-    out: str
-    err: str
-    seconds: float
-
-
-def run(command: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> Run:
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(
-            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as expired:
-        out = expired.stdout.decode() if isinstance(expired.stdout, bytes) else ""
-        return Run(None, out, f"timeout after {timeout:.0f} s", time.perf_counter() - started)
-    return Run(done.returncode, done.stdout, done.stderr, time.perf_counter() - started)
-
-
-def last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 def tool_failure(step: str, result: Run, project: Path) -> Outcome:
@@ -151,133 +115,6 @@ def tool_failure(step: str, result: Run, project: Path) -> Outcome:
         f"{step}: {message}".replace(str(project), "<project>"),
         detail.replace(str(project), "<project>")[:300],
     )
-
-
-def uv_error(result: Run) -> str:
-    """uv's or Poetry's first error line and its first cause, on one line."""
-    if result.code is None:
-        return result.err
-    lines = [line.strip() for line in result.err.splitlines() if line.strip()]
-    for i, line in enumerate(lines):
-        if line.startswith(("error:", "\u00d7", "Error:")) or "Error" in line.split(":")[0]:
-            rest = [x for x in lines[i + 1 : i + 4] if x.startswith(("╰─▶", "Caused by", "cause"))]
-            return " ".join([line, *rest])[:400]
-    return (lines[-1] if lines else f"exit code {result.code}")[:400]
-
-
-# --- the manifest -------------------------------------------------------------------------
-
-
-def _toml(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-
-
-def python_floor(project: Path) -> str:
-    pyproject = _toml(project / "pyproject.toml")
-    found = pyproject.get("project", {}).get("requires-python")
-    found = found or pyproject.get("tool", {}).get("poetry", {}).get("dependencies", {}).get(
-        "python"
-    )
-    if not found and (project / "Pipfile.lock").exists():
-        meta = json.loads((project / "Pipfile.lock").read_text(encoding="utf-8")).get("_meta", {})
-        requires = meta.get("requires", {})
-        found = requires.get("python_full_version") or requires.get("python_version")
-        found = f"=={found}" if found else None
-    return f"python {found}" if found else ""
-
-
-def manifest_kind(project: Path) -> tuple[str, str]:
-    """The kind plain uv follows (``uv.lock``, ...) and its description for the table."""
-    if (project / "uv.lock").exists():
-        kind, text = "uv.lock", "uv.lock"
-    elif (project / "poetry.lock").exists():
-        version = _toml(project / "poetry.lock").get("metadata", {}).get("lock-version", "?")
-        kind, text = "poetry.lock", f"poetry.lock {version}"
-    elif (project / "Pipfile.lock").exists():
-        kind, text = "Pipfile.lock", "Pipfile.lock"
-    elif (project / "pylock.toml").exists():
-        kind, text = "pylock.toml", "pylock.toml"
-    elif (project / "requirements.txt").exists():
-        lines = (project / "requirements.txt").read_text(encoding="utf-8").splitlines()
-        hashed = any("--hash=" in line for line in lines)
-        pins = sum(1 for line in lines if "==" in line.split("#")[0])
-        kind = "requirements.txt"
-        text = f"requirements.txt ({'hashed' if hashed else 'unhashed'}, {pins} pins)"
-    elif (project / "pyproject.toml").exists():
-        kind, text = "pyproject.toml", "pyproject.toml (no lock)"
-    else:
-        kind, text = "", "no manifest"
-    floor = python_floor(project)
-    return kind, f"{text}, {floor}" if floor else text
-
-
-def pipfile_requirements(lock: Path) -> str:
-    """The ``default`` section of a Pipfile.lock as requirement lines, without hashes."""
-    lines = []
-    for name, entry in json.loads(lock.read_text(encoding="utf-8")).get("default", {}).items():
-        extras = f"[{','.join(entry['extras'])}]" if entry.get("extras") else ""
-        if "git" in entry:
-            ref = f"@{entry['ref']}" if entry.get("ref") else ""
-            requirement = f"{name}{extras} @ git+{entry['git']}{ref}"
-        elif "path" in entry or "file" in entry:
-            requirement = f"{name}{extras} @ {entry.get('file') or entry['path']}"
-        else:
-            requirement = f"{name}{extras}{entry.get('version', '')}"
-        markers = entry.get("markers")
-        lines.append(f"{requirement} ; {markers}" if markers else requirement)
-    return "\n".join(lines) + "\n"
-
-
-# --- plain uv -----------------------------------------------------------------------------
-
-
-def platform_flags(python: str, arch: str) -> list[str]:
-    glibc = "2_34" if tuple(int(x) for x in python.split(".")) >= (3, 12) else "2_17"
-    return [
-        "--python-platform",
-        f"{UV_ARCH[arch]}-manylinux_{glibc}",
-        "--python-version",
-        python,
-    ]
-
-
-def plain_uv(project: Path, kind: str, python: str, arch: str, timeout: float) -> Outcome:
-    exported = project / "plain-requirements.txt"
-    if kind == "uv.lock":
-        export = [tool("uv"), "export", "--frozen", "--no-dev", "--no-emit-project"]
-        export += ["--no-hashes", "--format", "requirements.txt", "-o", str(exported)]
-    elif kind == "poetry.lock":
-        export = [tool("poetry"), "export", "-f", "requirements.txt", "--without-hashes"]
-        export += ["-o", str(exported)]
-    else:
-        export = []
-    seconds = 0.0
-    if export:
-        result = run(export, project, timeout)
-        seconds += result.seconds
-        if result.code != 0:
-            message = uv_error(result).replace(str(project), "<project>")
-            return Outcome(False, seconds, "export: " + message)
-        source = exported
-    elif kind == "Pipfile.lock":
-        exported.write_text(pipfile_requirements(project / "Pipfile.lock"), encoding="utf-8")
-        source = exported
-    else:
-        source = project / kind
-    target = project / "plain-target"
-    install = [tool("uv"), "pip", "install", "-r", str(source), "--target", str(target)]
-    result = run(install + platform_flags(python, arch), project, timeout)
-    seconds += result.seconds
-    if result.code != 0:
-        return Outcome(False, seconds, uv_error(result).replace(str(project), "<project>"))
-    built = [
-        line.split()[-1] for line in result.err.splitlines() if line.strip().startswith("Built ")
-    ]
-    note = f"built from sdist with the host's Python: {', '.join(built)}" if built else ""
-    return Outcome(True, seconds, note)
 
 
 # --- imports ------------------------------------------------------------------------------
@@ -462,31 +299,22 @@ def run_target(
     if built.code != 0:
         row.tool = tool_failure("build", built, project)
         return rows
-    packaged, data = layer_builder("package", project, python, arch, [], options, work)
-    seconds = built.seconds + packaged.seconds
-    if packaged.code != 0:
-        row.tool = tool_failure("package", packaged, project)
-        row.tool.seconds = seconds
-        return rows
-    row.tool = Outcome(True, seconds)
-    row.unzipped, row.zipped = data.get("unzipped_size"), data.get("zip_size")
-    layers = [(row, work / "layer.zip")]
-    shutil.copyfile(data.get("path", project / "build/lambda/layer/layer.zip"), layers[0][1])
-    if options.slim:
-        slim = Row(name, manifest, target, variant="--slim --strip")
-        rows.append(slim)
-        packaged, data = layer_builder(
-            "package", project, python, arch, ["--slim", "--strip"], options, work
-        )
-        slim.tool = (
-            Outcome(True, packaged.seconds)
-            if packaged.code == 0
-            else tool_failure("package", packaged, project)
-        )
-        if packaged.code == 0:
-            slim.unzipped, slim.zipped = data.get("unzipped_size"), data.get("zip_size")
-            layers.append((slim, work / "layer-slim.zip"))
-            shutil.copyfile(data["path"], layers[1][1])
+    layers: list[tuple[Row, Path]] = []
+    variants = [("", [])] + ([("--slim --strip", ["--slim", "--strip"])] if options.slim else [])
+    for variant, flags in variants:  # the slim variant too when the default is over the limit
+        current = row if not variant else Row(name, manifest, target, variant=variant)
+        if variant:
+            rows.append(current)
+        packaged, data = layer_builder("package", project, python, arch, flags, options, work)
+        if packaged.code != 0:
+            current.tool = tool_failure("package", packaged, project)
+        else:
+            current.tool = Outcome(True, packaged.seconds)
+            current.unzipped, current.zipped = data.get("unzipped_size"), data.get("zip_size")
+            layers.append((current, work / f"layer{len(layers)}.zip"))
+            shutil.copyfile(data["path"], layers[-1][1])
+    assert row.tool is not None
+    row.tool.seconds += built.seconds  # the default row counts build + package
     if options.imports and arch == "x86_64":
         for layer_row, zip_path in layers:
             check_imports(layer_row, zip_path, python, runtime, work)
