@@ -406,27 +406,22 @@ def details(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def header(argv: list[str], options: Options, runtime: Runtime, tool_source: str) -> str:
-    def version(command: list[str]) -> str:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            return subprocess.run(command, capture_output=True, text=True).stdout.strip()
-        return "?"
+def output_of(command: list[str]) -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        return subprocess.run(command, capture_output=True, text=True).stdout.strip()
+    return "?"
 
-    commit = version(["git", "-C", str(REPO), "rev-parse", "--short=9", "HEAD"])
-    dirty = version(["git", "-C", str(REPO), "status", "--porcelain", "--", "layer_builder"])
+
+def header(argv: list[str], runtime: Runtime, tool_source: str, started: list[str]) -> str:
+    """The run's circumstances; ``started`` holds the lines taken before it began."""
     pythons = ", ".join(f"python{v}: {runtime.pythons.get(v) or 'none'}" for v in runtime.pythons)
     return "\n".join(
         [
-            f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
-            f"- commit: {commit}; tool from {tool_source}"
-            + (
-                " (layer_builder/ had uncommitted changes)"
-                if dirty and tool_source == "the working tree"
-                else ""
-            ),
+            *started,
+            f"- tool from {tool_source}",
             f"- command: `{' '.join(['.venv/bin/python benchmarks/real_world.py', *argv])}`",
-            f"- host: Python {platform.python_version()}, {version([tool('uv'), '--version'])}, "
-            f"{version([tool('poetry'), '--version'])}, {os.cpu_count()} cores",
+            f"- host: Python {platform.python_version()}, {output_of([tool('uv'), '--version'])}, "
+            f"{output_of([tool('poetry'), '--version'])}, {os.cpu_count()} cores",
             f"- import interpreters: {pythons or 'not needed'}",
         ]
     )
@@ -499,6 +494,13 @@ def main(argv: list[str]) -> None:
         raise SystemExit("no project matches")
     work_root = args.work or Path(tempfile.mkdtemp(prefix="real-world-"))
     work_root.mkdir(parents=True, exist_ok=True)
+    commit = output_of(["git", "-C", str(REPO), "rev-parse", "--short=9", "HEAD"])
+    dirty = output_of(["git", "-C", str(REPO), "status", "--porcelain", "--", "layer_builder"])
+    started_lines = [
+        f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
+        f"- commit at the start: {commit}"
+        + (" (layer_builder/ has uncommitted changes)" if dirty else ""),
+    ]
     tool_env, tool_source = prepare_tool_source(args.tool_source, work_root)
     options = Options(
         targets=parse_targets(args.targets or list(DEFAULT_TARGETS)),
@@ -517,7 +519,7 @@ def main(argv: list[str]) -> None:
     minutes = (time.perf_counter() - started) / 60
     text = "\n\n".join(
         [
-            header(argv, options, runtime, tool_source) + f"\n- wall time: {minutes:.1f} min",
+            header(argv, runtime, tool_source, started_lines) + f"\n- wall time: {minutes:.1f} min",
             table(rows),
             details(rows),
         ]
