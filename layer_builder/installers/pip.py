@@ -25,7 +25,6 @@ from layer_builder.installers.selection import (
     require_dependencies,
 )
 from layer_builder.installers.target_requirements import PreparedRequirements, prepared
-from layer_builder.installers.uv_pip import UvPipInstaller, find_uv
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget
 
@@ -192,32 +191,3 @@ class PipInstaller(Installer):
             # Not pip's list of every version it saw (90 for numpy): the requirement is enough.
             return NoCompatibleWheelError(missing["requirement"], target.description)
         return None
-
-
-def install_locked_requirements(
-    requirements: Path,
-    target: LayerTarget,
-    dir_target: Path,
-    *,
-    cwd: Path,
-    index: IndexOptions,
-    options: InstallOptions,
-    uv: str | None,
-    use_uv: bool,
-    no_deps: bool = False,
-    manifest: Manifest | None = None,
-) -> None:
-    """Install the requirements a lock (``manifest``) was exported to: with ``uv pip`` when
-    ``use_uv`` and uv is found (``uv``, else on PATH), else with pip. The lock's extras and
-    groups are already applied; of ``options`` only ``allow_source`` still applies (pip
-    refuses it)."""
-    found = (uv or find_uv()) if use_uv else None
-    if found:
-        UvPipInstaller(found, index, options).install_requirements(
-            requirements, target, dir_target, cwd=cwd, no_deps=no_deps, manifest=manifest
-        )
-        return
-    source_only = InstallOptions(allow_source=options.allow_source)
-    pip = PipInstaller(index=index, no_deps=no_deps, options=source_only)
-    pip.refuse_source_builds()
-    pip.install_requirements(requirements, target, dir_target, cwd=cwd, manifest=manifest)

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from layer_builder.errors import ConfigurationError, ProjectError
-from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
-from layer_builder.installers.pip import install_locked_requirements
+from layer_builder.installers.base import IndexOptions
+from layer_builder.installers.locked import LockInstaller
 from layer_builder.installers.selection import require_dependencies
-from layer_builder.installers.uv_pip import scratch_file
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
 
@@ -113,30 +112,11 @@ def python_note(manifest: Manifest, document: Mapping[str, Any], target: LayerTa
                        version, target.runtime)  # fmt: skip
 
 
-class PipenvInstaller(Installer):
+class PipenvInstaller(LockInstaller):
     """Installs what a ``Pipfile.lock`` pins for the target (``default``, plus the categories
     asked as groups), with its hashes, through ``uv pip`` or pip."""
 
     name = "pipenv"
-
-    def __init__(
-        self,
-        uv: str | None = None,
-        index: IndexOptions | None = None,
-        options: InstallOptions | None = None,
-        use_uv: bool = True,
-    ):
-        self.uv = uv
-        self.index = index or IndexOptions()
-        self.options = options or InstallOptions()
-        self.use_uv = use_uv
-
-    def fingerprint_fields(self) -> dict[str, object]:
-        """The installer, and the categories asked for."""
-        fields: dict[str, object] = {"installer": self.name, **self.options.fingerprint_fields()}
-        if not self.use_uv:
-            fields["installs_with"] = "pip"
-        return fields
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         """Convert the lock to requirements, then install them for ``target``."""
@@ -152,11 +132,5 @@ class PipenvInstaller(Installer):
         given = self.index.merged_over(IndexOptions.from_environment()).is_set
         text = requirements_text(manifest, document, self.options.groups, not given)
         require_dependencies(text, manifest, self.options)
-        with scratch_file("requirements.txt") as requirements:
-            requirements.write_text(text, encoding="utf-8")
-            install_locked_requirements(
-                requirements, target, dir_target, cwd=manifest.project_dir,
-                index=self.index.merged_over(IndexOptions.from_environment()),
-                options=self.options, uv=self.uv, use_uv=self.use_uv, no_deps=True,
-                manifest=manifest,
-            )  # fmt: skip
+        index = self.index.merged_over(IndexOptions.from_environment())
+        self.install_text(text, manifest, target, dir_target, index=index)

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from layer_builder.errors import InstallerFailedError, StaleLockError, ToolMissingError
-from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
-from layer_builder.installers.pip import install_locked_requirements
+from layer_builder.installers.base import IndexOptions, InstallOptions
+from layer_builder.installers.locked import LockInstaller
 from layer_builder.installers.poetry_graph import PoetryNeeded
 from layer_builder.installers.poetry_lock import check_poetry_python, export_for_target
 from layer_builder.installers.process import run_command
@@ -36,7 +36,7 @@ def find_poetry() -> str | None:
     return str(beside) if beside.is_file() else None
 
 
-class PoetryInstaller(Installer):
+class PoetryInstaller(LockInstaller):
     """Installs exactly the locked main group of a ``poetry.lock`` project (with hashes).
 
     More groups and extras come from ``InstallOptions``. A lock that no longer matches
@@ -54,19 +54,9 @@ class PoetryInstaller(Installer):
         use_uv: bool = True,
         read_lock_directly: bool = True,
     ):
+        super().__init__(uv=uv, index=index, options=options, use_uv=use_uv)
         self.poetry = poetry
-        self.index = index or IndexOptions()
-        self.options = options or InstallOptions()
-        self.uv = uv
-        self.use_uv = use_uv
         self.read_lock_directly = read_lock_directly
-
-    def fingerprint_fields(self) -> dict[str, object]:
-        """Poetry, the installer of its export, and the groups and extras asked for."""
-        fields: dict[str, object] = {"installer": self.name, **self.options.fingerprint_fields()}
-        if not self.use_uv:  # only then, so that existing build records stay valid
-            fields["installs_with"] = "pip"
-        return fields
 
     def export_command(self, requirements: Path, poetry: str | None = None) -> list[str]:
         """The ``poetry export`` command writing hashed requirements to ``requirements``."""
@@ -142,8 +132,8 @@ class PoetryInstaller(Installer):
         check_poetry_python(manifest, target)
         with scratch_file("requirements.txt") as requirements:
             self.export(manifest, requirements, target)
-            require_dependencies(requirements.read_text(encoding="utf-8"), manifest, self.options)
-            install_locked_requirements(
-                requirements, target, dir_target, cwd=manifest.project_dir, index=self.index,
-                options=self.options, uv=self.uv, use_uv=self.use_uv, manifest=manifest,
-            )  # fmt: skip
+            text = requirements.read_text(encoding="utf-8")
+        require_dependencies(text, manifest, self.options)
+        # With dependencies resolved (as ever for Poetry): a dependency the export left out
+        # is an error of the installer's, not a silently missing package.
+        self.install_text(text, manifest, target, dir_target, no_deps=False)

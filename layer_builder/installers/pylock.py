@@ -38,10 +38,9 @@ from packaging.pylock import (
 from packaging.utils import canonicalize_name
 
 from layer_builder.errors import ConfigurationError, NoCompatibleWheelError, ProjectError
-from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
-from layer_builder.installers.pip import install_locked_requirements
+from layer_builder.installers.base import IndexOptions, InstallOptions
+from layer_builder.installers.locked import LockInstaller
 from layer_builder.installers.selection import require_dependencies
-from layer_builder.installers.uv_pip import scratch_file
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget, marker_environment
 
@@ -210,30 +209,11 @@ def index_lines(indexes: tuple[str, ...]) -> str:
     return "".join(f"{flag} {url}\n" for flag, url in zip(flags, indexes, strict=False))
 
 
-class PylockInstaller(Installer):
+class PylockInstaller(LockInstaller):
     """Installs what a ``pylock.toml`` selects for the target, with its hashes, through
     ``uv pip`` (when uv is available and ``use_uv``) or pip."""
 
     name = "pylock"
-
-    def __init__(
-        self,
-        uv: str | None = None,
-        index: IndexOptions | None = None,
-        options: InstallOptions | None = None,
-        use_uv: bool = True,
-    ):
-        self.uv = uv
-        self.index = index or IndexOptions()
-        self.options = options or InstallOptions()
-        self.use_uv = use_uv
-
-    def fingerprint_fields(self) -> dict[str, object]:
-        """The installer that installs the selection, and the extras and groups asked for."""
-        fields: dict[str, object] = {"installer": self.name, **self.options.fingerprint_fields()}
-        if not self.use_uv:
-            fields["installs_with"] = "pip"
-        return fields
 
     def index_for(self, lock_indexes: tuple[str, ...]) -> IndexOptions:
         """The index given, else the one pip's environment names (as for a requirements
@@ -247,11 +227,4 @@ class PylockInstaller(Installer):
         """Select the lock's packages for ``target``, then install them with hashes."""
         text, lock_indexes = requirements_for_target(manifest, target, self.options)
         require_dependencies(text, manifest, self.options)
-        index = self.index_for(lock_indexes)
-        with scratch_file("requirements.txt") as requirements:
-            requirements.write_text(text, encoding="utf-8")
-            install_locked_requirements(
-                requirements, target, dir_target, cwd=manifest.project_dir, index=index,
-                options=self.options, uv=self.uv, use_uv=self.use_uv, no_deps=True,
-                manifest=manifest,
-            )  # fmt: skip
+        self.install_text(text, manifest, target, dir_target, index=self.index_for(lock_indexes))

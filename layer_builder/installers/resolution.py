@@ -17,8 +17,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from layer_builder.archive.safe_files import write_replacing
 from layer_builder.errors import InstallerFailedError, ProjectError
-from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
-from layer_builder.installers.pip import install_locked_requirements
+from layer_builder.installers.base import IndexOptions, InstallOptions
+from layer_builder.installers.locked import LockInstaller
 from layer_builder.installers.process import run_command
 from layer_builder.installers.python_range import admits_python, check_python_range
 from layer_builder.installers.selection import uv_selection_error
@@ -107,30 +107,11 @@ def resolve(
     )
 
 
-class PyprojectInstaller(Installer):
+class PyprojectInstaller(LockInstaller):
     """Installs a lock-less project: its resolution (made now if the manifest is still the
     pyproject.toml), exactly, with its hashes, through ``uv pip`` or pip."""
 
     name = "pyproject"
-
-    def __init__(
-        self,
-        uv: str | None = None,
-        index: IndexOptions | None = None,
-        options: InstallOptions | None = None,
-        use_uv: bool = True,
-    ):
-        self.uv = uv
-        self.index = index or IndexOptions()
-        self.options = options or InstallOptions()
-        self.use_uv = use_uv
-
-    def fingerprint_fields(self) -> dict[str, object]:
-        """The installer, and the extras and groups resolved."""
-        fields: dict[str, object] = {"installer": self.name, **self.options.fingerprint_fields()}
-        if not self.use_uv:
-            fields["installs_with"] = "pip"
-        return fields
 
     def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
         """Resolve (unless done), check the target against ``requires-python``, install."""
@@ -144,11 +125,6 @@ class PyprojectInstaller(Installer):
         where = "requires-python in pyproject.toml"
         check_python_range(manifest, target, requires_python, where=where)
         resolved = resolve(manifest, self.options, self.index, self.uv)
-        with scratch_file(RESOLVED_FILENAME) as requirements:
-            requirements.write_bytes(resolved.content)
-            install_locked_requirements(
-                requirements, target, dir_target, cwd=manifest.project_dir,
-                index=self.index.merged_over(IndexOptions.from_environment()),
-                options=InstallOptions(allow_source=self.options.allow_source), uv=self.uv,
-                use_uv=self.use_uv, no_deps=True, manifest=resolved,
-            )  # fmt: skip
+        index = self.index.merged_over(IndexOptions.from_environment())
+        text = resolved.content.decode("utf-8")
+        self.install_text(text, resolved, target, dir_target, index=index)
