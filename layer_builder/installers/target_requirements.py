@@ -52,6 +52,8 @@ class TargetRequirements:
     target: LayerTarget
     requirements: tuple[RequirementLine, ...]
     constraints: tuple[RequirementLine, ...] = ()
+    #: The manifest the file came from, for messages (a lock's export is a temporary file).
+    label: str = ""
 
     @classmethod
     def read(
@@ -135,12 +137,41 @@ class TargetRequirements:
         if refused:
             flag = "--no-binary :all:" if ALL in asked else f"--no-binary {','.join(refused)}"
             allow = " ".join(f"--allow-source {name}" for name in refused)
+            shown = self.label or self.source.path
             raise SourceBuildRefusedError(
-                f"{self.source.path} asks to build {', '.join(refused)} from source ({flag}), "
+                f"{shown} asks to build {', '.join(refused)} from source ({flag}), "
                 f"and a build on this host is for this host, not {self.target.description}: "
                 f"allow it ({allow}), or remove the flag to install the published wheels"
             )
+        self._refuse_url_builds(allowed)
         return tuple(sorted(wanted))
+
+    @property
+    def url_builds(self) -> tuple[RequirementLine, ...]:
+        """The requirements built from a URL's source (a VCS repository, a source archive)."""
+        return tuple(
+            r for r in self.requirements if r.is_url and not r.spec.split("#")[0].endswith(".whl")
+        )
+
+    def _refuse_url_builds(self, allowed: Iterable[str]) -> None:
+        keys = {canonicalize_name(a) for a in allowed}
+        for line in self.url_builds:
+            if line.name is None or line.name not in keys:
+                name, shown = line.name or "NAME", self.label or line.where
+                raise SourceBuildRefusedError(
+                    f"{shown}: {line.spec} is built from source (a repository or source "
+                    f"archive, not a wheel), and a build on this host is for this host, not "
+                    f"{self.target.description}: allow it if it is pure Python "
+                    f"(--allow-source {name}), or publish it as a wheel to an index and lock "
+                    f"it from there"
+                )
+
+    @property
+    def requires_hashes(self) -> bool:
+        """Whether the installer must refuse any requirement without a hash: pip's
+        hash-checking mode, unless an allowed URL build has none to give (uv still checks
+        every hash given)."""
+        return self.has_hashes and not self.url_builds
 
     def render(self, replacements: Mapping[str, str] | None = None) -> str:
         """The flat file: index options, then one line per requirement (``replacements``,
@@ -199,6 +230,7 @@ def prepared(
     from layer_builder.installers.uv_pip import require_uv
 
     selection = TargetRequirements.read(requirements, target, project_dir=project_dir)
+    selection = attrs.evolve(selection, label=what)
     selection.require_some(what or str(requirements))
     builds = selection.source_builds(allow_source)
     with tempfile.TemporaryDirectory(prefix="layer-builder-") as tmp:

@@ -251,7 +251,7 @@ class UvPipInstaller(Installer):
                 flat.path,
                 target,
                 dir_target,
-                require_hashes=flat.selection.has_hashes,
+                require_hashes=flat.selection.requires_hashes,
                 packages=flat.selection.names,
                 no_deps=no_deps,
                 prepared=flat,

@@ -123,3 +123,27 @@ def test_includes_and_constraints_apply_for_the_target(kind: str, tmp_path: Path
     )
     result = install(INSTALLERS[kind](), project, LayerTarget("3.12", "x86_64"), tmp_path / "out")
     assert result == {"tinyhttp-2.0.0", "tinyutil-1.0.0"}
+
+
+def test_a_requirement_built_from_a_url_meets_the_allow_source_rule(
+    tmp_path: Path, wheel_index: WheelIndex
+) -> None:
+    files = wheel_index.url.replace("/simple/", "/files/").rstrip("/")
+    hashes = " ".join(f"--hash=sha256:{h}" for h in wheel_index.hashes_of("tinyutil", "1.1.0"))
+    project = project_with(
+        tmp_path, f"sourceonly @ {files}/sourceonly-1.0.0.tar.gz\ntinyutil==1.1.0 {hashes}\n"
+    )
+    target = LayerTarget("3.12", "x86_64")
+    with pytest.raises(SourceBuildRefusedError) as refused:
+        install(UvPipInstaller(), project, target, tmp_path / "refused")
+    assert str(refused.value) == (
+        f"{project / 'requirements.txt'}: sourceonly @ {files}/sourceonly-1.0.0.tar.gz is "
+        "built from source (a repository or source archive, not a wheel), and a build on this "
+        "host is for this host, not python3.12 x86_64 (manylinux glibc <= 2.34): allow it if it "
+        "is pure Python (--allow-source sourceonly), or publish it as a wheel to an index and "
+        "lock it from there"
+    )
+    # Allowed: built, while the hashes given are still checked (uv needs none for the URL).
+    allowed = UvPipInstaller(options=InstallOptions(allow_source=["sourceonly"]))
+    result = install(allowed, project, target, tmp_path / "allowed")
+    assert result == {"sourceonly-1.0.0", "tinyutil-1.1.0"}
