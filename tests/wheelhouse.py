@@ -78,33 +78,42 @@ def make_wheel(spec: WheelSpec, directory: Path) -> Path:
     return path
 
 
-# An in-tree PEP 517 backend, so that the sdists build offline (no setuptools download).
-_SDIST_BACKEND = """\
+# What every in-tree backend below ends with: METADATA, WHEEL and RECORD beside ``files``,
+# zipped with a fixed date into the wheel the build returns.
+_WRITE_WHEEL = """
 import base64, hashlib, zipfile
-NAME, VERSION, TAG = {name!r}, {version!r}, {tag!r}
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    dist = NAME + "-" + VERSION
-    files = {{
-        NAME + "/__init__.py": b"SOURCE_BUILT = True\\n",
-        dist + ".dist-info/METADATA": ("Metadata-Version: 2.1\\nName: " + NAME
-                                       + "\\nVersion: " + VERSION + "\\n").encode(),
-        dist + ".dist-info/WHEEL": ("Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: "
-                                    + TAG + "\\n").encode(),
-    }}
+def write_wheel(wheel_directory, name, version, tag, files, requires=(), purelib=True):
+    dist = name + "-" + version
+    metadata = "Metadata-Version: 2.1\\nName: " + name + "\\nVersion: " + version + "\\n"
+    metadata += "".join("Requires-Dist: " + r + "\\n" for r in requires)
+    files[dist + ".dist-info/METADATA"] = metadata.encode()
+    files[dist + ".dist-info/WHEEL"] = ("Wheel-Version: 1.0\\nRoot-Is-Purelib: "
+        + str(purelib).lower() + "\\nTag: " + tag + "\\n").encode()
     record = []
     for path, data in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
         record.append(path + ",sha256=" + digest.decode() + "," + str(len(data)))
     record.append(dist + ".dist-info/RECORD,,")
     files[dist + ".dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
-    filename = dist + "-" + TAG + ".whl"
+    filename = dist + "-" + tag + ".whl"
     with zipfile.ZipFile(wheel_directory + "/" + filename, "w") as zf:
         for path, data in files.items():
-            zf.writestr(path, data)
+            zf.writestr(zipfile.ZipInfo(path, (1980, 1, 2, 0, 0, 0)), data)
     return filename
 """
+
+# An in-tree PEP 517 backend, so that the sdists build offline (no setuptools download).
+_SDIST_BACKEND = (
+    """\
+NAME, VERSION, TAG = {name!r}, {version!r}, {tag!r}
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    files = {{NAME + "/__init__.py": b"SOURCE_BUILT = True\\n"}}
+    return write_wheel(wheel_directory, NAME, VERSION, TAG, files)
+"""
+    + _WRITE_WHEEL
+)
 
 
 def make_sdist(
@@ -134,32 +143,19 @@ def make_sdist(
 
 
 # The same backend for a folder of the project: the wheel holds the folder's NAME/ files.
-_FOLDER_BACKEND = """\
-import base64, hashlib, pathlib, zipfile
+_FOLDER_BACKEND = (
+    """\
+import pathlib
 NAME, VERSION, TAG, REQUIRES = {name!r}, {version!r}, {tag!r}, {requires!r}
 def get_requires_for_build_wheel(config_settings=None):
     return []
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    dist = NAME + "-" + VERSION
     files = {{p.as_posix(): p.read_bytes() for p in sorted(pathlib.Path(NAME).rglob("*"))
              if p.is_file() and "__pycache__" not in p.parts}}
-    metadata = "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\n"
-    metadata += "".join("Requires-Dist: " + r + "\\n" for r in REQUIRES)
-    files[dist + ".dist-info/METADATA"] = metadata.encode()
-    files[dist + ".dist-info/WHEEL"] = ("Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: "
-                                        + TAG + "\\n").encode()
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-        record.append(path + ",sha256=" + digest.decode() + "," + str(len(data)))
-    record.append(dist + ".dist-info/RECORD,,")
-    files[dist + ".dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
-    filename = dist + "-" + TAG + ".whl"
-    with zipfile.ZipFile(wheel_directory + "/" + filename, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(zipfile.ZipInfo(path, (1980, 1, 2, 0, 0, 0)), data)
-    return filename
+    return write_wheel(wheel_directory, NAME, VERSION, TAG, files, REQUIRES)
 """
+    + _WRITE_WHEEL
+)
 
 
 def make_local_package(
@@ -187,8 +183,9 @@ def make_local_package(
 
 # A backend that compiles a real C extension with the interpreter that runs it (gcc and its
 # headers), tagged for that interpreter and CPU: what a compiled sdist gives on any host.
-_NATIVE_BACKEND = """\
-import base64, hashlib, os, subprocess, sys, sysconfig, tempfile, zipfile
+_NATIVE_BACKEND = (
+    """\
+import os, subprocess, sys, sysconfig, tempfile
 NAME, VERSION = {name!r}, {version!r}
 SOURCE = (
     "#include <Python.h>\\n"
@@ -208,27 +205,14 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
                         "-o", tmp + "/m.so"], check=True)
         with open(tmp + "/m.so", "rb") as f:
             library = f.read()
-    dist = NAME + "-" + VERSION
     files = {{
         NAME + "/__init__.py": b"from . import _native\\n",
         NAME + "/_native" + sysconfig.get_config_var("EXT_SUFFIX"): library,
-        dist + ".dist-info/METADATA": ("Metadata-Version: 2.1\\nName: " + NAME
-                                       + "\\nVersion: " + VERSION + "\\n").encode(),
-        dist + ".dist-info/WHEEL": ("Wheel-Version: 1.0\\nRoot-Is-Purelib: false\\nTag: "
-                                    + tag + "\\n").encode(),
     }}
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-        record.append(path + ",sha256=" + digest.decode() + "," + str(len(data)))
-    record.append(dist + ".dist-info/RECORD,,")
-    files[dist + ".dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
-    filename = dist + "-" + tag + ".whl"
-    with zipfile.ZipFile(wheel_directory + "/" + filename, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-    return filename
+    return write_wheel(wheel_directory, NAME, VERSION, tag, files, purelib=False)
 """
+    + _WRITE_WHEEL
+)
 
 
 # A build that fails the way a missing compiler header does.

@@ -95,9 +95,9 @@ def test_a_failed_build_names_the_package_and_its_first_error(tmp_path: Path) ->
     backend = package / "_backend.py"
     backend.write_text(
         backend.read_text().replace(
-            "    dist = NAME",
+            "    files = {p.as_posix()",
             "    import sys\n    print('src/fast.c:1:10: fatal error: Python.h: No such file',"
-            " file=sys.stderr)\n    raise SystemExit(1)\n    dist = NAME",
+            " file=sys.stderr)\n    raise SystemExit(1)\n    files = {p.as_posix()",
         )
     )
     (project / "requirements.txt").write_text("./broken\n")
