@@ -401,8 +401,8 @@ BAD_ARGUMENTS = [
         "lowercase letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)",
     ),
     (
-        ["--tool", "pipenv"],
-        "unknown tool 'pipenv': choose one of pip, uv, poetry, pylock",
+        ["--tool", "hatch"],
+        "unknown tool 'hatch': choose one of pip, uv, poetry, pylock, pipenv, pyproject",
     ),
     (
         ["--python", ""],
@@ -481,8 +481,9 @@ def test_missing_manifest(tmp_path: Path, cli: Any) -> None:
     outcome = cli("run", "--project", project, "--layer-name", "x", "--s3dir", "s3://bkt/a/")
     assert outcome.error == (
         f"no dependency manifest in {project}: expected one of uv.lock, poetry.lock, "
-        f"pylock.toml, requirements.txt; lock the project first (e.g. `uv lock` or "
-        f"`pip-compile --generate-hashes`)"
+        f"pylock.toml, Pipfile.lock, requirements.txt, or a pyproject.toml with [project] "
+        f"dependencies; lock the project first (e.g. `uv lock` or `pip-compile "
+        f"--generate-hashes`)"
     )
     assert_nothing_built(project)
 

@@ -79,8 +79,10 @@ def test_a_failed_target_is_reported_with_the_others_and_the_exit_code_is_1(
         ("python3.12-x86_64", True), ("python3.13-x86_64", False), ("python3.12-arm64", True)
     ]  # fmt: skip
     failed = entries[1]
-    assert failed["error"].startswith(
-        "no wheel of 'fastcalc' matches the layer target python3.13 x86_64"
+    assert failed["error"] == (
+        "a dependency cannot be installed for python3.13 x86_64 (manylinux glibc <= 2.34): "
+        "fastcalc 1.0.0: its wheels are for cp311, cp312, none for python3.13 (cp313); build "
+        "in a container (--container docker) or choose another target"
     )
     assert "layer_version_arn" not in failed
     assert sorted(e["layer_version"] for e in entries if e["ok"]) == [1, 2]
