@@ -149,7 +149,9 @@ def _plan_diff(workflow: LayerWorkflow, home: PublishPlan) -> LayerDiff:
         workflow.target,
         installer.options,
         getattr(installer, "index", None),
-        workflow.make_package_step().options.excludes,
+        # Build tools stay in the pins under the default list: a lock pins one only when a
+        # locked package requires it, and the layer then keeps it.
+        workflow.make_package_step().options.always_excluded,
     )
     return diff_pins_with(workflow.aws, workflow.s3_layout, home.current_version, pins)
 

@@ -220,8 +220,10 @@ def test_trees_that_differ_by_an_environment_marker_are_not_universal(
     project = tmp_path / "markers"
     project.mkdir()
     hashes = "".join(f" --hash=sha256:{h}" for h in wheel_index.hashes_of("tinyutil", "1.0.0"))
+    yaml = "".join(f" --hash=sha256:{h}" for h in wheel_index.hashes_of("Tiny-YAML", "6.0.0"))
+    # Tiny-YAML on both: a tree with nothing to import would be refused, not compared.
     (project / "requirements.txt").write_text(
-        f'tinyutil==1.0.0 ; python_version < "3.13"{hashes}\n'
+        f'tinyutil==1.0.0 ; python_version < "3.13"{hashes}\nTiny-YAML==6.0.0{yaml}\n'
     )
     targets = TargetSet.parse(["3.12/x86_64", "3.13/x86_64"])
     result = MatrixRun(factory(project, layer_name, bucket, aws), targets).run()

@@ -14,15 +14,13 @@ from layer_builder.model.license_policy import LicensePolicy
 from layer_builder.steps.package.size_report import LAMBDA_UNZIPPED_LIMIT, SizeLimit, format_size
 from layer_builder.steps.package.slimming import STRIP_MODES, StripMode
 
-#: Provided by the Lambda Python runtime, or only needed to install: left out by default.
-DEFAULT_EXCLUDES: tuple[str, ...] = (
-    "boto3",
-    "botocore",
-    "pip",
-    "s3transfer",
-    "setuptools",
-    "wheel",
-)
+#: Provided by the Lambda Python runtime: left out by default, whatever requires them.
+RUNTIME_PROVIDED: tuple[str, ...] = ("boto3", "botocore", "s3transfer")
+#: Only needed to install packages: left out by default unless a distribution that stays in
+#: the layer requires one (``pkg_resources`` is setuptools', and Python 3.12+ bundles none).
+BUILD_TOOLS: tuple[str, ...] = ("pip", "setuptools", "wheel")
+#: The default list: both of the above (see ``PackageOptions.kept_when_required``).
+DEFAULT_EXCLUDES: tuple[str, ...] = tuple(sorted(RUNTIME_PROVIDED + BUILD_TOOLS))
 
 
 def _canonical_names(names: Iterable[str]) -> tuple[str, ...]:
@@ -53,6 +51,9 @@ class PackageOptions:
     """How the tree becomes a zip. What changes the layer's content (excludes, slimming) is
     part of the build fingerprint; how it is compressed is not."""
 
+    #: Distributions left out, by name. The default list leaves out the build tools only
+    #: when nothing kept requires them; a list given by hand replaces it and is followed as
+    #: given (with a warning for a name a kept distribution requires).
     excludes: tuple[str, ...] = attrs.field(default=DEFAULT_EXCLUDES, converter=_canonical_names)
     #: 0 (store) to 12 (9 with zlib); 6 is as small as ``zip -9`` on real layers.
     compresslevel: int = DEFAULT_LEVEL
@@ -86,9 +87,25 @@ class PackageOptions:
     def __attrs_post_init__(self) -> None:
         Deflater(backend=self.backend, level=self.compresslevel)  # validates both
 
+    @property
+    def kept_when_required(self) -> tuple[str, ...]:
+        """The names of ``excludes`` that stay in the layer when a distribution kept in it
+        requires them: the build tools under the default list (whoever gives it: the same
+        names make the same options), none of any other list, which is followed as given."""
+        return BUILD_TOOLS if self.excludes == DEFAULT_EXCLUDES else ()
+
+    @property
+    def always_excluded(self) -> tuple[str, ...]:
+        """The names left out whatever requires them."""
+        return tuple(n for n in self.excludes if n not in self.kept_when_required)
+
     def fingerprint_fields(self) -> dict[str, object]:
         """The options that change what the zip holds, for the fingerprint."""
         fields: dict[str, object] = {"excludes": list(self.excludes)}
+        # The default list keeps a required build tool; a list given by hand is followed as
+        # given, so its layers (and their fingerprints) are what they were.
+        if self.kept_when_required:
+            fields["kept_when_required"] = list(self.kept_when_required)
         # Only when set, so that the fingerprints of plain layers stay what they were.
         if self.slim:
             fields["slim"] = True

@@ -30,6 +30,8 @@ from layer_builder.steps.build import BuildResult
 from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package import bytecode
 from layer_builder.steps.package.contents import contents_of, write_contents
+from layer_builder.steps.package.empty_layer import refuse_empty_layer
+from layer_builder.steps.package.exclusion import decide_exclusion
 from layer_builder.steps.package.options import DEFAULT_EXCLUDES as DEFAULT_EXCLUDES
 from layer_builder.steps.package.options import PackageOptions as PackageOptions
 from layer_builder.steps.package.sbom import (
@@ -126,10 +128,12 @@ class PackageStep(Step[BuildResult, PackageResult]):
     """Zips ``BuildResult.dir_python`` reproducibly, leaving out excluded distributions.
 
     Exclusion goes by each distribution's ``RECORD``, so a distribution's files go whatever
-    their names (``PyYAML`` installs ``yaml/`` and ``_yaml/``), and only the files it owns. The
-    size guard runs on the final sizes (after slimming and stripping) before any byte of the
-    zip is written. The run holds the folder lock ``path_lock`` (default: ``.lock`` beside the
-    zip, which is ``LayerPathLayout.path_lock`` for the layout's zip).
+    their names (``PyYAML`` installs ``yaml/`` and ``_yaml/``), and only the files it owns; a
+    build tool stays when a kept distribution requires it (``exclusion``). A tree left with
+    nothing to import, and the size guard on the final sizes (after slimming and stripping),
+    stop the run before any byte of the zip is written. The run holds the folder lock
+    ``path_lock`` (default: ``.lock`` beside the zip, which is ``LayerPathLayout.path_lock``
+    for the layout's zip).
     """
 
     name = "package"
@@ -220,8 +224,9 @@ class PackageStep(Step[BuildResult, PackageResult]):
             compression=backend_identity(options.backend, options.compresslevel),
         )
         distributions = find_distributions(root)
-        excluded = [d for d in distributions if d.canonical_name in options.excludes]
-        kept_distributions = [d for d in distributions if d not in excluded]
+        extras = build.install_options.extras
+        exclusion = decide_exclusion(root, distributions, options, build.target, extras)
+        excluded, kept_distributions = list(exclusion.excluded), list(exclusion.kept)
         tree = walk_tree(root, owned_files(excluded, kept_distributions))
         files, sizes, modes = tree.files, tree.sizes, tree.modes
         savings: tuple[Saving, ...] = ()
@@ -229,6 +234,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
             kept, savings = slim(list(sizes.items()))
             files = {relative: files[relative] for relative in kept}
         files = self.select_files(files)
+        refuse_empty_layer(files, build, distributions, excluded)
         licenses = checked_licenses(root, kept_distributions, options.deny_licenses)
         owner_of = owners(kept_distributions)
         if excluded:

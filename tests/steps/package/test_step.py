@@ -339,4 +339,7 @@ def test_strip_reports_its_saving(build: BuildResult, tmp_path: Path) -> None:
     assert "python/fastcalc/_speedups.cpython-312-x86_64-linux-gnu.so" in _names(result.path_zip)
     plain = PackageOptions().fingerprint_fields()
     assert PackageOptions(strip=True).fingerprint_fields() == {**plain, "strip": True}
-    assert plain == {"excludes": ["boto3", "botocore", "pip", "s3transfer", "setuptools", "wheel"]}
+    assert plain == {
+        "excludes": ["boto3", "botocore", "pip", "s3transfer", "setuptools", "wheel"],
+        "kept_when_required": ["pip", "setuptools", "wheel"],
+    }

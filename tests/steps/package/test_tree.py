@@ -152,6 +152,7 @@ def test_links_of_an_excluded_distribution_are_not_looked_at(
     record = tree / "pkg-1.0.dist-info" / "RECORD"
     record.write_text(record.read_text() + "pkg/settings.ini,,\n")
     (tree / "pkg" / "settings.ini").symlink_to(secret)
+    (tree / "kept.py").write_text("")  # a layer with nothing to import is refused
     build = BuildResult(
         dir_python=tree,
         manifest=Manifest.from_project(tree.parent / "project"),
@@ -160,7 +161,8 @@ def test_links_of_an_excluded_distribution_are_not_looked_at(
         installer="by hand",
     )
     result = PackageStep(tmp_path / "layer.zip", PackageOptions(excludes=("pkg",))).run(build)
-    assert result.files == 0
+    with zipfile.ZipFile(result.path_zip) as zf:
+        assert zf.namelist() == ["python/kept.py"]
 
 
 def test_name_that_is_not_utf8_is_refused(tree: Path, tmp_path: Path) -> None:
