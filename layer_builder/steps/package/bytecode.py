@@ -1,8 +1,9 @@
 """Optional precompiled bytecode for the layer, reproducible.
 
 Lambda's file system under ``/opt`` is read-only, so a layer without ``.pyc`` files compiles
-every module on every cold start. Packaging can add them, when the host runs the target's
-Python version (bytecode is specific to it):
+every module on every cold start. Packaging can add them, compiled by the target's Python
+version (bytecode is specific to it): the running interpreter when it is that version, else
+one found on the host (``installers.host_pythons``: PATH, pyenv, uv-managed installs):
 
 - ``unchecked-hash`` pycs (PEP 552): no source timestamp inside, and never rechecked against
   the source, which cannot change in a layer;
@@ -27,8 +28,16 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
+from packaging.specifiers import SpecifierSet
+
 from layer_builder.archive.safe_files import finish, open_member, remove_entry
 from layer_builder.errors import ConfigurationError, PackageError
+from layer_builder.installers.host_pythons import (
+    HostPython,
+    find_host_python_matching,
+    install_hint,
+    searched,
+)
 from layer_builder.model.target import LayerTarget
 from layer_builder.steps.package.children import ChildJob, run_children
 
@@ -50,23 +59,29 @@ print(json.dumps(failed))
 """
 
 
-def cache_tag() -> str:
-    """``cpython-312``: the tag in the names of the pycs this interpreter writes."""
+def cache_tag(interpreter: HostPython | None = None) -> str:
+    """``cpython-312``: the tag in the names of the pycs ``interpreter`` (a CPython; default:
+    this one) writes."""
+    if interpreter is not None:
+        return "cpython-" + interpreter.version.replace(".", "")
     tag = sys.implementation.cache_tag
     if tag is None:  # pragma: no cover - only interpreters that cannot import from pycs
         raise ConfigurationError("this Python writes no bytecode: compile_bytecode is not possible")
     return tag
 
 
-def check_target(target: LayerTarget) -> None:
-    """Bytecode is specific to a Python minor version: refuse to compile for another one."""
-    host = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if host != target.python_version:
+def bytecode_interpreter(target: LayerTarget) -> HostPython:
+    """The target's Python version on this host, any CPU (bytecode is specific to a minor
+    version only), to compile with; refused with the fix when there is none."""
+    version = target.python_version
+    found = find_host_python_matching(SpecifierSet(f"=={version}.*"))
+    if found is None:
         raise ConfigurationError(
-            f"--compile-bytecode needs Python {target.python_version} to compile for "
-            f"{target.runtime}, and this is Python {host}: run layer-builder with Python "
-            f"{target.python_version}, or package without --compile-bytecode"
+            f"--compile-bytecode needs Python {version} to compile for {target.runtime}, and "
+            f"this host has none (searched {searched()}): install it with "
+            f"{install_hint(version)}, or package without --compile-bytecode"
         )
+    return found
 
 
 def _pyc_name(relative: str, tag: str) -> str:
@@ -94,14 +109,18 @@ def _is_regular(path: Path) -> bool:
 
 
 def compile_bytecode(
-    modules: Mapping[str, Path], cache_dir: Path, workers: int
+    modules: Mapping[str, Path],
+    cache_dir: Path,
+    workers: int,
+    interpreter: HostPython | None = None,
 ) -> dict[str, tuple[str, Path]]:
-    """Compile the ``*.py`` among ``{relative path: file}``; returns ``{relative pyc path:
-    (relative source path, compiled file)}``. Modules that do not compile are left out.
+    """Compile the ``*.py`` among ``{relative path: file}`` with ``interpreter`` (default:
+    this one); returns ``{relative pyc path: (relative source path, compiled file)}``.
+    Modules that do not compile are left out.
 
     Interrupted (Ctrl-C, SIGTERM), the compiling children are killed and what they had not
     finished writing is removed: the cache only ever holds complete pycs."""
-    tag = cache_tag()
+    tag = cache_tag(interpreter)
     wanted: dict[str, tuple[str, Path]] = {}
     jobs = []
     for relative, path in modules.items():
@@ -115,8 +134,12 @@ def compile_bytecode(
         if not _is_regular(compiled):
             jobs.append((str(path), str(compiled), f"{LAYER_PATH}/{relative}"))
     if jobs:
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        command = [sys.executable, "-S", "-c", _SCRIPT]
+        # Not -I: it would ignore PYTHONHASHSEED. Without the other PYTHON* variables, which
+        # were meant for the running interpreter (PYTHONHOME, PYTHONPATH), not another one.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env["PYTHONHASHSEED"] = "0"
+        executable = sys.executable if interpreter is None else str(interpreter.path)
+        command = [executable, "-S", "-c", _SCRIPT]
         children = [
             ChildJob(command, json.dumps(jobs[i::workers]), env)
             for i in range(workers)
@@ -130,8 +153,8 @@ def compile_bytecode(
         results = [_failed_modules(outcome) for outcome in outcomes]
         failed = [f for result in results for f in result]
         if failed:
-            logger.info("%d modules do not compile for this Python; kept as source only: %s",
-                        len(failed), ", ".join(str(f[0]) for f in failed[:5]))  # fmt: skip
+            logger.info("%d modules do not compile for Python %s; kept as source only: %s",
+                        len(failed), tag, ", ".join(str(f[0]) for f in failed[:5]))  # fmt: skip
     _prune(cache_dir, {compiled for _, compiled in wanted.values()})
     return {name: pair for name, pair in wanted.items() if _is_regular(pair[1])}
 

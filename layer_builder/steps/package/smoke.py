@@ -1,10 +1,12 @@
 """The import smoke test that guards a slimmed layer.
 
-When the host runs the target's Python on the target's CPU, every top-level package of the
-layer is imported in one isolated interpreter (``-I -S -B``: no site, no bytecode written)
-from a view of the zip: a scratch folder beside it holding exactly the zip's members, as hard
-links to the files they were written from (a copy where links are refused), and extracted
-from the zip where the member is not such a file as it is (a stripped shared object). It
+When the host has the target's Python for the target's CPU (the running interpreter, or one
+found on PATH, in pyenv or among uv's installs: ``installers.host_pythons``), every top-level
+package of the layer is imported in one isolated interpreter of it (``-I -S -B``: no site, no
+bytecode written) from a view of the zip: a scratch folder beside it holding exactly the
+zip's members, as hard links to the files they were written from (a copy where links are
+refused), and extracted from the zip where the member is not such a file as it is (a
+stripped shared object). It
 reads as Lambda's ``/opt/python`` does, without unzipping hundreds of megabytes, and nothing
 is written into the tree. Only when an import fails is the same list imported again, from a
 view of the layer before slimming (the tree without the excluded distributions): a package
@@ -12,7 +14,8 @@ that imports there but not from the layer was broken by slimming.
 
 The test starts as soon as the writer knows it writes a new zip and runs while the zip is
 written (``SmokeTest.start``). Its verdict is kept beside the zip (``layer.zip.smoke.json``)
-for the zip's sha256 and this interpreter: a zip that did not change is not tested again.
+for the zip's sha256 and the interpreter that imported: a zip that did not change is not
+tested again by the same interpreter.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import shutil
 import sys
 import time
@@ -38,6 +40,13 @@ from layer_builder.archive.safe_files import (
     write_replacing,
 )
 from layer_builder.errors import PackageError
+from layer_builder.installers.host_pythons import (
+    HostPython,
+    find_host_python,
+    install_hint,
+    running_python,
+    searched,
+)
 from layer_builder.model.distributions import InstalledDistribution
 from layer_builder.model.target import LayerTarget
 from layer_builder.steps.package.children import ChildJob, Children, wait_for
@@ -60,13 +69,39 @@ print(json.dumps(failed))
 VERDICT_FORMAT = 1
 
 
+def smoke_interpreter(target: LayerTarget) -> HostPython | None:
+    """An interpreter on this host that can import the target's extension modules: the
+    target's Python version for its CPU, on Linux."""
+    if sys.platform != "linux":
+        return None
+    return find_host_python(target.python_version, target.machine)
+
+
 def smoke_test_applies(target: LayerTarget) -> bool:
-    """Whether this interpreter can import the target's extension modules."""
-    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower())
-    return (
-        sys.platform == "linux"
-        and sys.version_info[:2] == target.python_tuple
-        and (machine or platform.machine()) == target.machine
+    """Whether this host has an interpreter that can import the target's extension modules."""
+    return smoke_interpreter(target) is not None
+
+
+def no_interpreter(target: LayerTarget) -> tuple[int, str]:
+    """The log level and the line that say why a layer for ``target`` is not smoke tested
+    (no interpreter for it) and how to get one."""
+    what = f"no import smoke test: no Python {target.python_version}"
+    if sys.platform != "linux":
+        return logging.INFO, (
+            f"{what} for Linux here, and {target.runtime} {target.architecture} loads Linux "
+            f"extension modules: package on Linux to test the slimmed layer"
+        )
+    host = running_python().machine
+    if host != target.machine:
+        return logging.INFO, (
+            f"{what} for {target.machine} on this {host} host (searched {searched()}): "
+            f"package on an {target.architecture} machine to test the slimmed "
+            f"{target.runtime} {target.architecture} layer"
+        )
+    return logging.WARNING, (
+        f"{what} on this host to import the slimmed {target.runtime} {target.architecture} "
+        f"layer (searched {searched()}): install it with {install_hint(target.python_version)} "
+        f"to have it tested"
     )
 
 
@@ -106,9 +141,9 @@ def verdict_path(path_zip: Path) -> Path:
     return path_zip.with_name(path_zip.name + ".smoke.json")
 
 
-def interpreter_id() -> str:
-    """What a verdict holds for: this interpreter (version and build) on this CPU."""
-    return f"{sys.implementation.name} {sys.version} {platform.machine()}"
+def interpreter_id(interpreter: HostPython) -> str:
+    """What a verdict holds for: the interpreter that imported (its path, version and CPU)."""
+    return f"CPython {interpreter.full_version} {interpreter.machine} at {interpreter.path}"
 
 
 @attrs.frozen
@@ -154,11 +189,13 @@ class SmokeVerdict:
 @attrs.frozen
 class SmokeOutcome:
     """How the test ended for a zip: ``passed``, or ``reused`` (its verdict from an earlier
-    run on the same zip); its wall time, and the part of it after the zip was written."""
+    run on the same zip); its wall time, the part of it after the zip was written, and the
+    interpreter that imported (``HostPython.describe()``)."""
 
     status: str
     seconds: float = 0.0
     wait_seconds: float = 0.0
+    interpreter: str = ""
 
 
 def _since(*moments: float) -> list[float]:
@@ -202,7 +239,7 @@ class SmokeTest:
 
     ``layer`` names each member of the zip (``python/yaml/__init__.py``) and the file it was
     written from as it is, or None when it must be read from the zip; ``unslimmed`` does the
-    same for the layer before slimming.
+    same for the layer before slimming. ``interpreter`` imports (default: the running one).
     """
 
     def __init__(
@@ -212,12 +249,14 @@ class SmokeTest:
         layer: Mapping[str, Path | None],
         unslimmed: Mapping[str, Path],
         names: Sequence[str],
+        interpreter: HostPython | None = None,
     ):
         self.root = root
         self.path_zip = path_zip
         self.layer = layer
         self.unslimmed = unslimmed
         self.names = tuple(names)
+        self.interpreter = interpreter or running_python()
         self._children = Children()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="layer-smoke")
         self._running: Future[dict[str, str]] | None = None
@@ -237,8 +276,8 @@ class SmokeTest:
             self._start()
 
     def _start(self) -> None:
-        logger.info("import smoke test of the slimmed layer: %d top-level names ...",
-                    len(self.names))  # fmt: skip
+        logger.info("import smoke test of the slimmed layer: %d top-level names, with %s ...",
+                    len(self.names), self.interpreter.describe())  # fmt: skip
         self._started_at = time.perf_counter()
         self._running = self._pool.submit(self._failures, self.layer)
 
@@ -250,8 +289,9 @@ class SmokeTest:
             kept = SmokeVerdict.load(self.path_zip)
             if kept is not None and kept.holds_for(self._verdict(sha256)):
                 logger.info("import smoke test of the slimmed layer: not run again, this zip "
-                            "passed it before (%s)", verdict_path(self.path_zip).name)  # fmt: skip
-                return SmokeOutcome("reused")
+                            "passed it before with %s (%s)", self.interpreter.describe(),
+                            verdict_path(self.path_zip).name)  # fmt: skip
+                return SmokeOutcome("reused", interpreter=self.interpreter.describe())
             self._start()
         assert self._running is not None
         waited_from = time.perf_counter()
@@ -261,13 +301,15 @@ class SmokeTest:
             (failing_before,) = wait_for([self._pool.submit(self._failures, self.unslimmed)])
             self._refuse_broken(failed, failing_before)
         attrs.evolve(self._verdict(sha256), failing_before=failing_before).save(self.path_zip)
-        outcome = SmokeOutcome("passed", *_since(self._started_at, waited_from))
+        seconds, wait_seconds = _since(self._started_at, waited_from)
+        outcome = SmokeOutcome("passed", seconds, wait_seconds, self.interpreter.describe())
         logger.info("import smoke test of the slimmed layer: passed in %.1f s (%.1f s after "
-                    "the zip was written)", outcome.seconds, outcome.wait_seconds)  # fmt: skip
+                    "the zip was written) with %s", outcome.seconds, outcome.wait_seconds,
+                    outcome.interpreter)  # fmt: skip
         return outcome
 
     def _verdict(self, sha256: str) -> SmokeVerdict:
-        return SmokeVerdict(sha256, interpreter_id(), self.names)
+        return SmokeVerdict(sha256, interpreter_id(self.interpreter), self.names)
 
     def _refuse_broken(self, failed: Mapping[str, str], before: Mapping[str, str]) -> None:
         broken = {name: error for name, error in failed.items() if name not in before}
@@ -298,14 +340,15 @@ class SmokeTest:
         view = make_partial_dir(self.path_zip, "smoke")
         self._views.append(view)
         make_view(view, files, self.path_zip)
-        command = [sys.executable, "-I", "-S", "-B", "-c", _SCRIPT, str(view / "python"),
-                   json.dumps(self.names)]  # fmt: skip
+        command = [str(self.interpreter.path), "-I", "-S", "-B", "-c", _SCRIPT,
+                   str(view / "python"), json.dumps(self.names)]  # fmt: skip
         process = self._children.run(ChildJob(command, timeout=600))
         try:
             result: dict[str, str] = json.loads(process.stdout.strip().splitlines()[-1])
         except (IndexError, ValueError):
             raise PackageError(
-                f"the import smoke test could not run (exit code {process.returncode}): "
-                f"{process.stderr.strip()[-500:]}; package with smoke_test=False to skip it"
+                f"the import smoke test could not run with {self.interpreter.describe()} "
+                f"(exit code {process.returncode}): {process.stderr.strip()[-500:]}; package "
+                f"with smoke_test=False to skip it"
             ) from None
         return result

@@ -56,7 +56,12 @@ from layer_builder.steps.package.slimming import (
     strip_preparer,
     strip_saving,
 )
-from layer_builder.steps.package.smoke import SmokeTest, smoke_test_applies, top_level_names
+from layer_builder.steps.package.smoke import (
+    SmokeTest,
+    no_interpreter,
+    smoke_interpreter,
+    top_level_names,
+)
 from layer_builder.steps.package.tree import walk_tree
 
 ZIP_ROOT = "python"
@@ -90,12 +95,15 @@ class PackageResult:
     #: What the zip says it holds (its comment); None for a zip made some other way.
     identity: ZipIdentity | None = None
     #: The import smoke test: ``passed``, ``reused`` (this very zip passed it before, under
-    #: this interpreter) or None (not run: no slimming, turned off, or another platform).
+    #: this interpreter) or None (not run: no slimming, turned off, or no interpreter of the
+    #: target's Python and CPU on this host).
     smoke_test: str | None = None
     #: Its wall time, start to verdict (0 when reused or not run) ...
     smoke_test_seconds: float = 0.0
     #: ... and the part of it that came after the zip was written (the rest ran alongside).
     smoke_test_wait_seconds: float = 0.0
+    #: The interpreter that imported (``python3.12 at /usr/bin/python3.12 (PATH)``), if any.
+    smoke_test_interpreter: str | None = None
 
     @classmethod
     def from_zip(cls, path_zip: Path) -> PackageResult:
@@ -304,6 +312,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
             smoke_test=smoked.status if smoked else None,
             smoke_test_seconds=smoked.seconds if smoked else 0.0,
             smoke_test_wait_seconds=smoked.wait_seconds if smoked else 0.0,
+            smoke_test_interpreter=smoked.interpreter if smoked else None,
         )
         subject = LayerSubject(result.sha256, runtime, architecture, result.fingerprint)
         if not sbom_is_current(self.path_sbom, result.sha256):
@@ -327,9 +336,9 @@ class PackageStep(Step[BuildResult, PackageResult]):
         options = self.options
         if not (options.slim or options.strip) or not options.smoke_test:
             return None
-        if not smoke_test_applies(build.target):
-            self.logger.info("no import smoke test: this host cannot run %s",
-                             build.target.description)  # fmt: skip
+        interpreter = smoke_interpreter(build.target)
+        if interpreter is None:
+            self.logger.log(*no_interpreter(build.target))
             return None
         return SmokeTest(
             build.dir_python,
@@ -337,6 +346,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
             {m.arcname: None if m.prepare else m.source for m in members},
             {f"{ZIP_ROOT}/{relative}": path for relative, path in unslimmed.items()},
             top_level_names(distributions, build.dir_python),
+            interpreter,
         )
 
     def _add_bytecode(
@@ -347,11 +357,11 @@ class PackageStep(Step[BuildResult, PackageResult]):
         owner_of: dict[str, InstalledDistribution],
     ) -> dict[str, Path]:
         """``files`` with a compiled ``.pyc`` for every module (replacing any in the tree)."""
-        bytecode.check_target(build.target)
+        interpreter = bytecode.bytecode_interpreter(build.target)
         cache = self.dir_bytecode_cache
         workers = self.options.workers or usable_cpus()
-        with self.timed("compiling bytecode (unchecked-hash pycs)"):
-            compiled = bytecode.compile_bytecode(files, cache, workers)
+        with self.timed(f"compiling bytecode (unchecked-hash pycs) with {interpreter.describe()}"):
+            compiled = bytecode.compile_bytecode(files, cache, workers, interpreter)
         merged = dict(files)
         for pyc, (source, path) in compiled.items():
             merged[pyc] = path

@@ -14,8 +14,13 @@ import pytest
 
 from layer_builder import BuildResult, LayerTarget, Manifest, PackageOptions, PackageStep
 from layer_builder.errors import ConfigurationError
+from layer_builder.installers.host_pythons import ENV_VARIABLE, find_host_python, running_python
 from layer_builder.model.distributions import InstalledDistribution
-from layer_builder.steps.package.bytecode import cache_tag, check_target, compile_bytecode
+from layer_builder.steps.package.bytecode import (
+    bytecode_interpreter,
+    cache_tag,
+    compile_bytecode,
+)
 
 HOST = f"{sys.version_info.major}.{sys.version_info.minor}"
 SOURCES = {
@@ -83,19 +88,51 @@ def test_unchanged_modules_are_not_compiled_again(tmp_path: Path) -> None:
     assert len(list((tmp_path / "cache").glob("*/*.pyc"))) == 2, "the stale pyc is pruned"
 
 
-def test_another_python_is_refused_with_the_fix() -> None:
+@pytest.fixture(autouse=True)
+def unrestricted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every interpreter of the host may be found, whatever the shell says."""
+    monkeypatch.delenv(ENV_VARIABLE, raising=False)
+
+
+def test_a_python_the_host_lacks_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     other = "3.12" if HOST != "3.12" else "3.11"
+    monkeypatch.setenv(ENV_VARIABLE, "running")
     with pytest.raises(ConfigurationError) as caught:
-        check_target(LayerTarget(other, "x86_64"))
+        bytecode_interpreter(LayerTarget(other, "x86_64"))
     assert str(caught.value) == (
-        f"--compile-bytecode needs Python {other} to compile for python{other}, and this is "
-        f"Python {HOST}: run layer-builder with Python {other}, or package without "
-        f"--compile-bytecode"
+        f"--compile-bytecode needs Python {other} to compile for python{other}, and this host "
+        f"has none (searched {ENV_VARIABLE}=running): install it with `uv python install "
+        f"{other}` (or `pyenv install {other}`), or package without --compile-bytecode"
     )
-    check_target(LayerTarget(HOST, "arm64"))  # the CPU does not matter for bytecode
+    # The CPU does not matter for bytecode.
+    assert bytecode_interpreter(LayerTarget(HOST, "arm64")) == running_python()
 
 
-def test_package_step_adds_pycs_to_the_zip_and_the_fingerprint(tmp_path: Path) -> None:
+def test_another_python_on_the_host_compiles_for_its_version(tmp_path: Path) -> None:
+    other = next(
+        (v for v in ("3.12", "3.13", "3.10") if v != HOST and find_host_python(v, "x86_64")), None
+    )
+    if other is None:
+        pytest.skip("needs an x86_64 Python 3.10, 3.12 or 3.13 besides the running one")
+    interpreter = bytecode_interpreter(LayerTarget(other, "arm64"))
+    assert interpreter.version == other and interpreter.origin != "running"
+    files = _tree(tmp_path / "python")
+    compiled = compile_bytecode(files, tmp_path / "cache", 2, interpreter)
+    tag = "cpython-" + other.replace(".", "")
+    assert sorted(compiled) == [f"pkg/__pycache__/__init__.{tag}.pyc",
+                                f"pkg/__pycache__/mod.{tag}.pyc"]  # fmt: skip
+    magic = subprocess.run(
+        [interpreter.path, "-c", "import importlib.util as u; print(u.MAGIC_NUMBER.hex())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    data = compiled[f"pkg/__pycache__/mod.{tag}.pyc"][1].read_bytes()
+    assert (data[:4].hex(), data[:4] != importlib.util.MAGIC_NUMBER) == (magic, True)
+    assert int.from_bytes(data[4:8], "little") == 0b01, "hash-based, unchecked"
+
+
+def test_package_step_adds_pycs_to_the_zip_and_the_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if HOST not in ("3.10", "3.11", "3.12", "3.13", "3.14"):
         pytest.skip("the host Python is not a Lambda runtime")
     root = tmp_path / "python"
@@ -122,8 +159,12 @@ def test_package_step_adds_pycs_to_the_zip_and_the_fingerprint(tmp_path: Path) -
     assert plain.fingerprint != result.fingerprint
     again = PackageStep(tmp_path / "layer.zip", options).run(build)
     assert (again.sha256, again.reused) == (result.sha256, result.files)
+    other = attrs.evolve(build, target=LayerTarget("3.12" if HOST != "3.12" else "3.11"))
+    if find_host_python(other.target.python_version, "x86_64"):
+        with_other = PackageStep(tmp_path / "other.zip", options).run(other)
+        with zipfile.ZipFile(with_other.path_zip) as zf:
+            tag = other.target.interpreter_tag.replace("cp", "cpython-")
+            assert f"python/pkg/__pycache__/mod.{tag}.pyc" in zf.namelist()
+    monkeypatch.setenv(ENV_VARIABLE, "running")
     with pytest.raises(ConfigurationError, match="needs Python"):
-        other = "3.12" if HOST != "3.12" else "3.11"
-        PackageStep(tmp_path / "x.zip", options).run(
-            attrs.evolve(build, target=LayerTarget(other, "x86_64"))
-        )
+        PackageStep(tmp_path / "x.zip", options).run(other)

@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from layer_builder import (
@@ -23,12 +24,14 @@ from layer_builder import (
     PackageStep,
 )
 from layer_builder.archive.reuse import sidecar_path
+from layer_builder.installers.host_pythons import ENV_VARIABLE, HostPython, running_python
 from layer_builder.model.distributions import InstalledDistribution
 from layer_builder.model.tree_state import tree_digest
 from layer_builder.steps.package.smoke import (
     SmokeTest,
     SmokeVerdict,
     make_view,
+    smoke_interpreter,
     smoke_test_applies,
     top_level_names,
     verdict_path,
@@ -67,15 +70,34 @@ def importers() -> Iterator[list[list[str]]]:
         found += [c for c in spawned if c[1:4] == ["-I", "-S", "-B"]]
 
 
-def test_applies_only_to_the_hosts_python_and_cpu() -> None:
+@pytest.fixture(autouse=True)
+def unrestricted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every interpreter of the host may be found, whatever the shell says."""
+    monkeypatch.delenv(ENV_VARIABLE, raising=False)
+
+
+def cross_version() -> tuple[LayerTarget, HostPython]:
+    """An x86_64 target of another Python than this one, and its interpreter on this host."""
+    for version in ("3.12", "3.13", "3.10", "3.14", "3.11"):
+        target = LayerTarget(version, "x86_64")
+        found = smoke_interpreter(target) if version != HOST.python_version else None
+        if found is not None:
+            return target, found
+    pytest.skip("needs an x86_64 Python of another Lambda runtime (e.g. `pyenv install 3.12`)")
+
+
+def test_applies_to_the_targets_python_and_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     import platform
 
     if platform.machine() != "x86_64" or HOST.python_version not in ("3.10", "3.11", "3.12"):
         pytest.skip("written for an x86_64 host")
-    assert smoke_test_applies(HOST)
+    assert smoke_interpreter(HOST) == running_python(), "the running one first"
     assert not smoke_test_applies(LayerTarget(HOST.python_version, "arm64"))
-    other = "3.12" if HOST.python_version != "3.12" else "3.11"
-    assert not smoke_test_applies(LayerTarget(other, "x86_64"))
+    target, found = cross_version()
+    assert (found.version, found.machine) == (target.python_version, "x86_64")
+    assert found.origin != "running"
+    monkeypatch.setenv(ENV_VARIABLE, "running")
+    assert not smoke_test_applies(target)
 
 
 def test_top_level_names_from_top_level_txt_or_record(tmp_path: Path) -> None:
@@ -256,7 +278,10 @@ def test_an_unchanged_rerun_does_not_test_again(
         again = step.run(host_build)
     assert started == []
     assert (again.smoke_test, again.sha256, again.smoke_test_seconds) == ("reused", first.sha256, 0)
-    assert "not run again, this zip passed it before (layer.zip.smoke.json)" in caplog.text
+    assert (
+        f"not run again, this zip passed it before with {running_python().describe()} "
+        "(layer.zip.smoke.json)" in caplog.text
+    )
     # Another slimming (the zip changes): tested again, while the new zip is written.
     strip = PackageOptions(slim=True, strip=True)
     with importers() as started:
@@ -264,3 +289,99 @@ def test_an_unchanged_rerun_does_not_test_again(
             host_build
         )
     assert (stripped.smoke_test, len(started)) == ("passed", 1)
+
+
+@pytest.fixture
+def cross_build(make_project: MakeProject) -> tuple[BuildResult, HostPython]:
+    """A real build for another Python than this one, and that Python on this host."""
+    target, interpreter = cross_version()
+    project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
+    build = BuildStep(target, Manifest.from_project(project), LayerPathLayout(project)).run()
+    return build, interpreter
+
+
+def test_another_pythons_layer_is_imported_by_that_python(
+    cross_build: tuple[BuildResult, HostPython],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    build, interpreter = cross_build
+    assert interpreter.path != Path(sys.executable)
+    layout = LayerPathLayout(build.manifest.project_dir)
+    step = PackageStep(layout.path_layer_zip, PackageOptions(slim=True), path_lock=layout.path_lock)
+    caplog.set_level("INFO", logger="layer_builder")
+    with importers() as started:
+        result = step.run(build)
+    assert (result.smoke_test, result.smoke_test_interpreter) == ("passed", interpreter.describe())
+    assert [command[0] for command in started] == [str(interpreter.path)]
+    assert f"2 top-level names, with {interpreter.describe()} ..." in caplog.text
+    verdict = SmokeVerdict.load(layout.path_layer_zip)
+    assert verdict is not None and verdict.names == ("tinyhttp", "tinyutil")
+    assert verdict.interpreter == (
+        f"CPython {interpreter.full_version} x86_64 at {interpreter.path}"
+    )
+    assert step.run(build).smoke_test == "reused"
+    # The same zip under another interpreter (here: the same one by another path) is tested.
+    link = tmp_path / interpreter.path.name
+    link.symlink_to(interpreter.path)
+    monkeypatch.setenv(ENV_VARIABLE, str(link))
+    with importers() as started:
+        again = step.run(build)
+    assert (again.smoke_test, again.sha256) == ("passed", result.sha256)
+    assert [command[0] for command in started] == [str(link)]
+    assert again.smoke_test_interpreter == f"python{interpreter.version} at {link} ({ENV_VARIABLE})"
+
+
+def test_another_pythons_layer_broken_by_slimming_is_refused(
+    cross_build: tuple[BuildResult, HostPython], tmp_path: Path
+) -> None:
+    build, interpreter = cross_build
+    (build.dir_python / "tinyhttp" / "tests").mkdir()
+    (build.dir_python / "tinyhttp" / "tests" / "__init__.py").write_text("")
+    (build.dir_python / "tinyhttp" / "__init__.py").write_text("import tinyhttp.tests\n")
+    step = PackageStep(tmp_path / "layer.zip", PackageOptions(slim=True))
+    with importers() as started, pytest.raises(PackageError) as caught:
+        step.run(build)
+    assert "import tinyhttp: ModuleNotFoundError: No module named 'tinyhttp.tests'" in str(
+        caught.value
+    )
+    assert [command[0] for command in started] == [str(interpreter.path)] * 2, "layer, tree"
+    assert not (tmp_path / "layer.zip").exists()
+
+
+def test_no_interpreter_for_the_target_is_said_once_with_the_fix(
+    cross_build: tuple[BuildResult, HostPython],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    build, _ = cross_build
+    version = build.target.python_version
+    monkeypatch.setenv(ENV_VARIABLE, "running")
+    caplog.set_level("INFO", logger="layer_builder")
+    with importers() as started:
+        result = PackageStep(tmp_path / "a.zip", PackageOptions(slim=True)).run(build)
+    assert (result.smoke_test, result.smoke_test_interpreter, started) == (None, None, [])
+    said = [r for r in caplog.records if "smoke test" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in said] == [
+        (
+            "WARNING",
+            f"no import smoke test: no Python {version} on this host to import the slimmed "
+            f"python{version} x86_64 layer (searched {ENV_VARIABLE}=running): install it with "
+            f"`uv python install {version}` (or `pyenv install {version}`) to have it tested",
+        )
+    ]
+    # Another CPU: no install fixes that, so it is only information.
+    caplog.clear()
+    arm = attrs.evolve(build, target=LayerTarget(version, "arm64"))
+    PackageStep(tmp_path / "b.zip", PackageOptions(strip=True)).run(arm)
+    said = [r for r in caplog.records if "smoke test" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in said] == [
+        (
+            "INFO",
+            f"no import smoke test: no Python {version} for aarch64 on this x86_64 host "
+            f"(searched {ENV_VARIABLE}=running): package on an arm64 machine to test the "
+            f"slimmed python{version} arm64 layer",
+        )
+    ]
