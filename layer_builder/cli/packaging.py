@@ -97,6 +97,7 @@ def package_json(result: PackageResult) -> dict[str, Any]:
         "smoke_test": result.smoke_test,
         "smoke_test_seconds": round(result.smoke_test_seconds, 3),
         "smoke_test_wait_seconds": round(result.smoke_test_wait_seconds, 3),
+        "smoke_test_interpreter": result.smoke_test_interpreter,
     }
 
 
@@ -141,13 +142,14 @@ def package_lines(data: dict[str, Any]) -> list[str]:
         line += saving["what"]
         if saving.get("kept_files"):
             kept = format_size(saving["kept_bytes"])
-            line += f"; {saving['kept_files']} files ({kept}) left unstripped"
+            line += f"; {saving['kept_files']} files ({kept}) kept as they were"
         lines.append(line)
     lines += license_lines(data.get("licenses", []))
+    by = f" ({data['smoke_test_interpreter']})" if data.get("smoke_test_interpreter") else ""
     if data.get("smoke_test") == "passed":
-        lines.append(f"import smoke test: passed in {data['smoke_test_seconds']:.1f} s")
+        lines.append(f"import smoke test{by}: passed in {data['smoke_test_seconds']:.1f} s")
     elif data.get("smoke_test") == "reused":
-        lines.append("import smoke test: passed before by this very zip, not run again")
+        lines.append(f"import smoke test{by}: passed before by this very zip, not run again")
     if data.get("sbom"):
         lines.append(f"SBOM (CycloneDX): {data['sbom']}")
     if data.get("report"):

@@ -16,6 +16,7 @@ from layer_builder.cli.packaging import (
     package_options,
 )
 from layer_builder.errors import ConfigurationError
+from layer_builder.installers.host_pythons import find_host_python
 from layer_builder.steps.package.size_report import LAMBDA_UNZIPPED_LIMIT
 from layer_builder.steps.package.step import PackageOptions
 from tests.conftest import MakeProject
@@ -52,6 +53,21 @@ def test_json_carries_the_size_report_and_savings(built_project: Path, cli: Any)
     again = json.loads(cli("package", "--project", built_project, "--slim", "--json").out)
     assert again["reused_members"] == again["files"]
     assert again["zip_sha256"] == data["zip_sha256"]
+    # The smoke test names its interpreter: python3.12 of this host, when it has one.
+    found = find_host_python("3.12", "x86_64")
+    assert data["smoke_test_interpreter"] == (found.describe() if found else None)
+    assert data["smoke_test"] == ("passed" if found else None)
+    assert again["smoke_test"] == ("reused" if found else None)
+
+
+def test_human_output_names_the_smoke_tests_interpreter(built_project: Path, cli: Any) -> None:
+    found = find_host_python("3.12", "x86_64")
+    if found is None:
+        pytest.skip("no python3.12 on this host: the smoke test does not run")
+    code, out, _ = cli("package", "--project", built_project, "--slim")
+    assert code == 0
+    [line] = [line for line in out.splitlines() if line.startswith("import smoke test")]
+    assert line.startswith(f"import smoke test ({found.describe()}): passed in ")
 
 
 def test_human_output_lists_distributions_largest_first(built_project: Path, cli: Any) -> None:

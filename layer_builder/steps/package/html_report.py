@@ -166,7 +166,7 @@ def _headroom(result: PackageResult) -> str:
 def _kept(saving: Saving) -> str:
     if not saving.kept_files:
         return ""
-    return f"; {saving.kept_files:,} files ({format_size(saving.kept_bytes)}) left unstripped"
+    return f"; {saving.kept_files:,} files ({format_size(saving.kept_bytes)}) kept as they were"
 
 
 def _savings(result: PackageResult) -> str:
