@@ -45,6 +45,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from layer_builder.errors import ConfigurationError
+from layer_builder.installers.tools import find_uv
 
 logger = logging.getLogger(__name__)
 
@@ -302,9 +303,6 @@ def _run_probe(path: Path) -> HostPython | None:
 
 def _uv_find(request: str) -> Path | None:
     """uv's managed interpreter for ``request`` (a version or a specifier), if any."""
-    # Imported here: installers.uv asks this module for interpreters, not the other way round.
-    from layer_builder.installers.uv_pip import find_uv
-
     uv = find_uv()
     if uv is None:
         return None

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.pip import PipInstaller
-from layer_builder.installers.uv_pip import UvPipInstaller, find_uv, scratch_file
+from layer_builder.installers.tools import find_uv
+from layer_builder.installers.uv_pip import UvPipInstaller, scratch_file
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
 

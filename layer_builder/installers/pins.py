@@ -23,8 +23,9 @@ from layer_builder.installers.pipenv import read_pipfile_lock, requirements_text
 from layer_builder.installers.poetry_graph import PoetryNeeded
 from layer_builder.installers.poetry_lock import export_for_target
 from layer_builder.installers.pylock import requirements_for_target
+from layer_builder.installers.tools import find_uv
 from layer_builder.installers.uv import UvInstaller
-from layer_builder.installers.uv_pip import find_uv, scratch_file
+from layer_builder.installers.uv_pip import scratch_file
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import LayerTarget, marker_environment
 

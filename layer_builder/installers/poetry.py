@@ -7,8 +7,6 @@ needed to export; the install itself uses ``uv pip`` when uv is available, else 
 from __future__ import annotations
 
 import logging
-import shutil
-import sys
 from pathlib import Path
 
 from layer_builder.errors import InstallerFailedError, StaleLockError, ToolMissingError
@@ -18,6 +16,7 @@ from layer_builder.installers.poetry_graph import PoetryNeeded
 from layer_builder.installers.poetry_lock import check_poetry_python, export_for_target
 from layer_builder.installers.process import run_command
 from layer_builder.installers.selection import check_poetry_selection, require_dependencies
+from layer_builder.installers.tools import find_poetry
 from layer_builder.installers.uv_pip import scratch_file
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
@@ -25,15 +24,6 @@ from layer_builder.model.target import LayerTarget
 logger = logging.getLogger(__name__)
 
 _INSTALL_POETRY = "run `python -m pip install poetry poetry-plugin-export`"
-
-
-def find_poetry() -> str | None:
-    """``poetry`` on PATH, else the one installed beside the running interpreter."""
-    found = shutil.which("poetry")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "poetry"
-    return str(beside) if beside.is_file() else None
 
 
 class PoetryInstaller(LockInstaller):

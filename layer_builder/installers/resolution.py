@@ -22,8 +22,9 @@ from layer_builder.installers.locked import LockInstaller
 from layer_builder.installers.process import run_command
 from layer_builder.installers.python_range import admits_python, check_python_range
 from layer_builder.installers.selection import uv_selection_error
+from layer_builder.installers.tools import require_uv
 from layer_builder.installers.uv_lock import read_toml
-from layer_builder.installers.uv_pip import require_uv, scratch_file
+from layer_builder.installers.uv_pip import scratch_file
 from layer_builder.model.layout import LayerPathLayout
 from layer_builder.model.manifest import Manifest, Tool
 from layer_builder.model.target import RUNTIME_GLIBC, LayerTarget

@@ -24,6 +24,7 @@ from packaging.utils import canonicalize_name
 from layer_builder.errors import NoDependenciesError, SourceBuildRefusedError
 from layer_builder.installers.diagnosis import Pin
 from layer_builder.installers.source_builds import BuiltWheel, build_local_package
+from layer_builder.installers.tools import require_uv
 from layer_builder.model.requirements_file import (
     ALL,
     RequirementLine,
@@ -226,9 +227,6 @@ def prepared(
     the project and the build tree) for the time of the install, with the project's local
     packages built into wheels beside it (``prebuilt``: wheels already built for the target,
     by name); ``what`` names the manifest in the refusal of an empty selection."""
-    # Imported here: uv_pip installs through this module.
-    from layer_builder.installers.uv_pip import require_uv
-
     selection = TargetRequirements.read(requirements, target, project_dir=project_dir)
     selection = attrs.evolve(selection, label=what)
     selection.require_some(what or str(requirements))

@@ -15,8 +15,9 @@ from layer_builder.installers.host_pythons import find_host_python_matching
 from layer_builder.installers.process import run_command
 from layer_builder.installers.python_range import check_python_range
 from layer_builder.installers.selection import require_dependencies, uv_selection_error
+from layer_builder.installers.tools import find_uv, require_uv
 from layer_builder.installers.uv_lock import lock_mismatch, read_toml
-from layer_builder.installers.uv_pip import UvPipInstaller, find_uv, require_uv, scratch_file
+from layer_builder.installers.uv_pip import UvPipInstaller, scratch_file
 from layer_builder.model.layout import LayerPathLayout
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ from layer_builder.errors import (
     InstallerFailedError,
     NoCompatibleWheelError,
     SourceOnlyDependencyError,
-    ToolMissingError,
 )
 from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.diagnosis import Pin, diagnose, diagnosis_indexes, problems_error
@@ -40,6 +38,7 @@ from layer_builder.installers.target_requirements import (
     TargetRequirements,
     prepared,
 )
+from layer_builder.installers.tools import require_uv
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget
 
@@ -56,27 +55,6 @@ _BUILT_INCOMPATIBLE = re.compile(r"The built wheel `(?P<wheel>[^`]+\.whl)` is no
 def _uv_detail(flat_output: str, detail: str) -> str:
     hint = re.search(r"hint: (?P<hint>.*?)(?= hint:|$)", flat_output)
     return f"uv: {hint['hint']}" if hint else f"uv: has no wheels{detail}"
-
-
-def find_uv() -> str | None:
-    """The uv executable: the ``uv`` Python package's binary first, then ``PATH``."""
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        return shutil.which("uv")
-
-
-def require_uv(uv: str | None = None) -> str:
-    """``uv`` or the one found, with the fix when there is none."""
-    found = uv or find_uv()
-    if not found:
-        raise ToolMissingError(
-            "uv is not installed, so uv.lock cannot be exported and installed: "
-            "run `python -m pip install uv` (or `pip install 'lambda-layer-builder[uv]'`)"
-        )
-    return found
 
 
 @contextlib.contextmanager

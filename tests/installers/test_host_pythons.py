@@ -26,7 +26,7 @@ from layer_builder.installers.host_pythons import (
     find_host_python_matching,
     running_python,
 )
-from layer_builder.installers.uv_pip import find_uv
+from layer_builder.installers.tools import find_uv
 
 RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
 MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}.get(

@@ -18,8 +18,7 @@ from layer_builder.errors import (
     StaleLockError,
     ToolMissingError,
 )
-from layer_builder.installers import IndexOptions, InstallOptions, UvInstaller
-from layer_builder.installers import uv_pip as uv_pip_module
+from layer_builder.installers import IndexOptions, InstallOptions, UvInstaller, tools
 from layer_builder.steps.build import BuildStep
 from tests.conftest import WheelIndex
 from tests.installers.conftest import AuthIndex
@@ -146,7 +145,7 @@ def test_no_wheel_for_target_names_package_and_target(
 
 
 def test_missing_uv_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(uv_pip_module, "find_uv", lambda: None)
+    monkeypatch.setattr(tools, "find_uv", lambda: None)
     with pytest.raises(ToolMissingError, match="pip install uv"):
         UvInstaller().export_command(tmp_path / "r.txt")
 
