@@ -81,7 +81,8 @@ def _add_package_identity(p: argparse.ArgumentParser) -> None:
     """What decides the zip's content: the commands that check a zip need them too."""
     p.add_argument("--exclude", action="append", metavar="DIST",
                    help="leave this distribution out of the zip (repeatable); replaces "
-                        f"the default {', '.join(DEFAULT_EXCLUDES)}")  # fmt: skip
+                        f"the default {', '.join(DEFAULT_EXCLUDES)} (whose build tools stay "
+                        "when a kept distribution requires them)")  # fmt: skip
     add_package_identity_arguments(p)
 
 
