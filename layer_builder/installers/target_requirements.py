@@ -36,9 +36,7 @@ from layer_builder.model.target import LayerTarget, marker_environment
 logger = logging.getLogger(__name__)
 
 
-def _line(requirement: RequirementLine, replacement: str | None = None) -> str:
-    if replacement is not None:
-        return replacement
+def _line(requirement: RequirementLine) -> str:
     # Absolute: uv reads a relative path from the file's folder, pip from the current one.
     spec = str(requirement.path) if requirement.path is not None else requirement.spec
     head = f"-e {spec}" if requirement.editable else spec
@@ -174,10 +172,11 @@ class TargetRequirements:
         every hash given)."""
         return self.has_hashes and not self.url_builds
 
-    def render(self, replacements: Mapping[str, str] | None = None) -> str:
-        """The flat file: index options, then one line per requirement (``replacements``,
-        by ``where``: the line that installs a requirement instead, e.g. a built wheel)."""
-        replacements = replacements or {}
+    def render(self, built: Mapping[str, BuiltWheel] | None = None) -> str:
+        """The flat file: index options, then one line per requirement (``built``, by the
+        requirement's ``where``: a wheel built here, installed instead by name and version
+        from its folder, with its hash in hash-checking mode)."""
+        built = built or {}
         file = self.source
         lines = []
         if file.no_index:
@@ -186,8 +185,16 @@ class TargetRequirements:
             lines.append(f"--index-url {file.index_url}")
         lines += [f"--extra-index-url {url}" for url in file.extra_index_urls]
         lines += [f"--find-links {link}" for link in file.find_links]
-        lines += [v for k, v in sorted(replacements.items()) if k.startswith("find-links ")]
-        lines += [_line(r, replacements.get(r.where)) for r in self.requirements]
+        lines += sorted({f"--find-links {wheel.path.parent}" for wheel in built.values()})
+        for requirement in self.requirements:
+            wheel = built.get(requirement.where)
+            if wheel is None:
+                lines.append(_line(requirement))
+            else:
+                hashed = self.has_hashes
+                lines.append(
+                    wheel.requirement_line() if hashed else f"{wheel.name}=={wheel.version}"
+                )
         if self.constraints:
             lines.append("-c constraints.txt")  # written beside it by ``prepared``
         return "".join(f"{line}\n" for line in lines)
@@ -232,24 +239,18 @@ def prepared(
     selection.require_some(what or str(requirements))
     builds = selection.source_builds(allow_source)
     with tempfile.TemporaryDirectory(prefix="layer-builder-") as tmp:
-        replacements = {}
-        wheels = Path(tmp) / "local-wheels"
+        built: dict[str, BuiltWheel] = {}
         for number, line in enumerate(selection.requirements):
-            built = (prebuilt or {}).get(line.name or "")
-            if built is None and _is_local_source(line):
-                built = build_local_package(
-                    line, wheels / str(number), target, uv=require_uv(uv),
-                    python=Path(sys.executable), cwd=project_dir,
+            wheel = (prebuilt or {}).get(line.name or "")
+            if wheel is None and _is_local_source(line):
+                wheel = build_local_package(
+                    line, Path(tmp) / "local-wheels" / str(number), target,
+                    uv=require_uv(uv), python=Path(sys.executable), cwd=project_dir,
                 )  # fmt: skip
-            if built is None:
-                continue
-            hashed = selection.has_hashes
-            replacements[line.where] = (
-                built.requirement_line() if hashed else f"{built.name}=={built.version}"
-            )
-            replacements[f"find-links {number:06d}"] = f"--find-links {built.path.parent}"
+            if wheel is not None:
+                built[line.where] = wheel
         flat = Path(tmp) / "requirements.txt"
-        flat.write_text(selection.render(replacements), encoding="utf-8")
+        flat.write_text(selection.render(built), encoding="utf-8")
         if selection.constraints:
             (Path(tmp) / "constraints.txt").write_text(
                 selection.render_constraints(), encoding="utf-8"
