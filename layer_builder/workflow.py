@@ -12,10 +12,11 @@ import attrs
 
 from layer_builder.aws.settings import AwsSettings
 from layer_builder.errors import AwsError
+from layer_builder.installers.resolution import project_manifest
 from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.layer_diff import LayerDiff
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout, check_s3dir
-from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.manifest import Manifest
 from layer_builder.model.target import LayerTarget, TargetSet
 from layer_builder.steps.build import BuildOptions, BuildResult, BuildStep
 from layer_builder.steps.folder_lock import FolderLock
@@ -104,15 +105,9 @@ class LayerWorkflow:
     def manifest(self) -> Manifest:
         """The project's lock file or requirements, read once (a lock-less pyproject.toml:
         resolved now, so that its pins decide the fingerprint)."""
-        found = Manifest.from_project(self.project_dir, self.build_options.tool)
-        if found.tool is not Tool.PYPROJECT:
-            return found
-        from layer_builder.installers.resolution import resolve
-
-        installer = self.build_options.installer
-        if installer is None:
-            return resolve(found)
-        return resolve(found, installer.options, installer.index)
+        return project_manifest(
+            self.project_dir, self.build_options.tool, self.build_options.installer
+        )
 
     @cached_property
     def layout(self) -> LayerPathLayout:

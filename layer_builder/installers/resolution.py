@@ -17,7 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from layer_builder.archive.safe_files import write_replacing
 from layer_builder.errors import InstallerFailedError, ProjectError
-from layer_builder.installers.base import IndexOptions, InstallOptions
+from layer_builder.installers.base import IndexOptions, Installer, InstallOptions
 from layer_builder.installers.locked import LockInstaller
 from layer_builder.installers.process import run_command
 from layer_builder.installers.python_range import admits_python, check_python_range
@@ -106,6 +106,17 @@ def resolve(
         local_sources=manifest.local_sources,
         project=project_dir,
     )
+
+
+def project_manifest(
+    project_dir: Path, tool: Tool | str | None = None, installer: Installer | None = None
+) -> Manifest:
+    """The project's manifest (``Manifest.from_project``); a lock-less pyproject.toml's is
+    its resolution, made now with the extras, groups and index of ``installer``."""
+    found = Manifest.from_project(project_dir, tool)
+    if installer is None:
+        return resolve(found)
+    return resolve(found, installer.options, installer.index)
 
 
 class PyprojectInstaller(LockInstaller):
