@@ -287,6 +287,16 @@ WHEELS: tuple[WheelSpec, ...] = (
             "tinycli/cli/__init__.py": b"def main():\n    return 0\n",
         },
     ),
+    # Ships its test suite as a top-level ``tests`` package (as some do), which --slim drops.
+    WheelSpec(
+        "sloppypkg",
+        "1.0.0",
+        files={
+            "sloppypkg/__init__.py": b"VALUE = 1\n",
+            "tests/__init__.py": b"",
+            "tests/test_sloppy.py": b"def test():\n    pass\n",
+        },
+    ),
     # Stands for a package the Lambda runtime provides (excluded by default).
     WheelSpec("s3transfer", "99.0.0", files={"s3transfer/__init__.py": b"FAKE = True\n"}),
     *(

@@ -120,10 +120,15 @@ def _top_level_from_record(files: Iterable[str]) -> set[str]:
     return names
 
 
-def top_level_names(distributions: Iterable[InstalledDistribution], root: Path) -> list[str]:
+def top_level_names(
+    distributions: Iterable[InstalledDistribution],
+    root: Path,
+    present: Iterable[str] | None = None,
+) -> list[str]:
     """The importable top-level names the distributions install (``top_level.txt`` or
-    RECORD) and ``root`` holds (a RECORD also lists scripts in ``bin/``, which the build
-    leaves out)."""
+    RECORD) and the layer holds: the entries of ``present`` (the layer's top-level names,
+    e.g. without a top-level ``tests`` package that ``--slim`` leaves out), else of ``root``
+    (a RECORD also lists scripts in ``bin/``, which the build leaves out)."""
     names: set[str] = set()
     for dist in distributions:
         top_level = root / dist.dist_info / "top_level.txt"
@@ -132,8 +137,9 @@ def top_level_names(distributions: Iterable[InstalledDistribution], root: Path) 
             names.update(n for n in listed if n.isidentifier())
         else:
             names.update(_top_level_from_record(dist.files))
-    present = {entry.split(".", 1)[0] for entry in os.listdir(root)} if root.is_dir() else set()
-    return sorted(names & present)
+    if present is None:
+        present = os.listdir(root) if root.is_dir() else []
+    return sorted(names & {entry.split(".", 1)[0] for entry in present})
 
 
 def verdict_path(path_zip: Path) -> Path:

@@ -345,7 +345,10 @@ class PackageStep(Step[BuildResult, PackageResult]):
             self.path_zip,
             {m.arcname: None if m.prepare else m.source for m in members},
             {f"{ZIP_ROOT}/{relative}": path for relative, path in unslimmed.items()},
-            top_level_names(distributions, build.dir_python),
+            # What the zip holds: a top-level package slimming left out is not imported.
+            top_level_names(
+                distributions, build.dir_python, {m.arcname.split("/")[1] for m in members}
+            ),
             interpreter,
         )
 

@@ -291,6 +291,25 @@ def test_an_unchanged_rerun_does_not_test_again(
     assert (stripped.smoke_test, len(started)) == ("passed", 1)
 
 
+@needs_host
+def test_a_top_level_package_slimming_leaves_out_is_not_imported(
+    make_project: MakeProject,
+) -> None:
+    """A distribution that ships its suite as a top-level ``tests`` package: --slim drops it
+    on purpose, so the layer is not refused for it."""
+    project = make_project({"sloppypkg": "1.0.0"})
+    layout = LayerPathLayout(project)
+    build = BuildStep(HOST, Manifest.from_project(project), layout).run()
+    assert (build.dir_python / "tests" / "__init__.py").is_file()
+    step = PackageStep(layout.path_layer_zip, PackageOptions(slim=True), path_lock=layout.path_lock)
+    result = step.run(build)
+    assert result.smoke_test == "passed"
+    verdict = json.loads(verdict_path(result.path_zip).read_text())
+    assert verdict["names"] == ["sloppypkg"]
+    with zipfile.ZipFile(result.path_zip) as zf:
+        assert not [n for n in zf.namelist() if n.startswith("python/tests/")]
+
+
 @pytest.fixture
 def cross_build(make_project: MakeProject) -> tuple[BuildResult, HostPython]:
     """A real build for another Python than this one, and that Python on this host."""
