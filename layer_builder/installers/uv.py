@@ -105,8 +105,8 @@ class UvInstaller(UvPipInstaller):
         The check that the lock matches pyproject.toml is uv's own when an interpreter within
         the project's ``requires-python`` is on the host, else the comparison of
         :mod:`layer_builder.installers.uv_lock`; either way no interpreter of the target's
-        version is needed. A check that passed is remembered for the same lock, pyproject.toml
-        and uv.
+        version is needed. uv's check, once passed, is remembered for the same lock,
+        pyproject.toml and uv.
         """
         env = {"UV_PYTHON_DOWNLOADS": "never", **self.index.uv_environment()}
         key = None if frozen else self.lock_check_key(manifest)
@@ -136,7 +136,9 @@ class UvInstaller(UvPipInstaller):
             if unknown is not None:
                 raise unknown from None
             raise
-        if key is not None and not checked:
+        # Only uv's own check is remembered: the comparison made without it is weaker, and a
+        # host that gains an interpreter of the range then runs uv's.
+        if key is not None and not checked and python is not None:
             with contextlib.suppress(OSError):
                 record.parent.mkdir(parents=True, exist_ok=True)
                 write_replacing(record, key.encode())  # never through a link at record

@@ -6,7 +6,8 @@ needs an interpreter within the project's ``requires-python``. A layer is built 
 Lambda's Python, not the host's, so a host may have none (a 3.11 CI runner, a project that
 needs 3.12). Then the lock is compared with pyproject.toml here: the project's own
 dependencies, optional dependencies and dependency groups, as uv records them in the lock
-(``[package.metadata] requires-dist`` and ``requires-dev``), and ``requires-python``. That
+(``[package.metadata] requires-dist`` and ``requires-dev``), ``requires-python`` and the
+project's version (uv's check refuses a lock that records another). That
 catches a dependency added, removed or re-ranged without ``uv lock``; it does not see a
 change of markers or of ``[tool.uv]`` settings, which only uv's check sees.
 """
@@ -22,6 +23,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,6 +68,13 @@ def _from_lock(entries: Iterable[Mapping[str, Any]]) -> Counter[_Key]:
         for entry in entries
         if isinstance(entry, Mapping) and "name" in entry
     )
+
+
+def _same_version(declared: object, locked: object) -> bool:
+    try:
+        return Version(str(declared)) == Version(str(locked))
+    except InvalidVersion:
+        return str(declared) == str(locked)
 
 
 def _group_members(
@@ -122,6 +131,9 @@ def lock_mismatch(lock: Mapping[str, Any], pyproject: Mapping[str, Any]) -> str 
     if root is None:
         return f"the lock records no package {project.get('name')!r} for the project"
     changes = []
+    declared_version, locked_version = project.get("version"), root.get("version")
+    if declared_version and locked_version and not _same_version(declared_version, locked_version):
+        changes.append(f"the project's version is {declared_version}, the lock's {locked_version}")
     declared_python = project.get("requires-python")
     locked_python = lock.get("requires-python")
     if declared_python and _specifier(str(declared_python)) != _specifier(str(locked_python)):

@@ -144,6 +144,9 @@ dev = [{include-group = "lint"}, "iniconfig"]
         (('x = ["attrs"]', 'x = ["attrs", "click"]'), "dependency click is not in the lock"),
         (('"iniconfig"', '"iniconfig", "pytest"'), "'dev' group member pytest is not in the lock"),
         ((">=3.10", ">=3.11"), "requires-python is >=3.11, the lock's >=3.10"),
+        (('version = "0.1.0"', 'version = "0.2.0"'),
+         "the project's version is 0.2.0, the lock's 0.1.0"),
+        (('version = "0.1.0"', 'version = "0.1"'), None),
     ],
 )  # fmt: skip
 def test_lock_mismatch_names_what_changed(change: tuple[str, str], why: str | None) -> None:
