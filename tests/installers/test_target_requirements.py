@@ -147,3 +147,19 @@ def test_a_requirement_built_from_a_url_meets_the_allow_source_rule(
     allowed = UvPipInstaller(options=InstallOptions(allow_source=["sourceonly"]))
     result = install(allowed, project, target, tmp_path / "allowed")
     assert result == {"sourceonly-1.0.0", "tinyutil-1.1.0"}
+
+
+@pytest.mark.parametrize("kind", INSTALLERS)
+def test_an_included_file_that_lists_nothing_gives_nothing_to_publish(
+    kind: str, tmp_path: Path
+) -> None:
+    """Issue 19, item 4: ``-r other.txt`` naming an empty file published a 315-byte layer."""
+    project = project_with(tmp_path, "-r other.txt\n")
+    (project / "other.txt").write_text("# nothing yet\n")
+    with pytest.raises(NoDependenciesError) as refused:
+        install(INSTALLERS[kind](), project, LayerTarget("3.12", "x86_64"), tmp_path / "out")
+    assert str(refused.value) == (
+        f"{project / 'requirements.txt'} gives nothing to install for python3.12 x86_64 "
+        "(manylinux glibc <= 2.34) (it lists no requirement), so there is nothing to publish: "
+        "add the packages the layer should hold"
+    )
