@@ -9,9 +9,10 @@ read here: ``packaging.pylock`` selects the packages and files by the standard's
 algorithm, for the target's marker environment and wheel tags (``requires-python``,
 ``environments``, each package's ``marker``, extras and dependency groups), and each
 selected package becomes ``name==version`` with the hashes of every file the lock lists
-for it. The installer then takes exactly those (``--no-deps``: a lock is the whole set,
-``--require-hashes``), from the index given, else the one pip's environment names
-(``PIP_INDEX_URL``), else the lock's ``index``.
+for it (sha256 or stronger: a file pinned with md5 or sha1 only is refused). The installer
+then takes exactly those (``--no-deps``: a lock is the whole set, ``--require-hashes``),
+from the index given, else the one pip's environment names (``PIP_INDEX_URL``), else the
+lock's ``index``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ else:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-#: The hash algorithms pip's ``--hash`` takes (uv takes the same and md5).
+#: The hash algorithms pip's ``--hash`` takes (uv takes the same and md5): a file the lock
+#: pins with none of them (md5 or sha1 only) is refused, never installed unchecked.
 HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
 _NO_WHEEL = re.compile(r"No wheel found matching the provided tags for package '(?P<name>[^']+)'")
 _EXPORT_AGAIN = "export the lock again (e.g. `uv export --format pylock.toml -o pylock.toml`)"
@@ -125,6 +127,21 @@ def _hashes(files: list[Any]) -> list[str]:
     return sorted(set(found))
 
 
+def _require_strong_hash(manifest: Manifest, package: Package, chosen: Distribution) -> None:
+    """Refuse a file the lock pins with weaker hashes only (md5, sha1): the installers check
+    only the hashes they are given, so with none of ``HASH_ALGORITHMS`` nothing is checked."""
+    hashes: Mapping[str, str] = getattr(chosen, "hashes", None) or {}
+    if any(a in hashes for a in HASH_ALGORITHMS):
+        return
+    version = f" {package.version}" if package.version is not None else ""
+    weak = " and ".join(sorted(hashes)) or "no"
+    raise ProjectError(
+        f"{manifest.path} pins {str(package.name)!r}{version} with {weak} hashes only, too "
+        f"weak to check the file installed: lock again with a tool that records sha256 "
+        f"(e.g. `uv export --format pylock.toml -o pylock.toml`)"
+    )
+
+
 def _file_url(file: PackageArchive | PackageWheel | PackageSdist, lock_dir: Path) -> str:
     if file.url:
         return file.url
@@ -153,6 +170,7 @@ def requirement_line(
             f"be built on this host, not for {target.description}: publish it as a wheel to "
             f"an index and lock it from there"
         )
+    _require_strong_hash(manifest, package, chosen)
     if isinstance(chosen, PackageArchive):
         head, hashes = f"{name} @ {_file_url(chosen, lock_dir)}", _hashes([chosen])
     elif package.version is None or not (chosen.url or package.index):

@@ -293,3 +293,57 @@ def test_the_container_build_reads_the_lock_index(
 
     lines = requirements.read_text().splitlines()
     assert lines[:2] == [f"--index-url {wheel_index.url}", "tinyutil==1.0.0 \\"]
+
+
+@pytest.mark.parametrize(
+    ("hashes", "weak"),
+    [('{ md5 = "0123456789abcdef0123456789abcdef" }', "md5"),
+     ('{ md5 = "0123456789abcdef0123456789abcdef", sha1 = "' + "1" * 40 + '" }', "md5 and sha1")],
+    ids=["md5", "md5-and-sha1"],
+)  # fmt: skip
+def test_a_file_pinned_with_weak_hashes_only_is_refused(
+    tmp_path: Path, wheel_index: WheelIndex, hashes: str, weak: str
+) -> None:
+    [sha] = wheel_index.hashes_of("tinyutil", "1.0.0")
+    entry = package(wheel_index, "tinyutil", "1.0.0").replace(f'{{ sha256 = "{sha}" }}', hashes)
+    manifest = handmade(tmp_path, wheel_index, "", entry)
+
+    with pytest.raises(ProjectError) as info:
+        requirements_for_target(manifest, ARM312)
+    assert str(info.value) == (
+        f"{manifest.path} pins 'tinyutil' 1.0.0 with {weak} hashes only, too weak to check the "
+        "file installed: lock again with a tool that records sha256 (e.g. `uv export --format "
+        "pylock.toml -o pylock.toml`)"
+    )
+    with pytest.raises(ProjectError):
+        build(manifest.project_dir, ARM312)
+    assert not LayerPathLayout(manifest.project_dir).dir_python.exists()
+
+
+def test_a_weak_hash_beside_sha256_is_left_out(tmp_path: Path, wheel_index: WheelIndex) -> None:
+    [sha] = wheel_index.hashes_of("tinyutil", "1.0.0")
+    entry = package(wheel_index, "tinyutil", "1.0.0").replace(
+        f'{{ sha256 = "{sha}" }}', f'{{ md5 = "{"0" * 32}", sha256 = "{sha}" }}'
+    )
+    manifest = handmade(tmp_path, wheel_index, "", entry)
+
+    text, _ = requirements_for_target(manifest, ARM312)
+    assert text == f"tinyutil==1.0.0 \\\n    --hash=sha256:{sha}\n"
+    assert installed(build(manifest.project_dir, ARM312)) == {"tinyutil"}
+
+
+def test_a_file_from_a_url_needs_sha256_too(tmp_path: Path, wheel_index: WheelIndex) -> None:
+    url = f"{wheel_index.url.removesuffix('/simple/')}/files/tinyutil-1.0.0-py3-none-any.whl"
+    entry = (
+        '[[packages]]\nname = "tinyutil"\n'
+        f'archive = {{ url = "{url}", hashes = {{ md5 = "{"0" * 32}" }} }}\n'
+    )
+    manifest = handmade(tmp_path, wheel_index, "", entry)
+
+    with pytest.raises(ProjectError) as info:
+        requirements_for_target(manifest, ARM312)
+    assert str(info.value) == (
+        f"{manifest.path} pins 'tinyutil' with md5 hashes only, too weak to check the file "
+        "installed: lock again with a tool that records sha256 (e.g. `uv export --format "
+        "pylock.toml -o pylock.toml`)"
+    )
