@@ -328,7 +328,13 @@ class LayerWorkflow:
 
     def run_unchanged(self, unchanged: PublishResult) -> WorkflowResult:
         """The end of ``run()`` when ``find_unchanged()`` found the version that holds the
-        build: the extra regions (served from the staged zip, else built) and grants."""
+        build: the extra regions (served from the staged zip, else built) and grants. The
+        licence policy is applied to that version (``steps.publish.kept_licences``)."""
+        from layer_builder.steps.publish.kept_licences import check_kept_licences
+
+        deny = self.package_options.deny_licenses
+        if not check_kept_licences(self.aws.s3, self.s3_layout, self.layout, deny, unchanged):
+            return self.run_steps()  # no record of what the version holds: judge the tree
         if not self.regions:
             return self._extend(self._unchanged_result(unchanged))
         staged = self.staged_upload()

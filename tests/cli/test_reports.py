@@ -87,6 +87,27 @@ def test_deny_licenses_from_pyproject(make_project: MakeProject, cli: Any) -> No
     assert "--deny-license cannot judge fastcalc 1.0.0 (BSD)" in err
 
 
+@pytest.mark.usefixtures("aws_env")
+def test_run_applies_deny_license_when_the_layer_is_unchanged(
+    make_project: MakeProject, bucket: str, layer_name: str, cli: Any
+) -> None:
+    project = make_project(PINS)
+    common = ["run", "--project", project, "--layer-name", layer_name, "--s3dir",
+              f"s3://{bucket}/app/", "--quiet"]  # fmt: skip
+    assert cli(*common).code == 0
+
+    code, out, err = cli(*common, "--deny-license", "GPL-*")
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"layer-builder: error: tinygpl 1.0.0 is GPL-3.0-or-later (from s3://{bucket}/app/layer/"
+        "000001/contents.json), refused by --deny-license GPL-*: remove it from the project's "
+        "dependencies, leave it out with --exclude tinygpl if the function does not import it, "
+        "or stop denying that licence\n"
+    )
+    assert cli(*common, "--deny-license", "AGPL-*").code == 0
+
+
 def test_report_flag_writes_the_page(built_project: Path, cli: Any, tmp_path: Path) -> None:
     target = tmp_path / "out" / "size.html"
     code, out, err = cli("package", "--project", built_project, "--report", target, "--json")
