@@ -65,21 +65,38 @@ _ENDPOINT_VARIABLES = {
 }
 
 
-def _endpoint_source(service: str, value: str, given: str | None) -> str:
-    if given is not None and value == given:
-        return "the endpoint_url given"
+def _configured_endpoint(session: Any, service: str, given: str | None) -> tuple[str | None, str]:
+    """The endpoint URL botocore was asked to use (None: not known here) and where it came
+    from, for a message: the one given, else the first ``AWS_ENDPOINT_URL*`` variable set
+    (botocore's order), else the profile's."""
+    if given:
+        return given, "the endpoint_url given"
     for name in _ENDPOINT_VARIABLES.get(service, ("AWS_ENDPOINT_URL",)):
-        if os.environ.get(name) == value:
-            return name
-    return "the AWS profile's endpoint_url"
+        value = os.environ.get(name)
+        if value:
+            return value, name
+    try:
+        value = session._session.get_scoped_config().get("endpoint_url")
+    except Exception:  # a profile that cannot be read: said elsewhere, not here
+        value = None
+    return (str(value) if value else None), "the AWS profile's endpoint_url"
 
 
-def _bad_endpoint(service: str, value: str, given: str | None) -> AwsError:
+def _bad_endpoint(value: str | None, source: str) -> AwsError:
+    endpoint = f"the AWS endpoint {value!r} (from {source})" if value else source
     return AwsError(
-        f"the AWS endpoint {value!r} (from {_endpoint_source(service, value, given)}) is not "
-        f"an http:// or https:// URL with a host: set it to the endpoint's address (e.g. "
-        f"http://127.0.0.1:5000), or unset it to use AWS"
+        f"{endpoint} is not an http:// or https:// URL with a host: set it to the endpoint's "
+        f"address (e.g. http://127.0.0.1:5000), or unset it to use AWS"
     )
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # "Port out of range", or not a number: a ValueError
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def make_client(
@@ -100,14 +117,14 @@ def make_client(
         kwargs["endpoint_url"] = endpoint_url
     try:
         client = session.client(service, **kwargs)
-    except ValueError as exc:  # botocore: "Invalid endpoint: <url>"
-        value = str(exc).partition(": ")[2] or str(endpoint_url)
-        raise _bad_endpoint(service, value, endpoint_url) from None
+    except ValueError:
+        # botocore's "Invalid endpoint: <url>", or urllib's "Invalid IPv6 URL" naming none.
+        raise _bad_endpoint(*_configured_endpoint(session, service, endpoint_url)) from None
     # botocore accepts any scheme here and fails at the first call, after the build.
     resolved = str(client.meta.endpoint_url)
-    parts = urlsplit(resolved)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _bad_endpoint(service, resolved, endpoint_url)
+    if not _is_http_url(resolved):
+        _, source = _configured_endpoint(session, service, endpoint_url)
+        raise _bad_endpoint(resolved, source)
     return client
 
 

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -228,10 +229,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 def console_main() -> NoReturn:
     """The ``layer-builder`` script: ``main()``, then the exit.
 
+    A reader that goes away early (``layer-builder ... | head -1``) ends the command as it
+    ends ``cat`` or ``seq``: no traceback, and the exit code of SIGPIPE (141); the work was
+    done by then, since nothing is printed before it is.
+
     Everything the library made is frozen out of the garbage collector first, so that the
     interpreter's last collections do not walk it (25 ms of every command here, a tenth of a
     small ``package``); every file is closed by then, and ``atexit`` handlers still run. Only
     for a process of its own: ``main()`` called from a script changes nothing."""
-    code = main()
+    try:
+        code = main()
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+    except BrokenPipeError:
+        code = _reader_gone()
     gc.freeze()
     sys.exit(code)
+
+
+def _reader_gone() -> int:
+    """Send what stdout and stderr still hold to /dev/null (the interpreter flushes them on
+    exit, which would fail again), and return the shell's code for SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+    return 128 + getattr(signal, "SIGPIPE", 13)

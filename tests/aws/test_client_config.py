@@ -93,7 +93,10 @@ def test_a_frozen_endpoint_fails_with_a_message_after_the_set_attempts(
 # -- endpoint URLs ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["not-a-url", "ftp://s3.example.com", "http://", "https:// x"])
+@pytest.mark.parametrize(
+    "value",
+    ["not-a-url", "ftp://s3.example.com", "http://", "https:// x", "http://[::1", "http://h:99999"],
+)
 def test_a_bad_endpoint_is_one_line_before_any_work(
     value: str,
     make_project: MakeProject,
@@ -120,6 +123,21 @@ def test_the_message_names_where_the_endpoint_came_from(monkeypatch: pytest.Monk
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "s3-here")
     with pytest.raises(AwsError, match=r"^the AWS endpoint 's3-here' \(from AWS_ENDPOINT_URL_S3\)"):
         AwsClients.from_session(session)
+
+
+def test_a_profile_endpoint_botocore_cannot_parse_is_named_with_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[default]\nendpoint_url = http://[::1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    with pytest.raises(AwsError) as info:
+        AwsClients.from_session(boto3.session.Session(**SESSION))
+    assert str(info.value) == (
+        "the AWS endpoint 'http://[::1' (from the AWS profile's endpoint_url) is not an http:// "
+        "or https:// URL with a host: set it to the endpoint's address (e.g. "
+        "http://127.0.0.1:5000), or unset it to use AWS"
+    )
 
 
 def test_codeartifact_without_a_region_is_one_line(

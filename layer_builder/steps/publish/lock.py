@@ -261,12 +261,27 @@ def _release_signal(uri: str) -> _ReleaseSignal:
 
 
 def _age(response: dict[str, Any]) -> float:
-    """Seconds since the object was written, by the server's own clock."""
-    modified: datetime.datetime = response["LastModified"]
-    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-    now = (
-        email.utils.parsedate_to_datetime(date)
-        if date
-        else datetime.datetime.now(datetime.timezone.utc)
-    )
+    """Seconds since the object was written, by the server's own clock (this host's when the
+    answer has no ``Date`` that can be read)."""
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    # Both ends read from the raw headers the same way: botocore reads a ``Last-Modified``
+    # in "-0000" as local time, which would age a lock by this host's UTC offset.
+    modified = _http_date(headers.get("last-modified")) or _utc(response["LastModified"])
+    now = _http_date(headers.get("date")) or datetime.datetime.now(datetime.timezone.utc)
     return (now - modified).total_seconds()
+
+
+def _http_date(text: str | None) -> datetime.datetime | None:
+    """An HTTP date header as an aware datetime; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        return _utc(email.utils.parsedate_to_datetime(text))
+    except (TypeError, ValueError):
+        return None
+
+
+def _utc(moment: datetime.datetime) -> datetime.datetime:
+    """``moment``, a naive one taken as UTC: HTTP dates are GMT, and a server that writes
+    "-0000" (Python's ``email.utils.formatdate()``) or no zone at all means UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.timezone.utc)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,6 +171,33 @@ def test_a_holder_that_cannot_be_judged_here_is_left_to_expire(
     with pytest.raises(LockTimeoutError):
         PublishLock(aws.s3, _lock_path(bucket), wait_timeout=0).acquire()
     assert _lock_owner(aws, bucket) == "someone"
+
+
+@pytest.mark.parametrize(
+    ("last_modified", "date"),
+    [
+        ("Mon, 01 Jan 2024 00:00:00 -0000", "Mon, 01 Jan 2024 00:01:40 -0000"),  # formatdate()
+        ("Mon, 01 Jan 2024 00:00:00", "Mon, 01 Jan 2024 00:01:40"),  # no zone at all
+        ("Mon, 01 Jan 2024 00:00:00 GMT", "Mon, 01 Jan 2024 02:01:40 +0200"),  # not in GMT
+    ],
+    ids=["minus-0000", "no-zone", "plus-0200"],
+)
+def test_a_lock_age_is_read_from_server_dates_in_any_zone(
+    aws: AwsClients, bucket: str, last_modified: str, date: str
+) -> None:
+    def server_dates(response_dict: dict[str, Any], **_: object) -> None:
+        # What an S3-compatible server that does not write GMT dates answers.
+        response_dict["headers"]["Last-Modified"] = last_modified
+        response_dict["headers"]["Date"] = date
+
+    aws.s3.meta.events.register("before-parse.s3.GetObject", server_dates)
+    _put_lock(aws, bucket)
+    with pytest.raises(LockTimeoutError) as info:
+        PublishLock(aws.s3, _lock_path(bucket), wait_timeout=0).acquire()
+    assert str(info.value) == (
+        f"s3://{bucket}/app/layer/.publish.lock is held by someone for 100 s: another run is "
+        f"publishing this layer; wait for it, or delete the lock object if that run died"
+    )
 
 
 def test_process_id_refuses_what_is_not_a_process() -> None:
