@@ -1,6 +1,7 @@
 """What a build changes in the layer, against the version publishing compares with (the
-newest one its target can use, ``PublishStep.latest()``): ``run`` compares the new zip's
-contents, ``plan`` the manifest's pins, each with that version's ``contents.json`` (see
+newest one its target can use; of a universal set, the first target's newest that lacks the
+build: ``PublishStep.latest()``): ``run`` compares the new zip's contents, ``plan`` the
+manifest's pins, each with that version's ``contents.json`` (see
 :mod:`layer_builder.model.layer_diff`)."""
 
 from __future__ import annotations

@@ -181,14 +181,14 @@ class MatrixRun:
         return MatrixResult(tuple(outcomes.values()), verdict)
 
     def plan(self) -> MatrixResult[Plan]:
-        """What ``run`` would do for each target (read-only). Whether the targets would share
-        a universal version cannot be known without building: a target whose newest version
-        holds the build, its own or a universal one, is unchanged either way."""
+        """What ``run`` would do for each target (read-only): each target's plan, or the
+        universal version's for every target when ``run`` would publish one and a version of
+        this manifest's universal layer proves the trees pure (see ``plan_together``)."""
         self.prepare_aws()
-        from layer_builder.plan import plan_run  # the AWS side, only when asked
+        from layer_builder.plan import plan_run, plan_together  # the AWS side, when asked
 
         outcomes = self._each(self.targets, lambda t: plan_run(self.workflows[t]))
-        return MatrixResult(tuple(outcomes.values()))
+        return plan_together(self, outcomes)
 
     def run(self) -> MatrixResult[WorkflowResult]:
         """``LayerWorkflow.run()`` for every target, or one universal layer for them all.

@@ -1,12 +1,16 @@
 """``plan``: what ``run`` would do (build? upload? publish which version? regions? grants?),
 found with read-only calls: nothing is built, written, published or granted. It also lists
 the multipart uploads left unfinished under each region's ``layer/`` (``prune --yes``
-aborts them), and what the manifest changes against the latest version."""
+aborts them), and what the manifest changes against the latest version.
+
+The decision is ``run``'s own (``PublishStep.compare``): each target against the newest
+version that serves it. For several targets, ``plan_together`` says where ``run`` would
+publish one universal version for them all."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import botocore.exceptions
@@ -20,8 +24,13 @@ from layer_builder.model.layout import LayerS3Layout
 from layer_builder.operations.sharing import Grant, is_granted, policy_statements
 from layer_builder.operations.storage import IncompleteUpload, list_incomplete_uploads
 from layer_builder.steps.publish.step import PublishStep
-from layer_builder.steps.publish.versions import latest_layer_version
+from layer_builder.steps.publish.versions import latest_layer_version, universal_proof
+from layer_builder.steps.universal import Universality
 from layer_builder.workflow import LayerWorkflow
+
+if TYPE_CHECKING:
+    from layer_builder.matrix import MatrixResult, MatrixRun, TargetOutcome
+    from layer_builder.model.target import LayerTarget
 
 logger = logging.getLogger(__name__)
 
@@ -97,10 +106,10 @@ def _missing_grants(
 
 
 def _plan_region(workflow: LayerWorkflow, region: str, step: PublishStep) -> PublishPlan:
-    # The same comparison as run's: the newest version this target can use.
+    # The same decision as run's: each target against the newest version that serves it.
     aws, s3_layout = step.aws, step.s3_layout
-    latest = step.latest()
-    publish, reason = step.decide(latest, workflow.fingerprint)
+    comparison = step.compare(workflow.fingerprint)
+    latest, publish, reason = comparison.latest, comparison.publish, comparison.reason
     if publish or latest is None:
         grants = tuple(g.description for g in workflow.grants)
     else:
@@ -183,3 +192,62 @@ def plan_run(workflow: LayerWorkflow) -> Plan:
         regions=regions,
         diff=_plan_diff(workflow, home),
     )
+
+
+def plan_together(
+    matrix: MatrixRun, outcomes: dict[LayerTarget, TargetOutcome[Plan]]
+) -> MatrixResult[Plan]:
+    """``MatrixRun.plan()``'s result from each target's own plan (``outcomes``).
+
+    Where ``run`` would build (a target lacks its build) and the targets may share one zip,
+    the targets that hold their build join the new version when the trees are one pure-Python
+    tree. That is known without building when a version of this manifest's universal layer
+    already serves every target (it was published once the trees had been found so): then
+    each target's plan is the universal version's. Otherwise only the builds can tell, and
+    the plans of the targets that hold their build say so."""
+    from layer_builder.matrix import MatrixResult, TargetOutcome
+
+    ordered = tuple(outcomes[t] for t in matrix.targets)
+    plans = {o.target: o.result for o in ordered if o.result is not None}
+    changed = [t for t, p in plans.items() if p.home.publish]
+    if not changed or len(plans) < len(ordered) or matrix.universal_blocker() is not None:
+        return MatrixResult(ordered)
+    workflow = matrix.universal_workflow
+    proof = universal_proof(
+        workflow.aws.lambda_, workflow.layer_name, matrix.targets, workflow.fingerprint
+    )
+    if proof is None:
+        next_version = plans[changed[0]].home.next_version
+        return MatrixResult(
+            tuple(TargetOutcome(t, _unless_universal(p, next_version)) for t, p in plans.items())
+        )
+    shared = plan_run(workflow)
+    verdict = Universality(
+        True, f"version {proof.version} holds this manifest's universal layer for every target"
+    )
+    return MatrixResult(
+        tuple(TargetOutcome(t, _as_shared(shared, p), universal=True) for t, p in plans.items()),
+        verdict,
+    )
+
+
+def _as_shared(shared: Plan, own: Plan) -> Plan:
+    """The universal version's plan, as one target sees it: its own newest version, and what
+    the manifest changes against it."""
+    home = attrs.evolve(
+        shared.home,
+        current_version=own.home.current_version,
+        current_version_arn=own.home.current_version_arn,
+    )
+    return attrs.evolve(shared, home=home, diff=own.diff)
+
+
+def _unless_universal(plan: Plan, next_version: int | None) -> Plan:
+    """``plan`` of a target that holds its build, saying it may join a new universal version."""
+    if plan.home.publish:
+        return plan
+    reason = (
+        f"{plan.home.reason}, or version {next_version} if the trees make one universal layer "
+        f"(known once built)"
+    )
+    return attrs.evolve(plan, home=attrs.evolve(plan.home, reason=reason))

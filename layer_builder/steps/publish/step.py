@@ -25,11 +25,11 @@ from layer_builder.steps.publish.options import (
     validate_layer_name,
 )
 from layer_builder.steps.publish.records import VersionRecords
+from layer_builder.steps.publish.versions import Comparison, compare, newest_versions
 from layer_builder.steps.publish.versions import PublishedVersion as PublishedVersion
 from layer_builder.steps.publish.versions import decide_publish as decide_publish
 from layer_builder.steps.publish.versions import latest_layer_version as latest_layer_version
 from layer_builder.steps.publish.versions import layer_code_sha256 as layer_code_sha256
-from layer_builder.steps.publish.versions import list_versions
 from layer_builder.steps.upload import META_ZIP_SHA256, UploadResult, holds_zip
 
 #: The publish lock's name under ``layer/``.
@@ -92,7 +92,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
         #: holds this build too (None: only the build's own fingerprint counts).
         self.universal_fingerprint = universal_fingerprint
         #: The targets the version declares: ``target`` alone, or a universal layer's set
-        #: (compared with the newest version that serves them all).
+        #: (each compared with the newest version that serves it).
         self.targets = targets or TargetSet([target])
 
     def check(self, upload: UploadResult) -> None:
@@ -117,10 +117,10 @@ class PublishStep(Step[UploadResult, PublishResult]):
         # One run at a time decides and publishes; a run that waited finds the version the
         # other made and reports it instead of publishing a twin.
         with self.make_lock():
-            latest = self.latest()
-            publish, reason = self.decide(latest, upload.fingerprint)
+            comparison = self.compare(upload.fingerprint)
+            latest, publish, reason = comparison.latest, comparison.publish, comparison.reason
             if latest is not None and not publish:
-                return self._unchanged(latest, reason, upload.zip_sha256)
+                return self._unchanged(comparison, upload.zip_sha256)
             self._check_object_unchanged(upload)
             version, arn = self._publish(upload)
             backup = self._write_backups(version, repair=False, zip_sha256=upload.zip_sha256)
@@ -140,13 +140,23 @@ class PublishStep(Step[UploadResult, PublishResult]):
         return PublishLock(self.aws.s3, self.s3_layout.s3dir_layer.joinpath(LOCK_NAME))
 
     def latest(self) -> PublishedVersion | None:
-        """The newest version of the layer that this step's target can use: what a build is
-        compared with (``run``, ``check_unchanged`` and ``plan`` all ask here)."""
-        if len(self.targets) == 1:
-            return latest_layer_version(self.aws.lambda_, self.layer_name, self.target)
-        serving = list_versions(self.aws.lambda_, self.layer_name, self.target)
-        every = [v for v in serving if all(v.serves(t) for t in self.targets)]
-        return max(every, key=lambda v: v.version, default=None)
+        """The version a build of ``expected_fingerprint`` is compared with: the newest one
+        this step's target can use (of a universal layer's set, the first target's newest
+        that lacks the build); see ``compare``."""
+        return self.compare(self.expected_fingerprint or "").latest
+
+    def compare(self, fingerprint: str) -> Comparison:
+        """The decision for a build of ``fingerprint`` over each target's newest version
+        (``run``, ``check_unchanged`` and ``plan`` all ask here; see ``versions.compare``)."""
+        newest = newest_versions(self.aws.lambda_, self.layer_name, self.targets)
+        return compare(
+            newest,
+            fingerprint,
+            self.manifest,
+            self.layer_name,
+            self.options.force,
+            self.universal_fingerprint,
+        )
 
     def check_unchanged(self, fingerprint: str, repair: bool = True) -> PublishResult | None:
         """The ``published=False`` result when the latest version already carries
@@ -154,38 +164,31 @@ class PublishStep(Step[UploadResult, PublishResult]):
         ``force`` is set. ``repair=False`` writes no missing manifest backup (for ``plan``)."""
         if self.options.force:
             return None  # no need to ask Lambda
-        latest = self.latest()
-        publish, reason = self.decide(latest, fingerprint)
-        if latest is None or publish:
+        comparison = self.compare(fingerprint)
+        latest = comparison.latest
+        if latest is None or comparison.publish:
             return None
         zip_sha256 = layer_code_sha256(self.aws.lambda_, self.layer_name, latest.version)
-        return self._unchanged(latest, reason, zip_sha256, repair, zip_known=True)
-
-    def decide(self, latest: PublishedVersion | None, fingerprint: str) -> tuple[bool, str]:
-        """Whether to publish over ``latest``, and why (see ``decide_publish``)."""
-        return decide_publish(
-            latest,
-            fingerprint,
-            self.manifest,
-            self.layer_name,
-            self.options.force,
-            self.targets if len(self.targets) > 1 else self.target,
-            self.universal_fingerprint,
-        )
+        return self._unchanged(comparison, zip_sha256, repair, zip_known=True)
 
     def _unchanged(
         self,
-        latest: PublishedVersion,
-        reason: str,
+        comparison: Comparison,
         zip_sha256: str | None,
         repair: bool = True,
         zip_known: bool = False,
     ) -> PublishResult:
         """``zip_known``: ``zip_sha256`` is the zip Lambda says the version holds, whose
         records may then be written again with a missing backup."""
+        latest, reason = comparison.latest, comparison.reason
+        assert latest is not None  # a build with no version to hold it is published
         if repair:
             records_of = zip_sha256 if zip_known else None
-            backup = self._write_backups(latest.version, repair=True, zip_sha256=records_of)
+            # A target's backup follows its newest version: never one it does not get.
+            serves = comparison.newest_at(latest.version)
+            backup = self._write_backups(
+                latest.version, repair=True, zip_sha256=records_of, targets=serves
+            )
         else:
             backup = self.s3_layout.s3path_manifest_backup(latest.version, self.manifest.filename)
         self.logger.info("nothing to publish: %s (%s)", reason, latest.arn)
@@ -242,9 +245,16 @@ class PublishStep(Step[UploadResult, PublishResult]):
             response = self.aws.lambda_.publish_layer_version(**kwargs)
         return int(response["Version"]), str(response["LayerVersionArn"])
 
-    def _write_backups(self, version: int, repair: bool, zip_sha256: str | None = None) -> S3Path:
+    def _write_backups(
+        self,
+        version: int,
+        repair: bool,
+        zip_sha256: str | None = None,
+        targets: Sequence[LayerTarget] | None = None,
+    ) -> S3Path:
         """Write the manifest as ``00000N/<manifest>``, ``last-<manifest>`` and
-        ``targets/<target>/last-<manifest>`` of each target; returns the first.
+        ``targets/<target>/last-<manifest>`` of each target (of ``targets``, when given:
+        those whose newest version ``version`` is); returns the first.
 
         ``repair=True`` (a rerun that found ``version`` already published) writes only the
         keys that lack it (a run stopped after publishing, a key deleted by hand), and
@@ -257,7 +267,8 @@ class PublishStep(Step[UploadResult, PublishResult]):
         backup = self.s3_layout.s3path_manifest_backup(version, filename)
         last = self.s3_layout.s3path_last_manifest(filename)
         target_lasts = [
-            self.s3_layout.s3path_target_last_manifest(t, filename) for t in self.targets
+            self.s3_layout.s3path_target_last_manifest(t, filename)
+            for t in (self.targets if targets is None else targets)
         ]
         paths = (backup, last, *target_lasts)
         found = self._read_backups(paths) if repair else [None] * len(paths)

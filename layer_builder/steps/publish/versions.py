@@ -5,12 +5,15 @@ One layer name may serve several targets (``python3.12``/``arm64``, ``python3.13
 ``x86_64``...), each version declaring the runtimes and architectures it is for. A build is
 compared with the newest version *its* target can use, never with the newest version of
 another target: alternating targets then publish one version per target, not one per run.
+A universal build (one zip for a set of targets) is compared with each target's newest
+version, what a function of that target attaching the latest compatible version gets:
+``compare`` is the one decision that ``run``, the instant no-op and ``plan`` all make.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -83,6 +86,33 @@ def latest_layer_version(
     return max(list_versions(lambda_, layer_name, target), key=lambda v: v.version, default=None)
 
 
+def newest_versions(
+    lambda_: Any, layer_name: str, targets: Iterable[LayerTarget]
+) -> dict[LayerTarget, PublishedVersion | None]:
+    """The newest version of ``layer_name`` that serves each of ``targets`` (None: none)."""
+    return {t: latest_layer_version(lambda_, layer_name, t) for t in targets}
+
+
+def universal_proof(
+    lambda_: Any, layer_name: str, targets: Iterable[LayerTarget], universal_fingerprint: str
+) -> PublishedVersion | None:
+    """A version stamped with ``universal_fingerprint`` that serves every one of ``targets``:
+    it was published once their trees had been found one pure-Python tree, so the same
+    manifest and options make one universal layer for them again (None: not known)."""
+    wanted = list(targets)
+    return max(
+        (
+            v
+            for v in list_versions(lambda_, layer_name)
+            if v.stamp is not None
+            and v.stamp.fingerprint == universal_fingerprint
+            and all(v.serves(t) for t in wanted)
+        ),
+        key=lambda v: v.version,
+        default=None,
+    )
+
+
 def layer_code_sha256(lambda_: Any, layer_name: str, version: int) -> str | None:
     """The sha256 (hex) of the zip a layer version holds, as Lambda reports it."""
     with aws_errors(f"reading version {version} of layer {layer_name!r}"):
@@ -127,3 +157,65 @@ def decide_publish(
     if latest.stamp.manifest_sha256 != manifest.sha256:
         return True, f"{filename} changed since version {latest.version}"
     return True, f"the build or package options changed since version {latest.version}"
+
+
+@attrs.frozen
+class Comparison:
+    """The decision for a build over what Lambda holds for its targets (``compare``)."""
+
+    publish: bool
+    reason: str
+    #: The version the outcome names: the one that holds the build (nothing to publish), or
+    #: the one compared with (the newest of the first target that needs a new version).
+    latest: PublishedVersion | None
+    #: Each target's newest version: what a function of that target attaching the latest
+    #: compatible version gets.
+    newest: Mapping[LayerTarget, PublishedVersion | None]
+
+    def newest_at(self, version: int) -> tuple[LayerTarget, ...]:
+        """The targets whose newest version is ``version``."""
+        return tuple(t for t, v in self.newest.items() if v is not None and v.version == version)
+
+
+def compare(
+    newest: Mapping[LayerTarget, PublishedVersion | None],
+    fingerprint: str,
+    manifest: Manifest,
+    layer_name: str,
+    force: bool = False,
+    universal_fingerprint: str | None = None,
+) -> Comparison:
+    """Whether a build with ``fingerprint`` for the targets of ``newest`` (each mapped to its
+    newest version) makes a new version, and why.
+
+    Nothing is published when every target's newest version holds the build; one target
+    lacking it is enough to publish (a universal build then serves them all again). When the
+    targets' newest versions differ, the reason names the target it is about."""
+    targets = list(newest)
+    versions = {None if v is None else v.version for v in newest.values()}
+    if len(versions) == 1:
+        # One version (or none) for every target: the reasons of a single comparison.
+        latest = newest[targets[0]]
+        where: LayerTarget | TargetSet = targets[0] if len(targets) == 1 else TargetSet(targets)
+        publish, reason = decide_publish(
+            latest, fingerprint, manifest, layer_name, force, where, universal_fingerprint
+        )
+        return Comparison(publish, reason, latest, newest)
+    decisions = {
+        t: decide_publish(v, fingerprint, manifest, layer_name, force, t, universal_fingerprint)
+        for t, v in newest.items()
+    }
+    needing = [t for t, (publish, _) in decisions.items() if publish]
+    if needing:
+        target = needing[0]
+        latest, reason = newest[target], decisions[target][1]
+        if latest is not None:  # "first version ..." names the target already
+            reason = f"{reason} ({target.name})"
+        return Comparison(True, reason, latest, newest)
+    by_version: dict[int, list[str]] = {}
+    for target, version in newest.items():
+        assert version is not None  # a target without a version needs one
+        by_version.setdefault(version.version, []).append(target.name)
+    since = " and ".join(f"version {n} ({', '.join(names)})" for n, names in by_version.items())
+    reason = f"{manifest.filename} and build options unchanged since {since}"
+    return Comparison(False, reason, newest[targets[0]], newest)
