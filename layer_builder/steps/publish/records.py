@@ -1,9 +1,12 @@
-"""What each published version keeps beside its manifest backup: ``layer/00000N/contents.json``
-(what it holds, per distribution) and ``layer/00000N/sbom.cdx.json`` (its SBOM).
+"""What each published version keeps: its manifest backup, with the credentials of its URLs
+masked (``manifest_backup``), and beside it ``layer/00000N/contents.json`` (what it holds,
+per distribution) and ``layer/00000N/sbom.cdx.json`` (its SBOM).
 
-Both are written by ``package`` into the local build tree; the publish step stores them once
-it has published a version (at home and in each extra region), and only when they describe
-the very zip the version was published from, so that no version gets another zip's record.
+The two records are written by ``package`` into the local build tree; the publish step stores
+them once it has published a version (at home and in each extra region), and only when they
+describe the very zip the version was published from, so that no version gets another zip's
+record. Neither can hold a manifest's credentials: they name distributions, versions,
+licences, sizes and hashes, never an index or a URL of the manifest.
 """
 
 from __future__ import annotations
@@ -18,12 +21,31 @@ import botocore.exceptions
 
 from layer_builder.aws.clients import aws_errors, is_not_found
 from layer_builder.errors import ProjectError
+from layer_builder.installers.redaction import redact_urls
 from layer_builder.model.contents import LayerContents
 from layer_builder.model.layout import LayerPathLayout, LayerS3Layout
+from layer_builder.model.manifest import Manifest
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.package.sbom import sbom_zip_sha256
 
 logger = logging.getLogger(__name__)
+
+#: The metadata key (``x-amz-meta-redacted: true``) of a manifest backup whose URLs held
+#: credentials, masked in the stored copy.
+META_REDACTED = "redacted"
+
+
+def manifest_backup(manifest: Manifest) -> tuple[bytes, dict[str, str]]:
+    """What each stored copy of ``manifest`` holds (``00000N/``, ``last-``, ``targets/``): its
+    bytes with the user-info and secret query values of every URL masked (see
+    ``installers.redaction``), and the metadata that says so when anything was. Deterministic,
+    so that a copy is compared with this, never with the manifest itself."""
+    # surrogateescape: bytes that are not UTF-8 go through unchanged.
+    text = manifest.content.decode("utf-8", errors="surrogateescape")
+    redacted = redact_urls(text)
+    if redacted == text:
+        return manifest.content, {}
+    return redacted.encode("utf-8", errors="surrogateescape"), {META_REDACTED: "true"}
 
 
 @attrs.frozen

@@ -24,7 +24,7 @@ from layer_builder.steps.publish.options import (
     reference_needs_versioning,
     validate_layer_name,
 )
-from layer_builder.steps.publish.records import VersionRecords
+from layer_builder.steps.publish.records import VersionRecords, manifest_backup
 from layer_builder.steps.publish.versions import Comparison, compare, newest_versions
 from layer_builder.steps.publish.versions import PublishedVersion as PublishedVersion
 from layer_builder.steps.publish.versions import decide_publish as decide_publish
@@ -271,6 +271,8 @@ class PublishStep(Step[UploadResult, PublishResult]):
             for t in (self.targets if targets is None else targets)
         ]
         paths = (backup, last, *target_lasts)
+        # Every copy with its URLs' credentials masked, and metadata that says so.
+        body, redacted = manifest_backup(self.manifest)
         found = self._read_backups(paths) if repair else [None] * len(paths)
         for s3path, state in zip(paths, found, strict=True):
             if state is not None:
@@ -283,9 +285,9 @@ class PublishStep(Step[UploadResult, PublishResult]):
                 self.aws.s3.put_object(
                     Bucket=s3path.bucket,
                     Key=s3path.key,
-                    Body=self.manifest.content,
+                    Body=body,
                     ContentType="text/plain",
-                    Metadata={"layer-version": str(version)},
+                    Metadata={"layer-version": str(version), **redacted},
                 )
         return backup
 
@@ -297,7 +299,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
 
     def _read_backup(self, s3path: S3Path) -> tuple[int, bool]:
         """The version a manifest backup names (its ``layer-version``; 0 when missing or
-        unnamed), and whether it holds this manifest."""
+        unnamed), and whether it holds this manifest (as stored: credentials masked)."""
         try:
             response = self.aws.s3.get_object(Bucket=s3path.bucket, Key=s3path.key)
         except botocore.exceptions.ClientError as exc:
@@ -308,4 +310,5 @@ class PublishStep(Step[UploadResult, PublishResult]):
         with aws_errors(f"reading {s3path.uri}"):
             body = response["Body"].read()
         named = str(response.get("Metadata", {}).get("layer-version", ""))
-        return int(named) if named.isdigit() else 0, body == self.manifest.content
+        stored = manifest_backup(self.manifest)[0]
+        return int(named) if named.isdigit() else 0, body == stored
