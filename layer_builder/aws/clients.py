@@ -251,9 +251,12 @@ def bucket_region(response: Any) -> str | None:
     return str(found) if found else None
 
 
-def check_bucket(s3: Any, bucket: str, region: str | None = None) -> None:
+def check_bucket(
+    s3: Any, bucket: str, region: str | None = None, *, replicated: bool = False
+) -> None:
     """Fail before any work when the bucket is missing, not ours to use, or in another
-    region than ``region`` (Lambda publishes only from a bucket in its own region)."""
+    region than ``region`` (Lambda publishes only from a bucket in its own region);
+    ``replicated``: the bucket of a ``--replicate-to`` region, not the home one."""
     try:
         response = s3.head_bucket(Bucket=bucket)
     except botocore.exceptions.ClientError as exc:
@@ -275,8 +278,12 @@ def check_bucket(s3: Any, bucket: str, region: str | None = None) -> None:
             raise
     found = bucket_region(response)
     if region and found and found != region:
+        fix = (
+            f"use a bucket in {region} (--replicate-to {region}=s3://BUCKET/PREFIX/)"
+            if replicated
+            else f"use a bucket in {region} (--s3dir), or publish in {found} (--region {found})"
+        )
         raise AwsError(
             f"S3 bucket {bucket!r} is in {found}, but the layer is published in {region}, "
-            f"and Lambda reads a layer's zip only from a bucket in its own region: use a "
-            f"bucket in {region} (--s3dir), or publish in {found} (AWS_REGION={found})"
+            f"and Lambda reads a layer's zip only from a bucket in its own region: {fix}"
         )

@@ -28,7 +28,7 @@ from layer_builder.aws.local_capture import (
     capture_s3,
     take_inventory,
 )
-from layer_builder.aws.local_restore import restore_state
+from layer_builder.aws.local_restore import create_bucket, restore_state
 from layer_builder.aws.local_server import Changes, MotoThread, route_moto_logs, unroute_moto_logs
 from layer_builder.aws.local_state import (
     BlobStore,
@@ -275,16 +275,12 @@ class LocalAwsEndpoint:
 
     def ensure_bucket(self, bucket: str, region: str | None = None) -> None:
         """Create ``bucket`` (in ``region``, by default the endpoint's) if it is missing."""
-        s3 = self.client("s3")
         region = region or self.region
-        # us-east-1 is the one region S3 refuses as a LocationConstraint.
-        where = {} if region == "us-east-1" else {"LocationConstraint": region}
+        s3 = self.session().client("s3", endpoint_url=self.endpoint_url, region_name=region)
         with aws_errors(f"creating S3 bucket {bucket!r} on the local endpoint"):
             existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
             if bucket not in existing:
-                s3.create_bucket(
-                    Bucket=bucket, **({"CreateBucketConfiguration": where} if where else {})
-                )
+                create_bucket(s3, bucket, region)
 
     def __enter__(self) -> LocalAwsEndpoint:
         return self.start()

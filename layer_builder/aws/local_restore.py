@@ -48,14 +48,11 @@ def restore_state(
     them back while they are unchanged)."""
     s3 = clients.get("s3")
     for bucket in state.buckets:
+        regional = clients.get("s3", bucket.region)
         if bucket.name not in found.buckets:
-            where = bucket.region
-            config = {} if where == "us-east-1" else {"LocationConstraint": where}
-            s3.create_bucket(
-                Bucket=bucket.name, **({"CreateBucketConfiguration": config} if config else {})
-            )
+            create_bucket(regional, bucket.name, bucket.region)
         if bucket.versioning:
-            s3.put_bucket_versioning(
+            regional.put_bucket_versioning(
                 Bucket=bucket.name, VersioningConfiguration={"Status": bucket.versioning}
             )
     known = _restore_objects(s3, state.objects, blobs)
@@ -71,6 +68,14 @@ def restore_state(
     for parameter in state.parameters:
         _put_parameter(clients.get("ssm", parameter.region), parameter)
     return known
+
+
+def create_bucket(s3: Any, name: str, region: str) -> None:
+    """Create bucket ``name`` in ``region`` with ``s3``, a client of that region: S3 refuses
+    a location constraint sent to another region's endpoint (IllegalLocationConstraint)."""
+    # us-east-1 is the one region S3 refuses as a LocationConstraint.
+    where = {} if region == "us-east-1" else {"LocationConstraint": region}
+    s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": where} if where else {}))
 
 
 def _restore_objects(s3: Any, objects: tuple[StoredObject, ...], blobs: BlobStore) -> KnownObjects:

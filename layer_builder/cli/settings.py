@@ -40,11 +40,11 @@ def make_build_installer(
 ) -> Installer:
     """The build's installer, with the index, extras, groups and container asked for."""
     tool = Manifest.from_project(project, setting(args, config, "tool", "tool")).tool
+    index_url, codeartifact = primary_index(args, config, project)
     index = IndexOptions(
-        index_url=setting(args, config, "index_url", "index_url"),
+        index_url=index_url,
         extra_index_urls=setting(args, config, "extra_index_urls", "extra_index_urls") or (),
     )
-    codeartifact = setting(args, config, "codeartifact", "codeartifact")
     if codeartifact and args.command in ("build", "run") and resolve_index:
         from layer_builder.aws.codeartifact import CodeArtifactRepository, codeartifact_client
 
@@ -62,6 +62,30 @@ def make_build_installer(
     return make_installer(
         tool, index=index, options=options, container=container, installer=installer
     )
+
+
+def primary_index(
+    args: argparse.Namespace, config: dict[str, Any], project: Path
+) -> tuple[str | None, str | None]:
+    """``--index-url`` and ``--codeartifact`` (one of them at most), else the keys of the
+    same names (one at most): both name the index to install from, and a flag of either
+    wins over the keys."""
+    url, repository = getattr(args, "index_url", None), getattr(args, "codeartifact", None)
+    if url and repository:
+        raise ConfigurationError(
+            "--codeartifact and --index-url both name the package index: give one of them "
+            "(--extra-index-url adds an index to either)"
+        )
+    if url or repository:
+        return url, repository
+    url, repository = config.get("index_url"), config.get("codeartifact")
+    if url and repository:
+        raise ConfigurationError(
+            f"[tool.layer_builder] of {project / 'pyproject.toml'} has both codeartifact and "
+            f"index_url, which both name the package index: keep one of them "
+            f"(extra_index_urls adds an index to either)"
+        )
+    return url, repository
 
 
 def make_workflow(

@@ -60,6 +60,7 @@ class ContainerInstaller(Installer):
         self.index = (index or IndexOptions()).merged_over(IndexOptions.from_environment())
         self.options = options or InstallOptions()
         self.image = image
+        self._engine_checked = False
 
     def fingerprint_fields(self) -> dict[str, object]:
         """The engine, the image and the install options: what decides the tree."""
@@ -130,13 +131,29 @@ class ContainerInstaller(Installer):
         else:
             shutil.copyfile(manifest.path, requirements)
 
-    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
-        """Export the manifest, then run pip inside the build image into ``dir_target``."""
+    def check_engine(self) -> None:
+        """A ``ToolMissingError`` when the engine is not installed, or no engine answers it
+        (``docker`` without a running daemon would fail each build with exit code 125)."""
+        if self._engine_checked:
+            return
         if shutil.which(self.engine) is None:
             raise ToolMissingError(
                 f"{self.engine} is not installed, so the build cannot run in a container: "
                 f"install {self.engine}, or build on the host (drop --container)"
             )
+        problem = engine_problem(self.engine)
+        if problem is not None:
+            start = _START_HINTS.get(self.engine, f"start the {self.engine} engine")
+            raise ToolMissingError(
+                f"no {self.engine} engine answers (`{self.engine} info`: {problem}), so the "
+                f"build cannot run in a container: {start} and check that `{self.engine} "
+                f"info` works, or build on the host (drop --container)"
+            )
+        self._engine_checked = True
+
+    def install(self, manifest: Manifest, target: LayerTarget, dir_target: Path) -> None:
+        """Export the manifest, then run pip inside the build image into ``dir_target``."""
+        self.check_engine()
         if manifest.tool is Tool.POETRY:
             check_poetry_selection(manifest, self.options)
         elif manifest.tool is Tool.PIP:
@@ -161,16 +178,42 @@ class ContainerInstaller(Installer):
             )
 
 
-def engine_answers(engine: str = "docker") -> bool:
-    """Whether ``<engine> info`` succeeds (a daemon or a podman machine is reachable)."""
+#: What to do when the engine is installed but does not answer.
+_START_HINTS = {
+    "docker": "start the Docker daemon (or Docker Desktop)",
+    "podman": "start podman's machine (`podman machine start`)",
+}
+
+#: ``<engine> info`` answers in well under a second when an engine runs; a remote engine
+#: that never answers must not hold the build up.
+ENGINE_TIMEOUT = 10.0
+
+
+def engine_problem(engine: str = "docker", timeout: float = ENGINE_TIMEOUT) -> str | None:
+    """Why ``<engine> info`` fails (the first line of its error), or None when an engine
+    answers (a daemon, or a podman machine, is reachable)."""
     import subprocess
 
-    if shutil.which(engine) is None:
-        return False
     try:
         result = subprocess.run(
-            [engine, "info"], capture_output=True, timeout=20, stdin=subprocess.DEVNULL
+            [engine, "info"],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
+    except subprocess.TimeoutExpired:
+        return f"no answer within {timeout:.0f} s"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if result.returncode == 0:
+        return None
+    # The first line says why; later ones may be noise ("errors pretty printing info").
+    lines = [line.strip() for line in (result.stderr or result.stdout).splitlines()]
+    return next((line for line in lines if line), f"exit code {result.returncode}")
+
+
+def engine_answers(engine: str = "docker") -> bool:
+    """Whether ``<engine> info`` succeeds (a daemon or a podman machine is reachable)."""
+    return shutil.which(engine) is not None and engine_problem(engine) is None

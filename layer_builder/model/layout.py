@@ -102,9 +102,22 @@ class LayerPathLayout:
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 # What botocore accepts as a bucket name, at least 3 characters as S3 has always required
-# (S3 is stricter for buckets made since 2018); botocore would refuse anything else with a
-# parameter validation traceback.
-_BUCKET_NAME = re.compile(r"[a-zA-Z0-9.\-_]{3,255}")
+# (S3 is stricter for buckets made since 2018: 3 to 63 lowercase letters, digits, '.' and
+# '-'); botocore would refuse anything else with a parameter validation traceback.
+_BUCKET_CHARACTER = re.compile(r"[a-zA-Z0-9.\-_]")
+_BUCKET_LENGTHS = range(3, 256)
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    """What makes ``bucket`` no bucket name (its length, or characters it may not hold),
+    or None."""
+    if len(bucket) not in _BUCKET_LENGTHS:
+        return f"a bucket name has 3 to 63 characters, not {len(bucket)}"
+    bad = sorted({c for c in bucket if not _BUCKET_CHARACTER.fullmatch(c)}, key=bucket.index)
+    if bad:
+        listed = " or ".join(repr(c) for c in bad)
+        return f"a bucket name has only lowercase letters, digits, '.' and '-', not {listed}"
+    return None
 
 
 def check_s3dir(text: str) -> str:
@@ -116,10 +129,11 @@ def check_s3dir(text: str) -> str:
             f"invalid S3 folder {text!r}: expected s3://bucket/prefix/ "
             f"(e.g. --s3dir s3://my-bucket/projects/my_app/lambda/)"
         )
-    if not _BUCKET_NAME.fullmatch(bucket):
+    problem = bucket_name_problem(bucket)
+    if problem is not None:
         raise ConfigurationError(
-            f"invalid S3 bucket name {bucket!r} in {text!r}: a bucket name has only "
-            f"lowercase letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)"
+            f"invalid S3 bucket name {bucket!r} in {text!r}: {problem} "
+            f"(e.g. s3://my-bucket/app/lambda/)"
         )
     return text
 

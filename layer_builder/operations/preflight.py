@@ -30,6 +30,6 @@ def check_buckets(
     check_regions(aws.region, [region for region, _ in regions])
     for region, region_aws in regions:
         region_bucket = region.s3dir_lambda.bucket
-        check_bucket(region_aws.s3, region_bucket, region.region)
+        check_bucket(region_aws.s3, region_bucket, region.region, replicated=True)
         if storage_mode == "REFERENCE":
             require_versioned_bucket(region_aws.s3, region_bucket)

@@ -398,7 +398,12 @@ BAD_ARGUMENTS = [
     (
         ["--s3dir", "s3://my bucket/app/"],
         "invalid S3 bucket name 'my bucket' in 's3://my bucket/app/': a bucket name has only "
-        "lowercase letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)",
+        "lowercase letters, digits, '.' and '-', not ' ' (e.g. s3://my-bucket/app/lambda/)",
+    ),
+    (
+        ["--s3dir", "s3://ab/app/"],
+        "invalid S3 bucket name 'ab' in 's3://ab/app/': a bucket name has 3 to 63 characters, "
+        "not 2 (e.g. s3://my-bucket/app/lambda/)",
     ),
     (
         ["--tool", "hatch"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,6 +80,40 @@ def test_missing_container_engine(
 def test_bad_codeartifact_repository(uv_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "--project", str(uv_project), "--codeartifact", "nodomain"]) == 1
     assert "expected domain/repository" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", [["build"], ["run", "--layer-name", "x", "--s3dir", "s3://b-x/a/", "--local"]]
+)
+def test_codeartifact_and_index_url_flags_together_are_refused(
+    make_project: MakeProject, cli: Any, command: list[str]
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    outcome = cli(*command, "--project", project, "--codeartifact", "dom/repo",
+                  "--index-url", "http://127.0.0.1:9/simple/")  # fmt: skip
+    assert outcome.error == (
+        "--codeartifact and --index-url both name the package index: give one of them "
+        "(--extra-index-url adds an index to either)"
+    )
+    assert not (project / "build").exists()
+
+
+def test_codeartifact_and_index_url_keys_together_are_refused(
+    make_project: MakeProject, cli: Any, wheel_index: WheelIndex
+) -> None:
+    project = make_project(
+        {"tinyutil": "1.0.0"},
+        pyproject_extra='[tool.layer_builder]\ncodeartifact = "dom/repo"\n'
+        'index_url = "http://127.0.0.1:9/simple/"\n',
+    )
+    outcome = cli("build", "--project", project)
+    assert outcome.error == (
+        f"[tool.layer_builder] of {project / 'pyproject.toml'} has both codeartifact and "
+        f"index_url, which both name the package index: keep one of them (extra_index_urls "
+        f"adds an index to either)"
+    )
+    # A flag of either names the index, over both keys.
+    assert cli("build", "--project", project, "--index-url", wheel_index.url).code == 0
 
 
 def test_installer_flag_and_key_choose_pip_over_the_default_uv(

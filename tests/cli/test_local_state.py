@@ -68,3 +68,32 @@ def test_two_targets_rerun_publishes_nothing(make_project: MakeProject) -> None:
     assert zips <= {p.name for p in blobs}
     state = (state_folder(project) / "state.jsonl").read_text()
     assert len(state) < 64 * 1024  # bodies are blobs, not lines
+
+
+def test_local_home_region_and_an_extra_region_each_get_their_bucket(
+    make_project: MakeProject,
+) -> None:
+    """Each bucket is created, and recreated from the state, in its own region."""
+    project = make_project({"tinyutil": "1.0.0"})
+    args = ["run", "--local", "--project", project, "--layer-name", "regions_deps",
+            "--s3dir", "s3://local-home-eu/app/", "--region", "eu-west-1",
+            "--replicate-to", "us-west-2=s3://local-extra-us/app/", "--json"]  # fmt: skip
+    first = run_subprocess(*args)
+    assert first.code == 0, first.err
+    assert_quiet_stderr(first)
+    published = json.loads(first.out)
+    assert published["layer_version_arn"].startswith("arn:aws:lambda:eu-west-1:")
+    assert [r["layer_version_arn"] for r in published["regions"]] == [
+        "arn:aws:lambda:us-west-2:123456789012:layer:regions_deps:1"
+    ]
+
+    second = run_subprocess(*args)
+    assert second.code == 0, second.err
+    assert_quiet_stderr(second)
+    assert json.loads(second.out)["published"] is False
+    state = (state_folder(project) / "state.jsonl").read_text()
+    buckets = [json.loads(line) for line in state.splitlines() if '"local-' in line]
+    assert {(b["name"], b["region"]) for b in buckets if "region" in b} == {
+        ("local-home-eu", "eu-west-1"),
+        ("local-extra-us", "us-west-2"),
+    }

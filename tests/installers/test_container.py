@@ -4,6 +4,8 @@ that skips when no docker answers."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from layer_builder.installers import IndexOptions
 from layer_builder.installers.container import ContainerInstaller, engine_answers
 from layer_builder.installers.wheel_check import incompatible_wheels
 from layer_builder.steps.build import BuildStep, make_installer
+from tests.cli.test_cli import run_subprocess
 from tests.conftest import MakeProject, WheelIndex
 from tests.installers.projects import write_uv_project
 from tests.wheelhouse import WheelSpec, make_wheel
@@ -81,6 +84,28 @@ def test_missing_engine_names_the_fix(
     )
     with pytest.raises(ToolMissingError, match="install podman, or build on the host"):
         step.run()
+
+
+@pytest.mark.skipif(
+    shutil.which("docker") is None or engine_answers("docker"),
+    reason="needs a docker client whose engine does not answer",
+)
+def test_docker_without_an_engine_is_one_line_before_any_container_runs(
+    make_project: MakeProject,
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    # What docker itself says, read independently of the code under test.
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
+    said = next(line.strip() for line in info.stderr.splitlines() if line.strip())
+
+    outcome = run_subprocess("build", "--project", project, "--container", "docker")
+
+    assert outcome.error == (
+        f"no docker engine answers (`docker info`: {said}), so the build cannot run in a "
+        f"container: start the Docker daemon (or Docker Desktop) and check that `docker info` "
+        f"works, or build on the host (drop --container)"
+    )
+    assert not (project / "build" / "lambda" / "layer" / "artifacts" / "python").exists()
 
 
 def test_native_linux_wheels_pass_the_check_only_from_a_container(tmp_path: Path) -> None:

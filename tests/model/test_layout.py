@@ -105,12 +105,26 @@ def test_bad_s3_uris_are_refused_with_an_example(uri: str) -> None:
         LayerS3Layout(uri)
 
 
-@pytest.mark.parametrize("bucket", ["bad bucket", "b@d", "a" * 256, "bucket?x=1", "ab", "b"])
-def test_bucket_names_boto_would_refuse_are_refused_first(bucket: str) -> None:
+@pytest.mark.parametrize(
+    ("bucket", "problem"),
+    [
+        ("ab", "a bucket name has 3 to 63 characters, not 2"),
+        ("b", "a bucket name has 3 to 63 characters, not 1"),
+        ("a" * 256, "a bucket name has 3 to 63 characters, not 256"),
+        ("bad bucket", "a bucket name has only lowercase letters, digits, '.' and '-', not ' '"),
+        ("b@d", "a bucket name has only lowercase letters, digits, '.' and '-', not '@'"),
+        (
+            "bucket?x=1",
+            "a bucket name has only lowercase letters, digits, '.' and '-', not '?' or '='",
+        ),
+    ],
+)
+def test_bucket_names_boto_would_refuse_are_refused_first_saying_why(
+    bucket: str, problem: str
+) -> None:
     uri = f"s3://{bucket}/app/"
     with pytest.raises(ConfigurationError) as info:
         parse_s3dir(uri)
     assert str(info.value) == (
-        f"invalid S3 bucket name {bucket!r} in {uri!r}: a bucket name has only lowercase "
-        f"letters, digits, '.' and '-' (e.g. s3://my-bucket/app/lambda/)"
+        f"invalid S3 bucket name {bucket!r} in {uri!r}: {problem} (e.g. s3://my-bucket/app/lambda/)"
     )
