@@ -1,0 +1,12 @@
+import aws_lambda_artifact_builder.api as aws_lambda_artifact_builder
+from settings import settings, teardown_aws_lambda_artifact_builder
+
+builder = aws_lambda_artifact_builder.PoetryBasedLambdaLayerLocalBuilder(
+    path_bin_poetry=settings.path_bin_poetry,
+    path_pyproject_toml=settings.path_pyproject_toml,
+    credentials=settings.credentials,
+    skip_prompt=True,
+)
+builder.run()
+
+teardown_aws_lambda_artifact_builder()
