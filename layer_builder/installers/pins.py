@@ -27,6 +27,7 @@ from layer_builder.installers.tools import find_uv
 from layer_builder.installers.uv import UvInstaller
 from layer_builder.installers.uv_pip import scratch_file
 from layer_builder.model.manifest import Manifest, Tool
+from layer_builder.model.requirements_file import decode_requirements
 from layer_builder.model.target import LayerTarget, marker_environment
 
 logger = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def read_pins(
     options = options or InstallOptions()
     index = index or IndexOptions()
     if manifest.tool is Tool.PIP:
-        text: str | None = manifest.content.decode("utf-8", "replace")
+        text: str | None = decode_requirements(manifest.content, manifest.path)
         # pip's hash-checking mode refuses a file that does not pin every distribution.
         complete, why = manifest.has_hashes, f"{manifest.filename} pins no hashes"
     elif manifest.tool is Tool.PYLOCK:

@@ -127,6 +127,10 @@ class Manifest:
         tool = parse_tool(tool)
         # Imported here: reading requirements files is needed only for a manifest read.
         from layer_builder.model.local_sources import local_sources
+        from layer_builder.model.requirements_file import decode_requirements
+
+        if tool is Tool.PIP:
+            decode_requirements(content, path)  # not UTF-8: one line now, whatever the command
 
         local = local_sources(tool.value, path, content)
         return cls(tool=tool, path=path, content=content, local_sources=local)

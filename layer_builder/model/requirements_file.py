@@ -16,6 +16,7 @@ What this module does not do is decide anything for a target: that is
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import re
 import shlex
@@ -262,11 +263,15 @@ class _Reader:
             return  # pip raises on a cycle only; a file read twice adds nothing new
         self.seen.append(path)
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            data = path.read_bytes()
         except FileNotFoundError:
             raise ProjectError(f"{path} does not exist: fix the -r/-c line naming it") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ProjectError(f"cannot read {path} ({exc}): save it as UTF-8") from None
+        except OSError as exc:
+            raise ProjectError(
+                f"cannot read {path} ({exc.strerror or exc}): make it a readable file, or fix "
+                f"the -r/-c line naming it"
+            ) from None
+        text = decode_requirements(data, path)
         for number, line in logical_lines(text):
             self._line(path, number, _ENV_VAR.sub(_expand, line), constraint)
 
@@ -328,6 +333,22 @@ class _Reader:
             only_binary=frozenset(self.only_binary),
             ignored=tuple(self.ignored),
         )
+
+
+def decode_requirements(data: bytes, path: Path) -> str:
+    """The text of the requirements file ``path`` (``data``: its bytes), without a UTF-8
+    byte-order mark; a ``ProjectError`` naming it when it is not UTF-8 (the one encoding
+    this reader, pip and uv all read alike)."""
+    body = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            found = "is UTF-16, not UTF-8"
+        else:
+            line = body[: exc.start].count(b"\n") + 1
+            found = f"is not UTF-8 (byte {body[exc.start]:#04x} on line {line})"
+        raise ProjectError(f"{path} {found}: save it as UTF-8") from None
 
 
 def _expand(match: re.Match[str]) -> str:

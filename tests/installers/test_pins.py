@@ -129,3 +129,13 @@ def test_a_pylock_is_read_with_the_pep_751_selection(
         "tinyutil": ("tinyutil", "1.1.0"),
     }
     assert pins.complete
+
+
+def test_a_utf8_byte_order_mark_is_no_part_of_the_first_requirement(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_bytes(b"\xef\xbb\xbftinyutil==1.0.0 --hash=sha256:aaaa\n")
+
+    pins = read_pins(Manifest.from_file(path), X86)
+
+    assert pins.versions == {"tinyutil": ("tinyutil", "1.0.0")}
+    assert pins.complete

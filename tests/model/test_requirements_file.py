@@ -130,3 +130,40 @@ def test_a_path_that_does_not_exist_is_named(tmp_path: Path) -> None:
         "which does not exist: fix the path (relative paths start from the project folder, "
         "as for pip)"
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"six==1.16.0\n# caf\xe9\n", "is not UTF-8 (byte 0xe9 on line 2)"),
+        ("six==1.16.0\n".encode("utf-16"), "is UTF-16, not UTF-8"),
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, data: bytes, problem: str) -> None:
+    (tmp_path / "requirements.txt").write_text("-r base.txt\n")
+    (tmp_path / "base.txt").write_bytes(data)
+
+    with pytest.raises(ProjectError) as info:
+        read_requirements_file(tmp_path / "requirements.txt")
+
+    assert str(info.value) == f"{tmp_path / 'base.txt'} {problem}: save it as UTF-8"
+
+
+def test_a_utf8_byte_order_mark_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_bytes(b"\xef\xbb\xbfsix==1.16.0\n")
+    assert [r.name for r in read_requirements_file(path).requirements] == ["six"]
+
+
+def test_an_include_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("-r folder\n")
+    (tmp_path / "folder").mkdir()
+
+    with pytest.raises(ProjectError) as info:
+        read_requirements_file(tmp_path / "requirements.txt")
+
+    assert str(info.value) == (
+        f"cannot read {tmp_path / 'folder'} (Is a directory): make it a readable file, or fix "
+        "the -r/-c line naming it"
+    )
