@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import attrs
 from packaging.utils import canonicalize_name
@@ -34,6 +35,12 @@ from layer_builder.model.requirements_file import (
 from layer_builder.model.target import LayerTarget, marker_environment
 
 logger = logging.getLogger(__name__)
+
+
+def _names_a_wheel(spec: str) -> bool:
+    """Whether a URL requirement (``name @ https://host/x.whl?token=...#sha256=...``) is a
+    wheel: its path, without query or fragment, ends with ``.whl``."""
+    return urlsplit(spec.rpartition(" @ ")[2].strip()).path.endswith(".whl")
 
 
 def _line(requirement: RequirementLine) -> str:
@@ -148,9 +155,7 @@ class TargetRequirements:
     @property
     def url_builds(self) -> tuple[RequirementLine, ...]:
         """The requirements built from a URL's source (a VCS repository, a source archive)."""
-        return tuple(
-            r for r in self.requirements if r.is_url and not r.spec.split("#")[0].endswith(".whl")
-        )
+        return tuple(r for r in self.requirements if r.is_url and not _names_a_wheel(r.spec))
 
     def _refuse_url_builds(self, allowed: Iterable[str]) -> None:
         keys = {canonicalize_name(a) for a in allowed}

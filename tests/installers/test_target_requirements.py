@@ -163,3 +163,14 @@ def test_an_included_file_that_lists_nothing_gives_nothing_to_publish(
         "(manylinux glibc <= 2.34) (it lists no requirement), so there is nothing to publish: "
         "add the packages the layer should hold"
     )
+
+
+def test_a_wheel_url_with_a_query_is_a_wheel_not_a_source_build(
+    tmp_path: Path, wheel_index: WheelIndex
+) -> None:
+    files = wheel_index.url.replace("/simple/", "/files/").rstrip("/")
+    project = project_with(
+        tmp_path, f"tinyutil @ {files}/tinyutil-1.1.0-py3-none-any.whl?token=not-a-secret\n"
+    )
+    result = install(UvPipInstaller(), project, LayerTarget("3.12", "x86_64"), tmp_path / "out")
+    assert result == {"tinyutil-1.1.0"}
