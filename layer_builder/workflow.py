@@ -295,9 +295,10 @@ class LayerWorkflow:
         return FolderLock(self.layout.path_lock, command)
 
     def find_unchanged(self) -> PublishResult | None:
-        """The outcome of ``run()`` when nothing changed, found without building: the latest
-        version already carries this build's fingerprint (None when forced or changed)."""
-        return self.make_publish_step().check_unchanged(self.fingerprint)
+        """``run()``'s outcome when the latest version carries this build's fingerprint, found
+        without building (None: forced, changed, or a rebuild, compared by its bytes once built)."""
+        step = self.make_publish_step()
+        return step.check_unchanged(self.fingerprint) if self.build_options.use_cache else None
 
     def publish_regions(self, source: UploadResult | None) -> tuple[RegionResult, ...]:
         """Copy ``source`` to each extra region and publish it there (where missing)."""

@@ -22,8 +22,10 @@ from layer_builder import (
     PackageOptions,
     PackageResult,
 )
+from layer_builder.model.contents import CONTENTS_FILENAME
 from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.zip_identity import ZipIdentity
+from layer_builder.steps.package.contents import contents_of, write_contents
 
 
 def make_manifest(directory: Path, content: bytes = b"tinyutil==1.0.0\n") -> Manifest:
@@ -60,6 +62,8 @@ def make_package(
         zf.comment = identity.to_comment()
     result = PackageResult.from_zip(path_zip)
     assert result.sha256 == hashlib.sha256(path_zip.read_bytes()).hexdigest()
+    # The package step's record beside the zip: what upload takes the zip's identity from.
+    write_contents(path_zip.with_name(CONTENTS_FILENAME), contents_of(result, target))
     return result
 
 

@@ -72,12 +72,14 @@ def test_s3_calls_of_a_first_run_and_of_an_unchanged_rerun(
     make_manifest(project)
     first = CallLog(aws.s3)
     HandmadeWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws).run()
-    # The zip under its sha256 (HeadObject, PutObject), its staging copy (CopyObject), the
-    # lock (PutObject, DeleteObject), the check before publishing (HeadObject), the version's
-    # contents record and SBOM, three manifest backups (00000N/, last-,
-    # targets/<target>/last-). A first version has no previous one whose contents to read.
-    assert dict(first.counts) == {"HeadBucket": 1, "HeadObject": 2, "PutObject": 7,
-                                  "CopyObject": 1, "DeleteObject": 1}  # fmt: skip
+    # The unfinished uploads killed runs left (ListMultipartUploads: none), the zip under its
+    # sha256 (HeadObject, PutObject), its staging copy (CopyObject), the lock (PutObject,
+    # DeleteObject), the check before publishing (HeadObject: S3's SHA-256 of the whole
+    # object, nothing read), the version's contents record and SBOM, three manifest backups
+    # (00000N/, last-, targets/<target>/last-). A first version has no previous one whose
+    # contents to read.
+    assert dict(first.counts) == {"HeadBucket": 1, "ListMultipartUploads": 1, "HeadObject": 2,
+                                  "PutObject": 7, "CopyObject": 1, "DeleteObject": 1}  # fmt: skip
 
     rerun = CallLog(aws.s3)
     assert HandmadeWorkflow(project, layer_name, f"s3://{bucket}/app/", aws=aws).run().skipped
@@ -273,3 +275,35 @@ def test_adding_an_extra_publishes_a_new_version(
     assert with_extra.build is not None
     assert "Tiny-YAML" in {d.name for d in with_extra.build.distributions}
     assert run(("yaml",)).publish.published is False
+
+
+def test_a_rebuild_whose_bytes_differ_from_the_newest_version_is_published(
+    tmp_path: Path, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    # Reproduction 3 of issue 19: version 1 was packaged from a tree edited after its build
+    # (same fingerprint, other bytes). A rebuild makes the clean bytes and publishes them.
+    project = tmp_path / "project"
+    make_manifest(project)
+    s3dir = f"s3://{bucket}/app/"
+    first = HandmadeWorkflow(project, layer_name, s3dir, aws=aws)
+    edited = _handmade_build(tmp_path / "edited", first.manifest, first.target)
+    (edited.dir_python / "handmade" / "__init__.py").write_text("VALUE = 1\nX = 'edited'\n")
+    version_1 = first.publish(first.upload(first.package(edited)))
+    assert version_1.published
+    # The instant no-op stays as it is: the label matches, nothing is built.
+    assert HandmadeWorkflow(project, layer_name, s3dir, aws=aws).run().skipped
+    rebuild = BuildOptions(use_cache=False)
+
+    rebuilt = HandmadeWorkflow(project, layer_name, s3dir, aws=aws, build_options=rebuild).run()
+
+    assert not rebuilt.skipped and rebuilt.package is not None
+    assert rebuilt.publish.published
+    assert rebuilt.publish.layer_version == 2
+    assert rebuilt.publish.reason == (
+        f"the zip's bytes differ from version 1's (sha256 {rebuilt.package.sha256[:12]} "
+        f"instead of {version_1.zip_sha256[:12]}), requirements.txt and build options unchanged"
+    )
+    again = HandmadeWorkflow(project, layer_name, s3dir, aws=aws, build_options=rebuild).run()
+    assert not again.skipped
+    assert not again.publish.published
+    assert again.publish.reason == "requirements.txt and build options unchanged since version 2"

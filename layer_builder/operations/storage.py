@@ -3,7 +3,8 @@
 Each distinct zip stays under ``layer/zips/<sha256>.zip`` until ``prune`` finds that no kept
 version was published from it and ``layer/layer.zip`` does not stage it. Multipart uploads
 that never finished (a killed run) keep their parts, billed, until aborted: ``plan`` and
-``prune`` list those under ``layer/``, and ``prune --yes`` aborts them. Both spare what is
+``prune`` list those under ``layer/``, and ``prune --yes`` aborts them (each upload also
+aborts the stale ones under ``layer/zips/``: ``aws.multipart``). Both spare what is
 younger than ``grace`` (a day by default): a run in flight may still publish from a zip it
 has just uploaded, or still be sending parts.
 """
@@ -16,9 +17,10 @@ from collections.abc import Collection
 from typing import Any
 
 import attrs
-import botocore.exceptions
 
-from layer_builder.aws.clients import aws_errors, error_code, head_object_or_none
+from layer_builder.aws.clients import aws_errors, head_object_or_none
+from layer_builder.aws.multipart import IncompleteUpload as IncompleteUpload
+from layer_builder.aws.multipart import abort_upload, incomplete_uploads
 from layer_builder.model.layout import SHA256_HEX, LayerS3Layout
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.upload import META_ZIP_SHA256
@@ -37,23 +39,6 @@ class StoredZip:
     sha256: str
     size: int
     modified: datetime.datetime
-
-
-@attrs.frozen
-class IncompleteUpload:
-    """A multipart upload that was started and neither completed nor aborted."""
-
-    s3path: S3Path
-    upload_id: str
-    initiated: datetime.datetime
-
-    def to_json(self) -> dict[str, str]:
-        """The zip as ``--json`` prints it."""
-        return {
-            "s3_uri": self.s3path.uri,
-            "upload_id": self.upload_id,
-            "initiated": self.initiated.isoformat(),
-        }
 
 
 @attrs.frozen
@@ -99,15 +84,7 @@ def list_zips(s3: Any, s3_layout: LayerS3Layout) -> tuple[StoredZip, ...]:
 
 def list_incomplete_uploads(s3: Any, s3_layout: LayerS3Layout) -> tuple[IncompleteUpload, ...]:
     """Multipart uploads under ``layer/`` that were neither completed nor aborted."""
-    folder = s3_layout.s3dir_layer
-    found = []
-    with aws_errors(f"listing the unfinished multipart uploads under {folder.uri}"):
-        paginator = s3.get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=folder.bucket, Prefix=folder.key):
-            for item in page.get("Uploads", []):
-                s3path = S3Path(folder.bucket, str(item["Key"]))
-                found.append(IncompleteUpload(s3path, str(item["UploadId"]), item["Initiated"]))
-    return tuple(found)
+    return incomplete_uploads(s3, s3_layout.s3dir_layer)
 
 
 def staged_zip_sha256(s3: Any, s3_layout: LayerS3Layout) -> str | None:
@@ -146,7 +123,7 @@ def clean_up_storage(
         if not yes:
             logger.info("would abort the unfinished upload of %s", upload.s3path.uri)
             continue
-        _abort(s3, upload)
+        abort_upload(s3, upload)
         logger.info("aborted the unfinished upload of %s", upload.s3path.uri)
     return StorageCleanup(
         s3_layout.s3dir_layer,
@@ -155,14 +132,3 @@ def clean_up_storage(
         stale,
         tuple(u for u in uploads if u not in stale),
     )
-
-
-def _abort(s3: Any, upload: IncompleteUpload) -> None:
-    with aws_errors(f"aborting the unfinished upload of {upload.s3path.uri}"):
-        try:
-            s3.abort_multipart_upload(
-                Bucket=upload.s3path.bucket, Key=upload.s3path.key, UploadId=upload.upload_id
-            )
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "NoSuchUpload":
-                raise  # NoSuchUpload: finished or aborted meanwhile, nothing left to do

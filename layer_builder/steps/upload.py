@@ -5,11 +5,16 @@ the key it reads must never hold other bytes: ``layer/zips/<sha256>.zip`` is wri
 with the bytes of that sha256. ``layer/layer.zip`` is a server-side copy carrying the labels
 (manifest hash, fingerprint) of the latest upload; it is what ``layer-builder publish`` and
 reruns read to find what was uploaded, never what Lambda reads.
+
+Every zip goes up with a SHA-256 of its whole object that S3 computes and checks (a
+multipart upload is copied onto itself to get one), so that the publish step can tell from
+S3 alone that the object still holds the zip's bytes (``steps.zip_object``).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,26 +24,30 @@ from boto3.s3.transfer import TransferConfig
 
 from layer_builder.aws.clients import aws_errors, head_object_or_none
 from layer_builder.aws.console import s3_console_url
+from layer_builder.aws.multipart import STALE_AGE, abort_stale_uploads
 from layer_builder.errors import (
     AwsError,
     ConfigurationError,
     MismatchedBuildError,
     StaleUploadError,
 )
+from layer_builder.model.contents import LayerContents
 from layer_builder.model.layout import LayerS3Layout
 from layer_builder.model.manifest import Manifest
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.base import Step
 from layer_builder.steps.package.step import PackageResult
-from layer_builder.steps.upload_body import VerifiedReader, read_verified
+from layer_builder.steps.upload_body import VerifiedReader, package_record, read_verified
+from layer_builder.steps.zip_object import META_ZIP_SHA256 as META_ZIP_SHA256
+from layer_builder.steps.zip_object import changed_after_upload, holds_zip, seal_whole_sha256
+from layer_builder.steps.zip_object import head_zip_or_none as head_zip_or_none
 
 # User metadata keys on the uploaded object (S3 stores them as x-amz-meta-<key>).
 META_MANIFEST_SHA256 = "manifest-sha256"
 META_MANIFEST_FILE = "manifest-file"
-META_ZIP_SHA256 = "zip-sha256"
 META_FINGERPRINT = "fingerprint"
-#: The zip's target (from its identity), so that ``layer-builder publish`` needs no
-#: --python/--arch.
+#: The zip's target (from the package step's record), so that ``layer-builder publish``
+#: needs no --python/--arch.
 META_RUNTIME = "runtime"
 META_ARCHITECTURE = "architecture"
 
@@ -127,11 +136,15 @@ class UploadStep(Step[PackageResult, UploadResult]):
     """Uploads to ``${s3dir_lambda}/layer/zips/<sha256>.zip`` with S3-verified SHA-256
     checksums, then copies it (inside S3) to ``layer/layer.zip`` with the labels.
 
-    No byte is sent when the zip is already under its key, and nothing is written at all
-    when ``layer.zip`` also carries this upload's labels (``uploaded=False``). Zips from
+    The zip's sha256, fingerprint and target come from the package step's record beside it
+    (``contents.json``); a zip whose bytes are not the recorded ones is refused. No byte is
+    sent when the zip's key already holds its bytes, and nothing is written at all when
+    ``layer.zip`` also carries this upload's labels (``uploaded=False``). Zips from
     ``transfer_config.multipart_threshold`` on go up in parallel parts, each verified by S3
-    against its SHA-256; an interrupted multipart upload is aborted (by s3transfer, on any
-    exception including ``KeyboardInterrupt``).
+    against its SHA-256, then are copied onto themselves for a SHA-256 of the whole object;
+    an interrupted multipart upload is aborted (by s3transfer, on any exception including
+    ``KeyboardInterrupt``), and one a killed run left under ``layer/zips/`` is aborted by a
+    later upload once ``stale_upload_age`` old.
     """
 
     name = "upload"
@@ -145,6 +158,7 @@ class UploadStep(Step[PackageResult, UploadResult]):
         transfer_config: TransferConfig | None = None,
         *,
         expected_fingerprint: str | None = None,
+        stale_upload_age: datetime.timedelta = STALE_AGE,
     ):
         self.s3_layout = s3_layout
         self.manifest = manifest
@@ -153,10 +167,16 @@ class UploadStep(Step[PackageResult, UploadResult]):
         self.transfer_config = transfer_config or DEFAULT_TRANSFER_CONFIG
         #: The fingerprint of the build this step may upload (None: any build of the manifest).
         self.expected_fingerprint = expected_fingerprint
+        #: Unfinished multipart uploads under ``layer/zips/`` started and last active this
+        #: long ago are a killed run's: each upload aborts them.
+        self.stale_upload_age = stale_upload_age
 
-    def check(self, package: PackageResult) -> None:
-        """Refuse a zip that says it holds another manifest's build or (with
-        ``expected_fingerprint``) another build: it would be labelled as this one."""
+    def check(self, package: PackageResult) -> LayerContents:
+        """The package step's record of the zip; refuse a zip that is not the one recorded,
+        or that holds another manifest's build or (with ``expected_fingerprint``) another
+        build: it would be labelled as this one."""
+        # First the bytes: the identity below is the zip's own only for the recorded bytes.
+        record = package_record(package.path_zip, package.sha256)
         identity = package.identity
         if identity is not None and identity.manifest_sha256 != self.manifest.sha256:
             raise MismatchedBuildError(
@@ -164,13 +184,14 @@ class UploadStep(Step[PackageResult, UploadResult]):
                 f"the one in {self.manifest.project_dir}: run `layer-builder build` and "
                 f"`layer-builder package` again (or `layer-builder run`) before uploading"
             )
-        if self.expected_fingerprint not in (None, package.fingerprint):
-            made_for = f" (made for {identity.runtime} {identity.architecture})" if identity else ""
+        if self.expected_fingerprint not in (None, record.fingerprint):
+            made_for = f" (made for {record.runtime} {record.architecture})"
             raise MismatchedBuildError(
                 f"{package.path_zip} was packaged for another target or with other options"
                 f"{made_for} than this command's: pass the --python, --arch and package "
                 f"options given to `layer-builder package`, or package again"
             )
+        return record
 
     def last_result(self) -> UploadResult:
         """What an earlier run of this step staged at ``layer/layer.zip``, naming the
@@ -185,17 +206,16 @@ class UploadStep(Step[PackageResult, UploadResult]):
 
     def run(self, package: PackageResult) -> UploadResult:
         """Upload ``package``'s zip to its content-addressed key and stage it as ``layer.zip``."""
-        self.check(package)
+        record = self.check(package)
         s3path = self.s3_layout.s3path_zip(package.sha256)
         labels = {
             META_MANIFEST_SHA256: self.manifest.sha256,
             META_MANIFEST_FILE: self.manifest.filename,
             META_ZIP_SHA256: package.sha256,
-            META_FINGERPRINT: package.fingerprint,
+            META_FINGERPRINT: record.fingerprint,
+            META_RUNTIME: record.runtime,
+            META_ARCHITECTURE: record.architecture,
         }
-        if package.identity is not None:
-            labels[META_RUNTIME] = package.identity.runtime
-            labels[META_ARCHITECTURE] = package.identity.architecture
         head = head_zip_or_none(self.s3, s3path, package.sha256)
         sent = head is None
         if head is None:
@@ -214,7 +234,7 @@ class UploadStep(Step[PackageResult, UploadResult]):
             etag=head["ETag"],
             zip_sha256=package.sha256,
             manifest_sha256=self.manifest.sha256,
-            fingerprint=package.fingerprint,
+            fingerprint=record.fingerprint,
             console_url=s3_console_url(s3path, self.s3.meta.region_name),
             uploaded=sent,
         )
@@ -223,6 +243,7 @@ class UploadStep(Step[PackageResult, UploadResult]):
             self.logger.info("console: %s", result.console_url)
         elif staged:
             self.logger.info("staged it as %s", self.s3_layout.s3path_layer_zip.uri)
+        self._abort_stale_uploads()
         return result
 
     def _put(self, package: PackageResult, s3path: S3Path) -> Any:
@@ -254,7 +275,8 @@ class UploadStep(Step[PackageResult, UploadResult]):
 
         # S3 verifies each part but keeps no SHA-256 of the whole object: the reader hashes
         # what is sent and fails the last read when it is not the packaged zip, and
-        # s3transfer then aborts the upload instead of completing it.
+        # s3transfer then aborts the upload instead of completing it. The copy below then
+        # gives the object a SHA-256 of its whole bytes.
         with package.path_zip.open("rb") as raw:
             body = VerifiedReader(raw, package.path_zip, package.sha256, package.zip_size)
             self.s3.upload_fileobj(
@@ -269,14 +291,22 @@ class UploadStep(Step[PackageResult, UploadResult]):
                 Config=self.transfer_config,
                 Callback=on_chunk,
             )
-        # upload_fileobj returns nothing: read back what was stored (etag, version id).
-        head = head_zip_or_none(self.s3, s3path, package.sha256)
-        if head is None:
+        sealed = seal_whole_sha256(self.s3, s3path, package.sha256)
+        if sealed is None:
             raise StaleUploadError(
                 f"{s3path.uri} was deleted or replaced right after it was uploaded (by a "
                 f"prune or a hand-made change?): run the upload again"
             )
-        return head
+        return sealed
+
+    def _abort_stale_uploads(self) -> None:
+        """Abort what killed runs left unfinished under ``layer/zips/``: housekeeping, so a
+        caller that may not list or abort them (``s3:ListBucketMultipartUploads``) is only
+        warned."""
+        try:
+            abort_stale_uploads(self.s3, self.s3_layout.s3dir_zips, self.stale_upload_age)
+        except AwsError as exc:
+            self.logger.warning("not aborting unfinished uploads left by killed runs: %s", exc)
 
     def _stage(
         self, s3path: S3Path, head: Mapping[str, Any], labels: dict[str, str], check_first: bool
@@ -324,36 +354,16 @@ def zip_of(s3: Any, s3_layout: LayerS3Layout, labels: UploadResult) -> UploadRes
             f"{labels.s3_uri} carries a zip-sha256 that is not a sha256 "
             f"({labels.zip_sha256!r}): run `layer-builder upload` again"
         ) from None
-    head = head_zip_or_none(s3, s3path, labels.zip_sha256)
+    head = head_object_or_none(s3, s3path, checksum=True)
     if head is None:
         raise StaleUploadError(
             f"{s3path.uri}, the zip that {labels.s3_uri} stages, no longer exists: run "
             f"`layer-builder upload` again"
         )
+    if not holds_zip(s3, s3path, head, labels.zip_sha256):
+        fix = "run `layer-builder upload` again"
+        raise changed_after_upload(s3path, labels.zip_sha256, fix, staged_by=labels.s3path)
     return labels.naming(s3path, head, s3.meta.region_name)
-
-
-def head_zip_or_none(
-    s3: Any, s3path: S3Path, zip_sha256: str, version_id: str | None = None
-) -> Any:
-    """HeadObject of a content-addressed zip (or one version of it) when it holds
-    ``zip_sha256``, else None."""
-    head = head_object_or_none(s3, s3path, version_id, checksum=True)
-    return head if head is not None and holds_zip(head, zip_sha256) else None
-
-
-def holds_zip(head: Mapping[str, Any], zip_sha256: str) -> bool:
-    """Whether a HeadObject (asked with its checksum) is of the zip ``zip_sha256``: its label
-    says so, and its bytes' checksum agrees where S3 has one to compare."""
-    if head.get("Metadata", {}).get(META_ZIP_SHA256) != zip_sha256:
-        return False  # not written by layer_builder, or another zip
-    # A whole-object checksum proves the bytes; a multipart object's (ETag "<md5>-<parts>")
-    # is a checksum of the parts' checksums and cannot be compared.
-    checksum = head.get("ChecksumSHA256")
-    whole = head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
-    if not checksum or not whole or "-" in checksum + head.get("ETag", ""):
-        return True
-    return base64.b64decode(checksum).hex() == zip_sha256
 
 
 def _holds(head: Mapping[str, Any], metadata: dict[str, str]) -> bool:

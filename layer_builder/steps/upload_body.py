@@ -1,4 +1,10 @@
-"""The bytes an upload sends, checked against the zip's sha256 as they are read.
+"""The bytes an upload sends: the zip the package step recorded, checked against its sha256
+as they are read.
+
+Which bytes may go up is decided by the package step's own record, ``contents.json``, written
+beside the zip with the sha256 of the bytes it wrote (and the fingerprint and target they
+were built for): never by the zip's comment, which a zip copied over ``layer.zip`` from
+another build carries too. A zip whose bytes are not the recorded ones is refused.
 
 A zip's key is its sha256 (``layer/zips/<sha256>.zip``), so the bytes sent there must be
 those very bytes, even when the file changes on disk meanwhile (another process packaging in
@@ -17,7 +23,32 @@ import io
 from pathlib import Path
 from typing import BinaryIO
 
-from layer_builder.errors import StaleUploadError
+from layer_builder.errors import MismatchedBuildError, ProjectError, StaleUploadError
+from layer_builder.model.contents import CONTENTS_FILENAME, LayerContents
+
+PACKAGE_AGAIN = "run `layer-builder package` again"
+
+
+def package_record(path_zip: Path, sha256: str) -> LayerContents:
+    """What the package step recorded beside ``path_zip`` of the zip it wrote, when that zip
+    is the one of ``sha256`` (the bytes about to be uploaded); else a one-line refusal."""
+    path = path_zip.with_name(CONTENTS_FILENAME)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ProjectError(
+            f"{path_zip} has no record of `layer-builder package` beside it ({path} is "
+            f"missing): {PACKAGE_AGAIN}"
+        ) from None
+    except OSError as exc:
+        raise ProjectError(f"cannot read {path} ({exc.strerror}): {PACKAGE_AGAIN}") from None
+    record = LayerContents.loads(data, str(path), PACKAGE_AGAIN)
+    if record.zip_sha256 != sha256:
+        raise MismatchedBuildError(
+            f"{path_zip} is not the zip `layer-builder package` wrote (its sha256 is {sha256}, "
+            f"{path.name} records {record.zip_sha256}): {PACKAGE_AGAIN}"
+        )
+    return record
 
 
 def changed_since_packaged(path: Path, sha256: str) -> StaleUploadError:

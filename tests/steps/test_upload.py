@@ -6,9 +6,12 @@ import base64
 import hashlib
 import io
 import os
+import shutil
+import zipfile
 from pathlib import Path
 
 import attrs
+import botocore.exceptions
 import pytest
 from boto3.s3.transfer import TransferConfig
 
@@ -18,10 +21,13 @@ from layer_builder import (
     LayerS3Layout,
     LayerTarget,
     MismatchedBuildError,
+    PackageResult,
+    ProjectError,
     StaleUploadError,
     UploadResult,
     UploadStep,
 )
+from layer_builder.archive import zipformat
 from layer_builder.model.s3path import S3Path
 from layer_builder.steps.upload import staged_upload
 from layer_builder.steps.upload_body import VerifiedReader
@@ -293,7 +299,10 @@ def test_large_zip_goes_up_in_parallel_parts_with_progress(
     assert head["ContentType"] == "application/zip"
     assert head["ContentLength"] == package.zip_size
     assert head["Metadata"] == {"zip-sha256": package.sha256}
-    assert "ChecksumSHA256" in head  # composite: the SHA-256 of the parts' SHA-256s
+    # Copied onto itself after the parts: S3 keeps a SHA-256 of the whole zip, not only of
+    # the parts' SHA-256s, so that publishing can check the bytes without reading them.
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == package.sha256
+    assert calls["CopyObject"] == 2  # onto itself, then the staging copy
     assert result.etag == head["ETag"]
     staging = aws.s3.head_object(Bucket=bucket, Key="app/layer/layer.zip")
     assert staging["Metadata"]["fingerprint"] == package.fingerprint
@@ -396,3 +405,157 @@ def test_the_verified_reader_sends_exactly_the_packaged_length(tmp_path: Path) -
     path.write_bytes(original[:2500])  # cut short
     with path.open("rb") as raw, pytest.raises(StaleUploadError):
         VerifiedReader(raw, path, sha256, len(original)).read()
+
+
+# -- bytes, not labels (issue 19) -------------------------------------------------------------
+
+
+def _with_comment(source: Path, comment: bytes, dest: Path) -> None:
+    """Copy the zip ``source`` to ``dest`` with another archive comment (its members kept)."""
+    shutil.copyfile(source, dest)
+    with zipfile.ZipFile(dest, "a") as zf:
+        zf.comment = comment
+
+
+def test_a_zip_carrying_this_builds_identity_over_other_bytes_is_refused(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    # Reproduction 2 of issue 19: another zip, with this build's identity comment, copied
+    # over layer.zip. Its comment matches the build; the package step's record does not.
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest)
+    other = make_package(tmp_path / "other", manifest, payload=b"OTHER = 2\n")
+    _with_comment(other.path_zip, zipformat.read_comment(package.path_zip), package.path_zip)
+    copied = PackageResult.from_zip(package.path_zip)  # what `layer-builder upload` reads
+    assert copied.fingerprint == package.fingerprint and copied.sha256 != package.sha256
+    step = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3,
+                      expected_fingerprint=package.fingerprint)  # fmt: skip
+    calls = count_calls(aws)
+
+    with pytest.raises(MismatchedBuildError) as info:
+        step.run(copied)
+
+    assert str(info.value) == (
+        f"{package.path_zip} is not the zip `layer-builder package` wrote (its sha256 is "
+        f"{copied.sha256}, contents.json records {package.sha256}): run `layer-builder package` "
+        f"again"
+    )
+    assert sum(calls.counts.values()) == 0
+
+
+def test_a_zip_without_the_package_steps_record_is_refused(
+    tmp_path: Path, aws: AwsClients, bucket: str
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest)
+    record = tmp_path / "build" / "contents.json"
+    record.unlink()
+    step = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3)
+
+    with pytest.raises(ProjectError) as info:
+        step.run(package)
+    assert str(info.value) == (
+        f"{package.path_zip} has no record of `layer-builder package` beside it ({record} is "
+        f"missing): run `layer-builder package` again"
+    )
+
+    record.write_text("{not json")
+    with pytest.raises(ProjectError) as info:
+        step.run(package)
+    assert str(info.value).startswith(f"{record} is not a contents record of layer_builder (")
+    assert str(info.value).endswith("): run `layer-builder package` again")
+    assert object_keys(aws, bucket) == []
+
+
+@pytest.mark.parametrize("checksum", ["CRC32", None], ids=["crc32", "default"])
+def test_a_labelled_object_of_other_bytes_under_the_zips_key_is_replaced(
+    tmp_path: Path, aws: AwsClients, bucket: str, checksum: str | None
+) -> None:
+    # The label names the zip and S3 keeps only a CRC (its default): the bytes are read.
+    manifest = make_manifest(tmp_path / "project")
+    package = make_package(tmp_path / "build", manifest)
+    key = f"app/layer/zips/{package.sha256}.zip"
+    extra = {"ChecksumAlgorithm": checksum} if checksum else {}
+    aws.s3.put_object(Bucket=bucket, Key=key, Body=b"not the zip",
+                      Metadata={"zip-sha256": package.sha256}, **extra)  # fmt: skip
+
+    result = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3).run(package)
+
+    assert result.uploaded
+    assert aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read() == package.path_zip.read_bytes()
+
+
+@pytest.mark.parametrize("checksum", ["SHA256", "CRC32"])
+def test_a_staged_zip_replaced_on_s3_says_it_changed_after_upload(
+    tmp_path: Path, aws: AwsClients, bucket: str, checksum: str
+) -> None:
+    manifest = make_manifest(tmp_path / "project")
+    layout = LayerS3Layout(f"s3://{bucket}/app/")
+    uploaded = UploadStep(layout, manifest, aws.s3).run(make_package(tmp_path / "a", manifest))
+    aws.s3.put_object(Bucket=bucket, Key=uploaded.s3path.key, Body=b"PK other",
+                      ChecksumAlgorithm=checksum,
+                      Metadata={"zip-sha256": uploaded.zip_sha256})  # fmt: skip
+
+    with pytest.raises(StaleUploadError) as info:
+        staged_upload(aws.s3, layout)
+
+    assert str(info.value) == (
+        f"{uploaded.s3_uri}, the zip that s3://{bucket}/app/layer/layer.zip stages, changed "
+        f"after it was uploaded (its bytes are no longer the zip of sha256 "
+        f"{uploaded.zip_sha256}): run `layer-builder upload` again"
+    )
+
+
+def test_upload_aborts_what_killed_runs_left_and_spares_uploads_in_progress(
+    tmp_path: Path, aws: AwsClients, bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # moto dates every multipart upload 2010-11-10 and each part when it lands: the first is
+    # a killed run's (started long ago, no part since), the second another run's, still
+    # sending parts; the third is not under the layer's zips.
+    killed = aws.s3.create_multipart_upload(Bucket=bucket, Key=f"app/layer/zips/{'a' * 64}.zip")
+    live_key = f"app/layer/zips/{'b' * 64}.zip"
+    live = aws.s3.create_multipart_upload(Bucket=bucket, Key=live_key)
+    aws.s3.upload_part(Bucket=bucket, Key=live_key, UploadId=live["UploadId"], PartNumber=1,
+                       Body=b"part")  # fmt: skip
+    aws.s3.create_multipart_upload(Bucket=bucket, Key="app/elsewhere/big.bin")
+    manifest = make_manifest(tmp_path / "project")
+    caplog.set_level("INFO", logger="layer_builder")
+
+    UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3).run(
+        make_package(tmp_path / "build", manifest)
+    )
+
+    uploads = aws.s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    left = {u["UploadId"]: u["Key"] for u in uploads}
+    assert sorted(left.values()) == ["app/elsewhere/big.bin", live_key]
+    assert live["UploadId"] in left
+    assert killed["UploadId"] not in left
+    assert (
+        f"aborted the unfinished upload of s3://{bucket}/app/layer/zips/{'a' * 64}.zip, "
+        "started 2010-11-10T20:48:33"
+    ) in caplog.text
+
+
+def test_upload_without_the_right_to_list_unfinished_uploads_still_uploads(
+    tmp_path: Path, aws: AwsClients, bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refused(**_: object) -> None:
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListMultipartUploads"
+        )
+
+    manifest = make_manifest(tmp_path / "project")
+    aws.s3.meta.events.register("before-call.s3.ListMultipartUploads", refused)
+    try:
+        result = UploadStep(LayerS3Layout(f"s3://{bucket}/app/"), manifest, aws.s3).run(
+            make_package(tmp_path / "build", manifest)
+        )
+    finally:
+        aws.s3.meta.events.unregister("before-call.s3.ListMultipartUploads", refused)
+
+    assert result.uploaded
+    assert (
+        "not aborting unfinished uploads left by killed runs: listing the unfinished multipart "
+        f"uploads under s3://{bucket}/app/layer/zips/ failed: AccessDenied Access Denied: grant "
+        "the caller access, or use other credentials"
+    ) in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,10 +31,13 @@ from layer_builder.steps.publish.versions import PublishedVersion as PublishedVe
 from layer_builder.steps.publish.versions import decide_publish as decide_publish
 from layer_builder.steps.publish.versions import latest_layer_version as latest_layer_version
 from layer_builder.steps.publish.versions import layer_code_sha256 as layer_code_sha256
-from layer_builder.steps.upload import META_ZIP_SHA256, UploadResult, holds_zip
+from layer_builder.steps.upload import UploadResult
+from layer_builder.steps.zip_object import changed_after_upload, holds_zip
 
 #: The publish lock's name under ``layer/``.
 LOCK_NAME = ".publish.lock"
+#: What to do about an object that no longer holds the zip it was uploaded with.
+UPLOAD_AGAIN = "run `layer-builder upload` again (or `layer-builder run`), then publish"
 
 
 @attrs.frozen(kw_only=True)
@@ -119,6 +123,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
         with self.make_lock():
             comparison = self.compare(upload.fingerprint)
             latest, publish, reason = comparison.latest, comparison.publish, comparison.reason
+            publish, reason = self._compare_bytes(latest, publish, reason, upload)
             if latest is not None and not publish:
                 return self._unchanged(comparison, upload.zip_sha256)
             self._check_object_unchanged(upload)
@@ -212,12 +217,47 @@ class PublishStep(Step[UploadResult, PublishResult]):
             raise StaleUploadError(
                 f"{s3path.uri} no longer exists: run the upload again before publishing"
             )
-        if not holds_zip(head, upload.zip_sha256):
-            found = head.get("Metadata", {}).get(META_ZIP_SHA256)
-            raise StaleUploadError(
-                f"{s3path.uri} was replaced since it was uploaded (zip sha256 {found} instead "
-                f"of {upload.zip_sha256}), probably by a concurrent run: upload again, then publish"
-            )
+        # Its bytes, not its label: S3's SHA-256 of the whole object, else the object read.
+        if not holds_zip(self.aws.s3, s3path, head, upload.zip_sha256):
+            raise changed_after_upload(s3path, upload.zip_sha256, UPLOAD_AGAIN)
+
+    def _compare_bytes(
+        self, latest: PublishedVersion | None, publish: bool, reason: str, upload: UploadResult
+    ) -> tuple[bool, str]:
+        """``(publish, reason)`` once the bytes are compared too: a build that ``latest``
+        holds by its label (its fingerprint) but not by its bytes (its ``CodeSha256``), as
+        after a tree edited before it was packaged and then rebuilt, is published."""
+        if publish or latest is None or latest.stamp is None:
+            return publish, reason
+        if latest.stamp.fingerprint != upload.fingerprint:
+            return publish, reason  # held as the universal layer's: other bytes by design
+        held = layer_code_sha256(self.aws.lambda_, self.layer_name, latest.version)
+        if held is None or held == upload.zip_sha256:
+            return publish, reason
+        return True, (
+            f"the zip's bytes differ from version {latest.version}'s (sha256 "
+            f"{upload.zip_sha256[:12]} instead of {held[:12]}), {self.manifest.filename} and "
+            f"build options unchanged"
+        )
+
+    def _check_code_sha256(self, response: Any, upload: UploadResult) -> None:
+        """Lambda's ``CodeSha256`` of the version just published must be the zip's: one made
+        from other bytes (the object replaced between the check and the publish) is deleted."""
+        version = int(response["Version"])
+        encoded = response.get("Content", {}).get("CodeSha256")
+        if not encoded:
+            self.logger.warning("Lambda gave no CodeSha256 for version %d: not compared", version)
+            return
+        held = base64.b64decode(encoded).hex()
+        if held == upload.zip_sha256:
+            return
+        with aws_errors(f"deleting version {version} of layer {self.layer_name!r}"):
+            self.aws.lambda_.delete_layer_version(LayerName=self.layer_name, VersionNumber=version)
+        raise StaleUploadError(
+            f"{upload.s3_uri} changed while version {version} of layer {self.layer_name!r} was "
+            f"published from it (its CodeSha256 is the sha256 {held}, not the zip's "
+            f"{upload.zip_sha256}): deleted version {version}; {UPLOAD_AGAIN}"
+        )
 
     def _publish(self, upload: UploadResult) -> tuple[int, str]:
         content = {"S3Bucket": upload.s3path.bucket, "S3Key": upload.s3path.key}
@@ -243,6 +283,7 @@ class PublishStep(Step[UploadResult, PublishResult]):
             kwargs["LicenseInfo"] = self.options.license_info
         with aws_errors(f"publishing layer {self.layer_name!r} from {upload.s3_uri}"):
             response = self.aws.lambda_.publish_layer_version(**kwargs)
+        self._check_code_sha256(response, upload)
         return int(response["Version"]), str(response["LayerVersionArn"])
 
     def _write_backups(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -255,6 +256,14 @@ def test_vanished_object_is_a_stale_upload(
     assert publisher.versions() == []
 
 
+def changed_after_upload(upload: UploadResult) -> str:
+    return (
+        f"{upload.s3_uri} changed after it was uploaded (its bytes are no longer the zip of "
+        f"sha256 {upload.zip_sha256}): run `layer-builder upload` again (or `layer-builder "
+        f"run`), then publish"
+    )
+
+
 def test_replaced_object_is_a_stale_upload(
     publisher: Publisher, aws: AwsClients, bucket: str
 ) -> None:
@@ -265,26 +274,40 @@ def test_replaced_object_is_a_stale_upload(
 
     with pytest.raises(StaleUploadError) as info:
         publisher.step(manifest).run(stale)
-    assert str(info.value) == (
-        f"{stale.s3_uri} was replaced since it was uploaded (zip sha256 {'0' * 64} instead of "
-        f"{stale.zip_sha256}), probably by a concurrent run: upload again, then publish"
-    )
+    assert str(info.value) == changed_after_upload(stale)
     assert publisher.versions() == []
 
 
+@pytest.mark.parametrize(
+    "checksum",
+    [{"ChecksumAlgorithm": "SHA256"}, {"ChecksumAlgorithm": "CRC32"}, {}],
+    ids=["sha256", "crc32", "default"],
+)
 def test_an_object_with_the_right_label_and_other_bytes_is_a_stale_upload(
-    publisher: Publisher, aws: AwsClients, bucket: str
+    publisher: Publisher, aws: AwsClients, bucket: str, checksum: dict[str, str]
 ) -> None:
+    # Reproduction 1 of issue 19: the zip replaced on S3 after upload, its metadata kept.
+    # With a SHA-256 of the whole object S3 says the bytes differ; with a CRC (S3's
+    # default) or none, the object is read and hashed.
     manifest, stale = publisher.upload()
-    # The label claims the zip, but S3's own checksum of the bytes says otherwise.
     aws.s3.put_object(Bucket=bucket, Key=stale.s3path.key, Body=b"PK other",
-                      ChecksumAlgorithm="SHA256",
-                      Metadata={"zip-sha256": stale.zip_sha256})  # fmt: skip
+                      Metadata={"zip-sha256": stale.zip_sha256}, **checksum)  # fmt: skip
+    calls = count_calls(aws)
 
     with pytest.raises(StaleUploadError) as info:
         publisher.step(manifest).run(stale)
-    assert str(info.value).startswith(f"{stale.s3_uri} was replaced since it was uploaded")
+    assert str(info.value) == changed_after_upload(stale)
     assert publisher.versions() == []
+    assert calls["GetObject"] == (0 if checksum.get("ChecksumAlgorithm") == "SHA256" else 1)
+
+
+def test_an_untouched_object_is_judged_by_s3s_sha256_without_reading_it(
+    publisher: Publisher, aws: AwsClients
+) -> None:
+    manifest, upload = publisher.upload()
+    calls = count_calls(aws)
+    assert publisher.step(manifest).run(upload).published
+    assert calls["GetObject"] == 0  # the lock and the backups are written, nothing is read
 
 
 def test_another_runs_upload_before_publishing_does_not_change_what_is_published(
@@ -409,3 +432,59 @@ def test_storage_mode_needs_a_botocore_that_knows_it(publisher: Publisher, aws: 
         "boto3, or drop --storage-mode"
     )
     assert publisher.versions() == []
+
+
+def test_a_version_made_from_bytes_replaced_during_the_publish_is_deleted(
+    publisher: Publisher, aws: AwsClients, bucket: str, layer_name: str
+) -> None:
+    manifest, upload = publisher.upload()
+
+    def replace_the_zip(**_: object) -> None:
+        # After the check of the object's bytes, before Lambda reads it.
+        aws.s3.put_object(Bucket=bucket, Key=upload.s3path.key, Body=b"PK other",
+                          ChecksumAlgorithm="SHA256",
+                          Metadata={"zip-sha256": upload.zip_sha256})  # fmt: skip
+
+    event = "before-call.lambda.PublishLayerVersion"
+    aws.lambda_.meta.events.register(event, replace_the_zip)
+    try:
+        with pytest.raises(StaleUploadError) as info:
+            publisher.step(manifest).run(upload)
+    finally:
+        aws.lambda_.meta.events.unregister(event, replace_the_zip)
+
+    other = hashlib.sha256(b"PK other").hexdigest()
+    assert str(info.value) == (
+        f"{upload.s3_uri} changed while version 1 of layer {layer_name!r} was published from "
+        f"it (its CodeSha256 is the sha256 {other}, not the zip's {upload.zip_sha256}): "
+        f"deleted version 1; run `layer-builder upload` again (or `layer-builder run`), then "
+        f"publish"
+    )
+    assert publisher.versions() == []
+    assert "app/lambda/layer/last-requirements.txt" not in object_keys(aws, bucket)
+
+
+def test_a_build_of_the_same_label_and_other_bytes_is_published(
+    publisher: Publisher, aws: AwsClients, layer_name: str
+) -> None:
+    # Reproduction 3 of issue 19 at the step: version 1 holds a zip made from an edited tree,
+    # under the same fingerprint as the clean rebuild.
+    manifest = make_manifest(publisher.tmp_path / "project")
+    edited = make_package(publisher.tmp_path / "edited", manifest, payload=b"VALUE = 1\nX = 1\n")
+    clean = make_package(publisher.tmp_path / "clean", manifest)
+    assert edited.fingerprint == clean.fingerprint and edited.sha256 != clean.sha256
+    step = publisher.step(manifest)
+    step.run(UploadStep(publisher.layout, manifest, aws.s3).run(edited))
+
+    rebuilt = step.run(UploadStep(publisher.layout, manifest, aws.s3).run(clean))
+
+    assert rebuilt.published
+    assert rebuilt.layer_version == 2
+    assert rebuilt.reason == (
+        f"the zip's bytes differ from version 1's (sha256 {clean.sha256[:12]} instead of "
+        f"{edited.sha256[:12]}), requirements.txt and build options unchanged"
+    )
+    assert layer_code_sha256(aws.lambda_, layer_name, 2) == clean.sha256
+    again = step.run(UploadStep(publisher.layout, manifest, aws.s3).run(clean))
+    assert not again.published
+    assert again.reason == "requirements.txt and build options unchanged since version 2"
