@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/stress_integrity.py [--runs 4] [--rounds 5]
 
-Two scenarios against one moto server on 127.0.0.1 (an unversioned bucket, the harder case)
+Four scenarios against one moto server on 127.0.0.1 (an unversioned bucket, the harder case)
 and a local wheel index (offline):
 
 - ``one folder``: each round changes the project's manifest, then starts ``--runs`` CLI
@@ -10,8 +10,16 @@ and a local wheel index (offline):
   build tree, the zip and the layer;
 - ``one layer, two manifests``: two project folders with different manifests publish to the
   same layer name and S3 folder; each round changes both manifests and starts ``--runs``
-  processes split between the folders.
+  processes split between the folders;
+- ``replaced on S3`` (issue 19, reproduction 1): each round ``build``, ``package`` and
+  ``upload``, then the zip's object on S3 is replaced by another zip, its metadata kept (S3's
+  default CRC checksum); ``publish`` must refuse it, then ``run`` uploads and publishes the
+  zip's own bytes;
+- ``foreign zip`` (reproduction 2): each round another project's zip, given this project's
+  identity comment, is copied over ``layer.zip`` after ``package``; ``upload`` must refuse
+  it, then ``run`` packages, uploads and publishes the real zip.
 
+A replayed reproduction that is not refused as it should be counts in ``unrefused``.
 Afterwards every layer version is checked against what the runs report and what the folders
 hold: its ``CodeSha256`` is the zip its own run built (``mismatched`` otherwise), that zip is
 sound and holds exactly the distributions of the manifest named by the version's label
@@ -81,6 +89,8 @@ class Counts:
     mismatched: int = 0
     corrupt: int = 0
     duplicates: int = 0
+    replays: int = 0
+    unrefused: int = 0
     problems: list[str] = attrs.Factory(list)
 
     def problem(self, kind: str, text: str) -> None:
@@ -102,19 +112,21 @@ def make_project(path: Path) -> Path:
     return path
 
 
-def run_cli(project: Path, layer_name: str, env: Mapping[str, str]) -> tuple[int, str, str]:
+def run_cli(
+    project: Path, layer_name: str, env: Mapping[str, str], command: str = "run"
+) -> tuple[int, str, str]:
+    """``layer-builder COMMAND --json`` on ``project`` (with the layer's name and S3 folder
+    unless it is ``build`` or ``package``)."""
+    remote = ["--layer-name", layer_name, "--s3dir", f"s3://{BUCKET}/{layer_name}/lambda/"]
     process = subprocess.run(
         [
             sys.executable,
             "-m",
             "layer_builder.cli",
-            "run",
+            command,
             "--project",
             str(project),
-            "--layer-name",
-            layer_name,
-            "--s3dir",
-            f"s3://{BUCKET}/{layer_name}/lambda/",
+            *(remote if command not in ("build", "package") else []),
             "--json",
             "-q",
         ],
@@ -125,6 +137,52 @@ def run_cli(project: Path, layer_name: str, env: Mapping[str, str]) -> tuple[int
         check=False,
     )
     return process.returncode, process.stdout, process.stderr
+
+
+def outcome_of(
+    folder: Path, r: int, result: tuple[int, str, str], counts: Counts, what: str
+) -> RunOutcome:
+    """``result`` of one command as a ``RunOutcome``, counted (a failure as ``failed_runs``)."""
+    code, out, err = result
+    counts.runs += 1
+    if code != 0:
+        last = err.strip().splitlines()[-1:] or ["(no output)"]
+        counts.problem("failed_runs", f"{what} round {r} {folder.name}: {last[0]}")
+    data = json.loads(out) if code == 0 and out.strip() else {}
+    return RunOutcome(folder.name, r, code, data, err)
+
+
+def expect_refusal(
+    result: tuple[int, str, str], says: str, counts: Counts, what: str
+) -> RunOutcome | None:
+    """Count a replayed reproduction: refused in one line that ``says``, or ``unrefused``;
+    a command that went through is returned (its version is checked with the others)."""
+    code, out, err = result
+    counts.replays += 1
+    if code == 0:
+        counts.problem("unrefused", f"{what}: went through")
+        data = json.loads(out) if out.strip() else {}
+        return RunOutcome(what, -1, code, data, err)
+    last = (err.strip().splitlines() or ["(no output)"])[-1]
+    if says not in last:
+        counts.problem("unrefused", f"{what}: refused otherwise: {last}")
+    return None
+
+
+def zip_with_comment(source: Path, comment: bytes) -> bytes:
+    """The bytes of the zip ``source`` with the archive comment ``comment``."""
+    buffer = io.BytesIO(source.read_bytes())
+    with zipfile.ZipFile(buffer, "a") as zf:
+        zf.comment = comment
+    return buffer.getvalue()
+
+
+def other_zip(r: int) -> bytes:
+    """A sound zip that is no build of ours, to put in place of one."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("python/replaced.py", f"ROUND = {r}\n")
+    return buffer.getvalue()
 
 
 def race(
@@ -259,6 +317,67 @@ def scenario(
     check_versions(aws, layer_name, outcomes, zips, manifests, expected, counts)
 
 
+def replay_replaced_on_s3(
+    work: Path, rounds: int, aws: AwsClients, env: Mapping[str, str], counts: Counts
+) -> None:
+    """Reproduction 1: the zip replaced on S3 between ``upload`` and ``publish``."""
+    name = "replaced_on_s3"
+    layer_name = f"stress_{name}"
+    project = make_project(work / name)
+    zips: dict[str, bytes] = {}
+    manifests: dict[str, Mapping[str, str]] = {}
+    outcomes: list[RunOutcome] = []
+    for r in range(rounds):
+        content = write_manifest(project, PIN_SETS[r % len(PIN_SETS)], f"{name} round {r}")
+        manifests[hashlib.sha256(content).hexdigest()] = PIN_SETS[r % len(PIN_SETS)]
+        for command in ("build", "package", "upload"):
+            done = outcome_of(project, r, run_cli(project, layer_name, env, command), counts, name)
+        key = str(done.data.get("s3_uri", "")).removeprefix(f"s3://{BUCKET}/")
+        if key:
+            head = aws.s3.head_object(Bucket=BUCKET, Key=key)
+            # As `aws s3 cp --metadata ...` would: other bytes, the labels kept, a CRC only.
+            aws.s3.put_object(Bucket=BUCKET, Key=key, Body=other_zip(r), Metadata=head["Metadata"])
+        published = run_cli(project, layer_name, env, "publish")
+        went = expect_refusal(published, "changed after it was uploaded", counts, f"{name} {r}")
+        outcomes += [went] if went else []
+        outcomes.append(outcome_of(project, r, run_cli(project, layer_name, env), counts, name))
+        collect_zip(project, zips, counts)
+    check_versions(aws, layer_name, outcomes, zips, manifests, rounds, counts)
+
+
+def replay_foreign_zip(
+    work: Path, rounds: int, aws: AwsClients, env: Mapping[str, str], counts: Counts
+) -> None:
+    """Reproduction 2: another project's zip, with this one's identity, over ``layer.zip``."""
+    name = "foreign_zip"
+    layer_name = f"stress_{name}"
+    mine, other = make_project(work / f"{name}-mine"), make_project(work / f"{name}-other")
+    zips: dict[str, bytes] = {}
+    manifests: dict[str, Mapping[str, str]] = {}
+    outcomes: list[RunOutcome] = []
+    for r in range(rounds):
+        for i, folder in enumerate((mine, other)):
+            pins = PIN_SETS[(r + i) % len(PIN_SETS)]
+            content = write_manifest(folder, pins, f"{name} round {r} folder {i}")
+            manifests[hashlib.sha256(content).hexdigest()] = pins
+            for command in ("build", "package"):
+                outcome_of(folder, r, run_cli(folder, layer_name, env, command), counts, name)
+        path_zip = mine / "build" / "lambda" / "layer" / "layer.zip"
+        with zipfile.ZipFile(path_zip) as zf:
+            comment = zf.comment
+        foreign = zip_with_comment(other / "build" / "lambda" / "layer" / "layer.zip", comment)
+        path_zip.write_bytes(foreign)
+        uploaded = run_cli(mine, layer_name, env, "upload")
+        says = "is not the zip `layer-builder package` wrote"
+        if expect_refusal(uploaded, says, counts, f"{name} {r}") is not None:
+            went = outcome_of(mine, r, run_cli(mine, layer_name, env, "publish"), counts, name)
+            outcomes.append(went)
+            zips[hashlib.sha256(foreign).hexdigest()] = foreign
+        outcomes.append(outcome_of(mine, r, run_cli(mine, layer_name, env), counts, name))
+        collect_zip(mine, zips, counts)
+    check_versions(aws, layer_name, outcomes, zips, manifests, rounds, counts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=4, help="concurrent runs per round")
@@ -290,19 +409,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario("one_folder", [one], args.runs, args.rounds, aws, env, counts)
             two = [make_project(work / "manifest-a"), make_project(work / "manifest-b")]
             scenario("two_manifests", two, args.runs, args.rounds, aws, env, counts)
+            replay_replaced_on_s3(work, args.rounds, aws, env, counts)
+            replay_foreign_zip(work, args.rounds, aws, env, counts)
         finally:
             server.stop()
     print(
-        f"runs               {counts.runs} ({args.runs} at once, {args.rounds} rounds, 2 scenarios)"
+        f"runs               {counts.runs} ({args.runs} at once, {args.rounds} rounds, "
+        f"2 race scenarios, 2 replays)"
     )
     print(f"failed runs        {counts.failed_runs}")
     print(f"versions checked   {counts.versions_checked}")
     print(f"mismatched         {counts.mismatched}")
     print(f"corrupt            {counts.corrupt}")
     print(f"duplicates         {counts.duplicates}")
+    print(f"replays            {counts.replays}")
+    print(f"unrefused          {counts.unrefused}")
     for problem in counts.problems:
         print(f"  {problem}")
-    bad = counts.failed_runs + counts.mismatched + counts.corrupt + counts.duplicates
+    bad = (
+        counts.failed_runs + counts.mismatched + counts.corrupt + counts.duplicates
+        + counts.unrefused
+    )  # fmt: skip
     return 1 if bad or not counts.versions_checked else 0
 
 
