@@ -1,10 +1,15 @@
-"""A digest of an installed tree's state, cheap enough to take on every run.
+"""Digests of an installed tree: its state, cheap enough to take on every run, and its
+content, which reads every file.
 
-It covers every entry's relative path, type, size and modification time (one ``lstat`` each,
-no reading): a file deleted, added, replaced or written to changes it. The build step records
-it beside the tree and trusts a cached tree only while it still matches. (It is kept out of
-the zip's identity: modification times differ between two identical builds, and the zip's
-bytes must not.)
+The **state** covers every entry's relative path, type, size, inode, modification time and
+change time (one ``lstat`` each, no reading). The change time (ctime) is the kernel's: no
+call sets it back, so a file written to, replaced, linked or re-permissioned changes the
+state even when its size and modification time were put back (``touch -r``). The **content**
+digest covers each file's path, executable bit and bytes. The build records both beside the
+tree; a tree whose state is the recorded one is the build's, and one whose state moved (a
+hard link made and removed, a copy of the tree) is judged by its content. Neither is part of
+the zip's identity: times and inodes differ between two identical builds, and the zip's
+bytes must not.
 """
 
 from __future__ import annotations
@@ -36,31 +41,53 @@ def _entries(
 
 
 def tree_digest(root: Path) -> str:
-    """The sha256 (hex) of ``root``'s entries, in sorted order; links are not followed."""
+    """The sha256 (hex) of ``root``'s entries' paths, types, sizes and modification times:
+    what build records of the first format held (``tree_state`` replaces it)."""
     digest = hashlib.sha256()
     for relative, _, st in _entries(root):
-        kind = "l" if stat.S_ISLNK(st.st_mode) else "f" if stat.S_ISREG(st.st_mode) else "o"
         digest.update(relative + b"\0")
-        digest.update(f"{kind}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        digest.update(f"{_kind(st)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
-#: The content digests taken in this process, by tree and state (``tree_digest``): a
+def _kind(st: os.stat_result) -> str:
+    return "l" if stat.S_ISLNK(st.st_mode) else "f" if stat.S_ISREG(st.st_mode) else "o"
+
+
+def tree_state(root: Path) -> str:
+    """The sha256 (hex) of ``root``'s entries' paths, types, sizes, inodes, modification and
+    change times, in sorted order (links not followed): one ``lstat`` per entry."""
+    digest = hashlib.sha256()
+    for relative, _, st in _entries(root):
+        digest.update(relative + b"\0")
+        digest.update(
+            f"{_kind(st)}:{st.st_size}:{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}\n".encode()
+        )
+    return digest.hexdigest()
+
+
+#: The content digests known in this process, by tree and state (``tree_state``): a
 #: universal run compares the targets' trees before it builds, then its build step checks
 #: them again, and reading every file twice would double the cost.
 _content_digests: dict[tuple[str, str], str] = {}
 
 
-def tree_content_digest(root: Path) -> str:
+def tree_content_digest(root: Path, state: str | None = None) -> str:
     """The sha256 (hex) of ``root``'s files: each one's relative path, whether it is
     executable, and its bytes (a link: its target), in sorted order. Two trees with the same
-    digest hold the same files, whenever and wherever they were installed. Taken again only
-    when the tree's state changed (the trust the build cache gives ``tree_digest``)."""
-    key = (os.fspath(root), tree_digest(root))
+    digest hold the same files, whenever and wherever they were installed. Read again only
+    when the tree's state (``state``, taken now when None) is not one already read."""
+    key = (os.fspath(root), state or tree_state(root))
     found = _content_digests.get(key)
     if found is None:
         found = _content_digests[key] = _content_digest(root)
     return found
+
+
+def remember_content_digest(root: Path, state: str, content: str) -> None:
+    """Take ``content`` as the content digest of ``root`` while its state is ``state`` (what
+    a build record vouches for), so that ``tree_content_digest`` does not read the tree."""
+    _content_digests[os.fspath(root), state] = content
 
 
 #: What a source folder holds that is not its source: build outputs, caches, environments.

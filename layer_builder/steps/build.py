@@ -18,7 +18,6 @@ from layer_builder.archive.safe_files import (
     partial_name,
     remove_entry,
     remove_partials,
-    write_replacing,
 )
 from layer_builder.choices import check_choice
 from layer_builder.errors import ConfigurationError, MismatchedBuildError, ProjectError
@@ -42,8 +41,13 @@ from layer_builder.model.fingerprint import compute_fingerprint
 from layer_builder.model.layout import LayerPathLayout
 from layer_builder.model.manifest import Manifest, Tool, parse_tool
 from layer_builder.model.target import LayerTarget
-from layer_builder.model.tree_state import tree_digest
 from layer_builder.steps.base import Step
+from layer_builder.steps.build_record import (
+    read_record,
+    tree_fields,
+    tree_is_recorded,
+    write_record,
+)
 from layer_builder.steps.folder_lock import FolderLock
 
 BUILD_RECORD_FORMAT = 1
@@ -162,11 +166,7 @@ def make_installer(
 
 def read_build_record(layout: LayerPathLayout) -> dict[str, Any]:
     """What the last successful build recorded beside its tree (empty when nothing did)."""
-    try:
-        record = json.loads(layout.path_build_record.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    return read_record(layout.path_build_record)
 
 
 def build_fingerprint(manifest: Manifest, target: LayerTarget, installer: Installer) -> str:
@@ -226,11 +226,12 @@ class BuildStep(Step[None, BuildResult]):
         return self.installer.options.fingerprint_fields()
 
     def _cached_tree_is_current(self, fingerprint: str) -> bool:
-        """Whether the last build's record says the tree is this build, untouched since."""
+        """Whether the last build's record says the tree is this build, untouched since
+        (its files, not only their times: see ``build_record``)."""
         record = read_build_record(self.layout)
         if record.get("fingerprint") != fingerprint:
             return False
-        if record.get("tree_digest") != tree_digest(self.layout.dir_python):
+        if not tree_is_recorded(self.layout.dir_python, self.layout.path_build_record, record):
             self.logger.info("%s changed since it was built: installing again",
                              self.layout.dir_python)  # fmt: skip
             return False
@@ -252,7 +253,8 @@ class BuildStep(Step[None, BuildResult]):
     def last_result(self) -> BuildResult:
         """The tree an earlier run of this step left, checked to be this step's build (to
         package it in a later command): refused when missing, when it holds wheels the
-        target cannot load, or when its record names another manifest, target or options."""
+        target cannot load, or when its record names another manifest, target or options.
+        A tree changed since its build is refused by the package step, which zips it."""
         dir_python = self.layout.dir_python
         if not dir_python.is_dir():
             raise ProjectError(f"{dir_python} does not exist: run `layer-builder build` first")
@@ -271,8 +273,6 @@ class BuildStep(Step[None, BuildResult]):
                 f"options (--python, --arch, --tool, extras, groups, container) than this "
                 f"command's: pass the options given to `layer-builder build`, or build again"
             )
-        if record.get("tree_digest") not in (None, tree_digest(dir_python)):
-            self.logger.warning("%s changed since `layer-builder build` made it", dir_python)
         return BuildResult(
             dir_python=dir_python,
             manifest=self.manifest,
@@ -335,12 +335,10 @@ class BuildStep(Step[None, BuildResult]):
             "installer": self.installer.name,
             "runtime": self.target.runtime,
             "architecture": self.target.architecture,
-            "tree_digest": tree_digest(dir_python),
+            **tree_fields(dir_python),
             "distributions": {d.name: d.version for d in distributions},
         }
-        write_replacing(
-            self.layout.path_build_record, json.dumps(record, indent=2, sort_keys=True).encode()
-        )
+        write_record(self.layout.path_build_record, record)
         self.logger.info("installed %d distributions into %s", len(distributions), dir_python)
         return self._result(distributions, cached=False)
 

@@ -20,6 +20,7 @@ from layer_builder.model.purity import impurity
 from layer_builder.model.tree_state import tree_content_digest
 from layer_builder.steps.base import Step
 from layer_builder.steps.build import BuildResult, BuildStep
+from layer_builder.steps.build_record import check_tree_is_built
 
 
 @attrs.frozen
@@ -78,8 +79,12 @@ class UniversalBuildStep(Step[None, BuildResult]):
         return self._universal([step.run() for step in self.steps])
 
     def last_result(self) -> BuildResult:
-        """The trees earlier builds left, checked like ``run()`` checks them."""
-        return self._universal([step.last_result() for step in self.steps])
+        """The trees earlier builds left, checked like ``run()`` checks them; a tree changed
+        since its build is refused in its own words (not as trees that differ)."""
+        builds = [step.last_result() for step in self.steps]
+        for build in builds:
+            check_tree_is_built(build.dir_python)
+        return self._universal(builds)
 
     def _universal(self, builds: list[BuildResult]) -> BuildResult:
         verdict = universality(builds)

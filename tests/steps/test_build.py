@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,9 @@ from layer_builder.installers import (
     UvPipInstaller,
 )
 from layer_builder.model.manifest import Tool
+from layer_builder.model.tree_state import tree_digest, tree_state
 from layer_builder.steps.build import BuildResult, BuildStep, default_installer, make_installer
+from layer_builder.steps.build_record import record_beside
 from tests.conftest import MakeProject, WheelIndex
 from tests.installers.projects import write_uv_project
 from tests.wheelhouse import WheelSpec, make_wheel
@@ -169,24 +172,100 @@ def test_unchanged_build_is_served_from_the_record(make_project: MakeProject) ->
     assert not changed.cached
 
 
-@pytest.mark.parametrize("damage", ["delete a package", "add a file", "edit a file"])
-def test_a_cached_tree_changed_since_its_build_is_installed_again(
-    make_project: MakeProject, damage: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
-    tree = build(project, ARM312).dir_python
+def _put_times_back(path: Path, st: os.stat_result) -> None:
+    """``touch -r``: the access and modification times ``st`` recorded."""
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def damage_tree(tree: Path, damage: str, scratch: Path) -> None:
+    """Change the built tree at ``tree`` as a hand, a hook or a careless tool would."""
+    module = tree / "tinyutil" / "__init__.py"
+    st = module.stat()
+    scratch.mkdir(exist_ok=True)
     if damage == "delete a package":
         shutil.rmtree(tree / "tinyutil")
     elif damage == "add a file":
         (tree / "tinyutil" / "stray.py").write_text("")
+    elif damage == "edit a file":
+        module.write_text("broken = True\n")
+    elif damage == "append, times put back":
+        with module.open("a") as f:
+            f.write("import os; os.system('id')\n")
+        _put_times_back(module, st)
+    elif damage == "same size, times put back":
+        module.write_text(module.read_text().replace("1.0.0", "6.6.6"))
+        _put_times_back(module, st)
+        assert module.stat().st_size == st.st_size
+    elif damage == "hard link added":
+        (scratch / "extra.py").write_text("EXTRA = 1\n")
+        os.link(scratch / "extra.py", tree / "tinyutil" / "extra.py")
+    elif damage == "hard link in place":
+        # Another file of the same size and times, linked in place of the module.
+        other = scratch / "other.py"
+        other.write_text(module.read_text().replace("1.0.0", "6.6.6"))
+        _put_times_back(other, st)
+        module.unlink()
+        os.link(other, module)
     else:
-        (tree / "tinyutil" / "__init__.py").write_text("broken = True\n")
+        raise AssertionError(damage)
+
+
+DAMAGES = [
+    "delete a package",
+    "add a file",
+    "edit a file",
+    "append, times put back",
+    "same size, times put back",
+    "hard link added",
+    "hard link in place",
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_cached_tree_changed_since_its_build_is_installed_again(
+    make_project: MakeProject, damage: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
+    tree = build(project, ARM312).dir_python
+    damage_tree(tree, damage, tmp_path / "scratch")
     caplog.set_level(logging.INFO, logger="layer_builder")
     again = build(project, ARM312)
     assert not again.cached
     assert f"{tree} changed since it was built: installing again" in caplog.messages
     assert (tree / "tinyutil" / "__init__.py").read_text() == "VERSION = '1.0.0'\n"
     assert not (tree / "tinyutil" / "stray.py").exists()
+    assert not (tree / "tinyutil" / "extra.py").exists()
+
+
+def test_a_tree_whose_files_did_not_change_stays_cached(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    """A hard link made and removed (as the smoke test's view does), a copy with its times:
+    the state moves, the files do not. The tree is read once, and its new state recorded."""
+    project = make_project({"tinyhttp": "2.0.0", "tinyutil": "1.0.0"})
+    tree = build(project, ARM312).dir_python
+    layout = LayerPathLayout(project)
+    before = json.loads(layout.path_build_record.read_text())
+    os.link(tree / "tinyutil" / "__init__.py", tmp_path / "view.py")
+    (tmp_path / "view.py").unlink()
+    assert tree_state(tree) != before["tree_state"]
+    assert build(project, ARM312).cached
+    after = json.loads(layout.path_build_record.read_text())
+    assert after == {**before, "tree_state": tree_state(tree)}
+
+
+def test_a_record_of_the_first_format_is_trusted_once_and_brought_up_to_date(
+    make_project: MakeProject,
+) -> None:
+    project = make_project({"tinyutil": "1.0.0"})
+    tree = build(project, ARM312).dir_python
+    layout = LayerPathLayout(project)
+    assert record_beside(tree) == layout.path_build_record
+    current = json.loads(layout.path_build_record.read_text())
+    old = {k: v for k, v in current.items() if not k.startswith("tree_")}
+    layout.path_build_record.write_text(json.dumps({**old, "tree_digest": tree_digest(tree)}))
+    assert build(project, ARM312).cached
+    assert json.loads(layout.path_build_record.read_text()) == current
 
 
 def test_cache_can_be_turned_off(make_project: MakeProject) -> None:

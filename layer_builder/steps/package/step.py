@@ -27,6 +27,7 @@ from layer_builder.model.licenses import DistributionLicense
 from layer_builder.model.zip_identity import ZipIdentity
 from layer_builder.steps.base import Step
 from layer_builder.steps.build import BuildResult
+from layer_builder.steps.build_record import check_tree_is_built
 from layer_builder.steps.folder_lock import FolderLock
 from layer_builder.steps.package import bytecode
 from layer_builder.steps.package.contents import contents_of, write_contents
@@ -218,6 +219,7 @@ class PackageStep(Step[BuildResult, PackageResult]):
 
     def _run(self, build: BuildResult) -> PackageResult:
         root = build.dir_python
+        check_tree_is_built(root)  # what the build installed, or refused
         options = self.options
         runtime, architecture = (
             (UNIVERSAL, UNIVERSAL)
