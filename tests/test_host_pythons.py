@@ -2,7 +2,9 @@
 project from its wheel and run the README's end-to-end job; an older one gets a clear message.
 
 The host that runs layer-builder is not the Lambda runtime it builds for: every host here
-builds the same ``python3.12`` layer, and they must all give the same zip bytes.
+builds the same ``python3.12`` layer, and they must all give the same zip bytes, whatever
+the path of the environment layer-builder runs from (a console script's first line names
+it, and the build leaves the scripts out with their RECORD lines).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import sysconfig
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -25,7 +29,8 @@ else:  # the oldest host runs part of this suite too
 import pytest
 
 from tests.conftest import MakeProject
-from tests.wheelhouse import IndexServer
+from tests.small_index import CLITOOL, SmallIndex, serve_wheels
+from tests.wheelhouse import WHEELS, IndexServer
 
 # One worker runs them all, so that each interpreter's environment is made once.
 pytestmark = pytest.mark.xdist_group("host-pythons")
@@ -110,15 +115,16 @@ def host_venv(project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """``host_venv(version, extras)``: a fresh virtual environment of that CPython with the
     wheel and ``extras`` installed (made once per module), or a skip naming the missing
     interpreter."""
-    made: dict[tuple[str, str], Path] = {}
+    made: dict[tuple[str, str, str], Path] = {}
 
-    def get(version: str, extras: str = "local") -> Path:
-        if (version, extras) not in made:
+    def get(version: str, extras: str = "local", folder: str = "venv") -> Path:
+        """``folder``: the environment's path below a fresh temporary folder."""
+        if (version, extras, folder) not in made:
             python = find_python(version)
             if python is None:
                 pytest.skip(f"CPython {version} (a supported host) is not on this machine")
             uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
-            venv = tmp_path_factory.mktemp(f"host-{version}-{extras.replace(',', '-')}") / "venv"
+            venv = tmp_path_factory.mktemp(f"host-{version}-{extras.replace(',', '-')}") / folder
             subprocess.run([uv, "venv", "-q", "--python", python, str(venv)],
                            env=_USER_ENV, check=True)  # fmt: skip
             install = subprocess.run(
@@ -130,13 +136,76 @@ def host_venv(project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                 check=False,
             )  # fmt: skip
             assert install.returncode == 0, install.stderr
-            made[version, extras] = venv
-        return made[version, extras]
+            made[version, extras, folder] = venv
+        return made[version, extras, folder]
 
     return get
 
 
 PINS = {"tinyutil": "1.0.0", "fastcalc": "1.0.0"}
+#: Where a second environment goes: a path of another length than ``venv``.
+LONGER = "a-folder-with-a-much-longer-name/venv"
+
+
+@pytest.fixture(scope="module")
+def console_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmallIndex]:
+    """An index of PINS' wheels and of a distribution with console scripts."""
+    specs = [s for s in WHEELS if PINS.get(s.name) == s.version] + [CLITOOL]
+    with serve_wheels(specs, tmp_path_factory.mktemp("console-index")) as index:
+        yield index
+
+
+def console_project(root: Path, index: SmallIndex) -> Path:
+    """A project pinning PINS and a distribution with console scripts, from ``index``."""
+    root.mkdir(parents=True)
+    (root / "requirements.txt").write_text(index.requirements(*PINS, CLITOOL.name))
+    (root / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0.1.0"\n')
+    return root
+
+
+def checkout_venv(venv: Path) -> Path:
+    """A fresh environment of the running interpreter that runs layer-builder from this
+    checkout with the test environment's packages (a ``.pth`` file: nothing installed)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    ours = sysconfig.get_paths()["purelib"]
+    (venv / "lib" / version / "site-packages" / "checkout.pth").write_text(
+        f"import sys, site; sys.path.insert(0, {str(ROOT)!r}); site.addsitedir({ours!r})\n"
+    )
+    return venv / "bin" / "python"
+
+
+def run_module(python: Path, *args: str) -> dict[str, object]:
+    """``python -m layer_builder.cli ARGS --json``; its JSON object."""
+    process = subprocess.run(
+        [str(python), "-m", "layer_builder.cli", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    return dict(json.loads(process.stdout))
+
+
+def test_venvs_at_paths_of_other_lengths_package_the_same_bytes(
+    tmp_path: Path, console_index: SmallIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A console script's first line names the environment's interpreter, and its RECORD
+    line counts it: the build leaves both out, so the zip is the same from any path."""
+    monkeypatch.setenv("PIP_INDEX_URL", console_index.url)
+    digests, records = set(), set()
+    for folder in ("venv", LONGER):
+        python = checkout_venv(tmp_path / folder)
+        project = str(console_project(tmp_path / "projects" / folder, console_index))
+        run_module(python, "build", "--project", project, "--python", "3.12")
+        package = run_module(python, "package", "--project", project)
+        digests.add(package["zip_sha256"])
+        with zipfile.ZipFile(str(package["path"])) as zf:
+            records.add(zf.read("python/clitool-1.0.0.dist-info/RECORD").decode())
+    assert len(digests) == 1
+    (record,) = records
+    assert "bin/" not in record
 
 
 @pytest.mark.network
@@ -158,14 +227,21 @@ def test_supported_host_installs_and_runs_the_demo(
 
 @pytest.mark.network
 def test_oldest_and_newest_hosts_package_the_same_bytes(
-    host_venv: HostVenv, make_project: MakeProject
+    host_venv: HostVenv,
+    console_index: SmallIndex,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Two host Pythons, in environments at paths of other lengths, with a compiled wheel
+    and console scripts in the lock: one zip."""
     digests = set()
-    for version in (SUPPORTED[0], SUPPORTED[-1]):
-        venv = host_venv(version)
-        project = str(make_project(PINS, name=f"app{version.replace('.', '')}"))
-        run_cli(venv, "build", "--project", project)
-        digests.add(run_cli(venv, "package", "--project", project)["zip_sha256"])
+    for version, folder in ((SUPPORTED[0], "venv"), (SUPPORTED[-1], LONGER)):
+        venv = host_venv(version, folder=folder)
+        project = str(console_project(tmp_path / f"app{version.replace('.', '')}", console_index))
+        with monkeypatch.context() as index:
+            index.setenv("PIP_INDEX_URL", console_index.url)
+            run_cli(venv, "build", "--project", project, "--python", "3.12")
+            digests.add(run_cli(venv, "package", "--project", project)["zip_sha256"])
     assert len(digests) == 1
 
 

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from layer_builder.steps.build_record import (
     tree_is_recorded,
     write_record,
 )
+from layer_builder.steps.console_scripts import drop_console_scripts, prune_records
 from layer_builder.steps.folder_lock import FolderLock
 
 BUILD_RECORD_FORMAT = 1
@@ -284,14 +284,13 @@ class BuildStep(Step[None, BuildResult]):
         )
 
     def _drop_console_scripts(self, staging: Path) -> None:
-        """``--target`` installs put console scripts in ``bin/``: in a layer that folder is
-        on no ``PATH`` (``/opt/python/bin``), and each script's first line names the build
-        host's interpreter, which would also make the zip differ from host to host."""
-        scripts = staging / "bin"
-        if scripts.is_dir():
-            names = sorted(p.name for p in scripts.iterdir())
-            shutil.rmtree(scripts)
+        """Console scripts are of no use in a layer, and each one names the build host's
+        interpreter: they go, and so do the ``RECORD`` lines of what the tree does not hold,
+        so that the zip is the same from any host (``console_scripts``)."""
+        names = drop_console_scripts(staging)
+        if names:
             self.logger.info("left out console scripts (no use in a layer): %s", ", ".join(names))
+        prune_records(staging)
 
     def run(self, previous: None = None) -> BuildResult:
         """Install (or reuse the tree of an identical earlier build); ``previous`` is unused:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,7 @@ from layer_builder.steps.build import BuildResult, BuildStep, default_installer,
 from layer_builder.steps.build_record import record_beside
 from tests.conftest import MakeProject, WheelIndex
 from tests.installers.projects import write_uv_project
+from tests.small_index import CLITOOL, SmallIndex, serve_wheels
 from tests.wheelhouse import WheelSpec, make_wheel
 
 INSTALLERS: dict[str, Callable[[], Installer]] = {"pip": PipInstaller, "uv-pip": UvPipInstaller}
@@ -354,6 +357,39 @@ def test_console_scripts_naming_the_host_interpreter_are_left_out(
     project = make_project({"tinyutil": "1.0.0"})
     result = build(project, ARM312, _ScriptInstaller())
     assert sorted(p.name for p in result.dir_python.iterdir()) == ["tool"]
+
+
+@pytest.fixture(scope="module")
+def script_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmallIndex]:
+    with serve_wheels([CLITOOL], tmp_path_factory.mktemp("script-index")) as index:
+        yield index
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def test_record_names_only_what_the_tree_holds_once_console_scripts_are_left_out(
+    tmp_path: Path, script_index: SmallIndex, installer: Installer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv records the scripts as ``bin/clitool``, pip as ``../../bin/clitool``: lines whose
+    hash and size count the host interpreter's path. They go; every other line stays, exact."""
+    monkeypatch.setenv("PIP_INDEX_URL", script_index.url)
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "requirements.txt").write_text(script_index.requirements("clitool"))
+    tree = build(project, ARM312, installer).dir_python
+    files = {p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()}
+    record = (tree / "clitool-1.0.0.dist-info" / "RECORD").read_text()
+    lines = record.splitlines()
+    assert sorted(line.split(",")[0] for line in lines) == sorted(files)
+    for line in lines:
+        path, digest, size = line.split(",")
+        if path == "clitool-1.0.0.dist-info/RECORD":
+            assert (digest, size) == ("", "")
+        else:
+            data = (tree / path).read_bytes()
+            assert (digest, size) == (_record_hash(data), str(len(data)))
 
 
 class _InterruptedInstaller(Installer):
