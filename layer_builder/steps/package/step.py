@@ -41,6 +41,7 @@ from layer_builder.steps.package.sbom import (
     sbom_is_current,
     write_sbom,
 )
+from layer_builder.steps.package.selection import checked_selection
 from layer_builder.steps.package.size_report import (
     LAMBDA_UNZIPPED_LIMIT,
     DistributionSize,
@@ -183,7 +184,8 @@ class PackageStep(Step[BuildResult, PackageResult]):
 
     def select_files(self, files: dict[str, Path]) -> dict[str, Path]:
         """The files that go into the zip, by path in the tree (``yaml/__init__.py``), after
-        excludes and slimming. Override to leave more out; count what you leave out in
+        excludes and slimming. Override to leave more out, or to add a file (any path on
+        disk, at a place of your choosing under ``python/``); count what you change in
         ``fingerprint_fields()``, since it changes the layer's content."""
         return files
 
@@ -243,7 +245,9 @@ class PackageStep(Step[BuildResult, PackageResult]):
         if options.slim:
             kept, savings = slim(list(sizes.items()))
             files = {relative: files[relative] for relative in kept}
-        files = self.select_files(files)
+        hook = f"{type(self).__name__}.select_files()"
+        selected = checked_selection(self.select_files(dict(files)), tree, hook)
+        files, sizes, modes = selected.files, selected.sizes, selected.modes
         refuse_empty_layer(files, build, distributions, excluded)
         licenses = checked_licenses(root, kept_distributions, options.deny_licenses)
         owner_of = owners(kept_distributions)
