@@ -72,13 +72,18 @@ class SmokeTestedWorkflow(LayerWorkflow):
             return
         modules = top_level_modules(result)
         # -I -S: no site-packages, no PYTHON* variables, so only the stdlib and the layer's
-        # tree are importable, as on Lambda (where the tree is /opt/python).
+        # tree are importable, as on Lambda (where the tree is /opt/python). -B: a hook must
+        # not write into the tree (no __pycache__): packaging refuses a tree changed since
+        # its build.
         code = (
             f"import sys; sys.path.insert(0, {str(result.dir_python)!r})\n"
             f"for name in {modules!r}: __import__(name)"
         )
         process = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False
+            [sys.executable, "-I", "-S", "-B", "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if process.returncode != 0:
             last_line = (process.stderr.strip().splitlines() or ["(no output)"])[-1]

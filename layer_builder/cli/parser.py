@@ -74,7 +74,9 @@ def _add_install(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codeartifact", metavar="DOMAIN/REPO[@OWNER]",
                    help="use this AWS CodeArtifact repository as the index")  # fmt: skip
     p.add_argument("--rebuild", action="store_true",
-                   help="reinstall even when the last build's record matches")  # fmt: skip
+                   help="reinstall even when the last build's record matches (run: build "
+                        "and package, then publish if the zip's bytes differ from the newest "
+                        "version's)")  # fmt: skip
 
 
 def _add_package_identity(p: argparse.ArgumentParser) -> None:
